@@ -72,7 +72,7 @@ class SessionStateError(SmppError):
     """The caller tried to send something the current state or role forbids."""
 
 
-_BIND_CLASSES: dict[BindMode, type[Pdu]] = {
+BIND_CLASSES: dict[BindMode, type[Pdu]] = {
     BindMode.TRANSMITTER: BindTransmitter,
     BindMode.RECEIVER: BindReceiver,
     BindMode.TRANSCEIVER: BindTransceiver,
@@ -258,7 +258,7 @@ class Session:
 
     def bind(self, mode: BindMode, system_id: str, password: str, **fields: Any) -> bytes:
         """ESME: the bind_transmitter/receiver/transceiver octets."""
-        return self.send(_BIND_CLASSES[mode](system_id=system_id, password=password, **fields))
+        return self.send(BIND_CLASSES[mode](system_id=system_id, password=password, **fields))
 
     def unbind(self) -> bytes:
         return self.send(Unbind())
