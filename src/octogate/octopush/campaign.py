@@ -1,0 +1,186 @@
+"""Turning a checked `/api/sms` request into priced messages: the per-recipient rules, pure.
+
+Recipients are processed in ranges (`add_range`) so the service can yield to the event loop between them:
+a 10,000-recipient campaign must not freeze the server while it is validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from octogate.octopush.answers import Failure
+from octogate.octopush.errors import ApiError, Code
+from octogate.octopush.request import SmsRequest, SmsType
+from octogate.sms.billing import billing_count, real_segments
+from octogate.sms.hours import MarketingHours, next_allowed
+from octogate.sms.money import to_micro
+from octogate.sms.numbers import NumberError, Recipient, normalise
+from octogate.sms.prices import PriceTable
+from octogate.sms.transliterate import to_gsm
+
+FRANCE = 33
+MAX_CHARACTERS = 459
+MAX_LOW_COST_CHARACTERS = 160
+STOP_MENTION = "STOP au XXXXX"
+NO_PUB_MENTIONS = ("no PUB=STOP", "no PUB rep STOP")
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The operator's acceptance policy (the document's rules, each one switchable)."""
+
+    stop_mention: bool = True
+    no_pub_mention: bool = True
+    marketing_hours: MarketingHours = field(default_factory=MarketingHours)
+    billing: Literal["octopush", "segments"] = "octopush"
+
+
+@dataclass(frozen=True, slots=True)
+class PricedMessage:
+    recipient: Recipient
+    text: str  # the merged (and, if the account asks, transliterated) text that goes on the wire
+    sms: int
+    cost: int  # micro-units
+
+
+@dataclass(frozen=True, slots=True)
+class PricedCampaign:
+    request: SmsRequest
+    text: str  # the template as it will be sent (transliterated if the account asks)
+    messages: list[PricedMessage]
+    failures: list[Failure]
+    cost: int
+    sms: int
+    send_at: int  # epoch seconds
+
+    @property
+    def is_marketing(self) -> bool:
+        return not self.request.transactional
+
+
+class CampaignBuilder:
+    def __init__(self, request: SmsRequest, prices: PriceTable, rules: Rules, *, transliterate: bool) -> None:
+        self.request = request
+        self.prices = prices
+        self.rules = rules
+        self.template = to_gsm(request.text) if transliterate else request.text
+        self._transliterate = transliterate
+        self._messages: dict[str, PricedMessage] = {}
+        self._failures: list[Failure] = []
+        self._unit_price: dict[int, int | None] = {}
+        self._counts: dict[str, tuple[int, int]] = {}
+        self._mention_checked = False
+        if not any(request.recipients):
+            raise ApiError(Code.NO_RECIPIENTS)
+        if len(self.template) > MAX_CHARACTERS:
+            # Counted characters are never fewer than code points: no need to count to refuse this.
+            raise ApiError(Code.TEXT_TOO_LONG)
+
+    def __len__(self) -> int:
+        return len(self.request.recipients)
+
+    def add_range(self, start: int, stop: int) -> None:
+        request = self.request
+        for position in range(start, min(stop, len(request.recipients))):
+            raw = request.recipients[position]
+            if not raw:
+                continue
+            try:
+                recipient = normalise(raw)
+            except NumberError as error:
+                self._failures.append(Failure(raw, Code(error.code)))
+                continue
+            if recipient.e164 in self._messages:
+                continue  # duplicates are sent (and billed) once
+            unit = self._price(recipient.calling_code)
+            if unit is None:
+                self._failures.append(Failure(recipient.e164, self._not_offered(recipient.calling_code)))
+                continue
+            if recipient.calling_code == FRANCE and not self._mention_checked:
+                self._check_mention()
+            text = self._merged(position)
+            sms = self._count(text)
+            self._messages[recipient.e164] = PricedMessage(recipient, text, sms, unit * sms)
+
+    def numbers(self) -> list[str]:
+        return list(self._messages)
+
+    def finish(self, stopped: Collection[str], now: int) -> PricedCampaign:
+        """Set aside numbers on the account's STOP list, and date the campaign."""
+        messages = [m for m in self._messages.values() if m.recipient.e164 not in stopped]
+        failures = self._failures + [
+            Failure(number, Code.BLACKLISTED) for number in self._messages if number in stopped
+        ]
+        if not messages:
+            raise ApiError(failures[0].code if failures else Code.NO_RECIPIENTS)
+        send_at = max(now, self.request.deferred_until or 0)
+        hours = self.rules.marketing_hours
+        if (
+            hours.enabled
+            and not self.request.transactional
+            and any(m.recipient.calling_code == FRANCE for m in messages)
+        ):
+            send_at = int(next_allowed(datetime.fromtimestamp(send_at, UTC), hours).timestamp())
+        return PricedCampaign(
+            request=self.request,
+            text=self.template,
+            messages=messages,
+            failures=failures,
+            cost=sum(m.cost for m in messages),
+            sms=sum(m.sms for m in messages),
+            send_at=send_at,
+        )
+
+    def _price(self, calling_code: int) -> int | None:
+        try:
+            return self._unit_price[calling_code]
+        except KeyError:
+            price = self.prices.price(calling_code, self.request.sms_type.value)
+            unit = None if price is None else to_micro(price)
+            self._unit_price[calling_code] = unit
+            return unit
+
+    def _not_offered(self, calling_code: int) -> Code:
+        if self.request.sms_type is SmsType.LOW_COST and self.prices.lookup(calling_code) is not None:
+            return Code.LOW_COST_NOT_OFFERED
+        return Code.COUNTRY_NOT_COVERED
+
+    def _check_mention(self) -> None:
+        """French marketing texts must carry the opt-out mention of their type (checked once, on the template)."""
+        self._mention_checked = True
+        if self.request.transactional:
+            return
+        if self.request.sms_type is SmsType.PREMIUM and self.rules.stop_mention:
+            if STOP_MENTION not in self.request.text:
+                raise ApiError(Code.MISSING_STOP_MENTION)
+        elif (
+            self.request.sms_type is SmsType.LOW_COST
+            and self.rules.no_pub_mention
+            and not any(mention in self.request.text for mention in NO_PUB_MENTIONS)
+        ):
+            raise ApiError(Code.MISSING_NO_PUB_MENTION)
+
+    def _merged(self, position: int) -> str:
+        merge = self.request.merge
+        if not merge:
+            return self.template
+        text = merge.apply(self.template, position)
+        return to_gsm(text) if self._transliterate else text
+
+    def _count(self, text: str) -> int:
+        """Billed SMS for one text, with the length limits of its type (cached: most texts repeat)."""
+        cached = self._counts.get(text)
+        if cached is None:
+            counted = billing_count(text)
+            if counted.characters > MAX_CHARACTERS:
+                raise ApiError(Code.TEXT_TOO_LONG)
+            if self.request.sms_type is SmsType.LOW_COST and counted.characters > MAX_LOW_COST_CHARACTERS:
+                raise ApiError(Code.TEXT_TOO_LONG_FOR_TYPE)
+            sms = real_segments(text) if self.rules.billing == "segments" else counted.sms
+            cached = (counted.characters, sms)
+            if len(self._counts) < 4096:
+                self._counts[text] = cached
+        return cached[1]
