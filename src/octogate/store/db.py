@@ -1,0 +1,148 @@
+"""Database connections: SQLite (the embedded default) or PostgreSQL, behind one small DB-API wrapper.
+
+Every query in octogate is written once, with `?` placeholders, and runs on both: the wrapper translates
+placeholders for psycopg and hides the two drivers' few differences (transactions, bulk copy, errors).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+
+Row = tuple[Any, ...]
+IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
+DatabaseError: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+
+
+class UnsupportedDatabaseURL(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseURL:
+    dialect: str  # "sqlite" | "postgresql"
+    target: str  # a file path for SQLite, a libpq conninfo URL for PostgreSQL
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseURL:
+        """`sqlite:///relative.db`, `sqlite:////absolute.db` or `postgresql://user@host:port/db?...`."""
+        scheme = urlsplit(url).scheme
+        if scheme == "sqlite":
+            path = url[len("sqlite://") :]
+            if not path.startswith("/") or len(path) < 2:
+                raise UnsupportedDatabaseURL(
+                    "a SQLite URL looks like sqlite:///file.db or sqlite:////abs/file.db"
+                )
+            return cls("sqlite", path[1:])
+        if scheme in {"postgresql", "postgres"}:
+            return cls("postgresql", url)
+        raise UnsupportedDatabaseURL(
+            f"unsupported database URL scheme {scheme!r}: use sqlite:// or postgresql://"
+        )
+
+    def redacted(self) -> str:
+        if self.dialect == "sqlite":
+            return f"sqlite:///{self.target}"
+        parts = urlsplit(self.target)
+        host = parts.hostname or "localhost"
+        return f"postgresql://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
+class Connection:
+    """One connection, in autocommit mode; transactions are explicit (`transaction()`, savepoints)."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.dialect = url.dialect
+        self._translated: dict[str, str] = {}
+        if url.dialect == "sqlite":
+            folder = os.path.dirname(url.target)
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+            raw = sqlite3.connect(url.target, isolation_level=None, check_same_thread=False, timeout=10.0)
+            # WAL: readers never block the writer; FULL: an acknowledged commit survives a power cut.
+            raw.execute("PRAGMA journal_mode=WAL")
+            raw.execute("PRAGMA synchronous=FULL")
+            raw.execute("PRAGMA foreign_keys=ON")
+            raw.execute("PRAGMA busy_timeout=10000")
+            self._sqlite: sqlite3.Connection | None = raw
+            self._pg: psycopg.Connection[Any] | None = None
+        else:
+            self._sqlite = None
+            self._pg = psycopg.connect(url.target, autocommit=True)
+
+    def _sql(self, sql: str) -> str:
+        if self._pg is None:
+            return sql
+        translated = self._translated.get(sql)
+        if translated is None:
+            translated = self._translated[sql] = sql.replace("?", "%s")
+        return translated
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self._sqlite is not None:
+            return self._sqlite.execute(sql, params)
+        assert self._pg is not None
+        return self._pg.execute(self._sql(sql), params, prepare=True)  # type: ignore[arg-type]
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        if self._sqlite is not None:
+            self._sqlite.executemany(sql, rows)
+            return
+        assert self._pg is not None
+        with self._pg.cursor() as cursor:
+            cursor.executemany(self._sql(sql), rows)  # type: ignore[arg-type]
+
+    def bulk_insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Many rows at once: executemany on SQLite, COPY on PostgreSQL (several times faster there)."""
+        if self._pg is None:
+            marks = ", ".join("?" for _ in columns)
+            self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608
+            return
+        with (
+            self._pg.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,  # type: ignore[arg-type]
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else tuple(row)
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [tuple(row) for row in self.execute(sql, params).fetchall()]
+
+    @contextmanager
+    def transaction(self, *, exclusive: bool = False) -> Iterator[Connection]:
+        """A transaction; `exclusive` takes SQLite's write lock at once (no upgrade deadlock later)."""
+        self.execute("BEGIN IMMEDIATE" if exclusive and self._sqlite is not None else "BEGIN")
+        try:
+            yield self
+        except BaseException:
+            self.execute("ROLLBACK")
+            raise
+        self.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[Connection]:
+        self.execute("SAVEPOINT op")
+        try:
+            yield self
+        except BaseException:
+            self.execute("ROLLBACK TO SAVEPOINT op")
+            self.execute("RELEASE SAVEPOINT op")
+            raise
+        self.execute("RELEASE SAVEPOINT op")
+
+    def close(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
+        if self._pg is not None:
+            self._pg.close()

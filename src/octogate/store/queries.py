@@ -1,0 +1,255 @@
+"""Every SQL statement of octogate's accounts, campaigns and prices, written once for SQLite and PostgreSQL.
+
+Functions take a `Connection` and run inside the caller's transaction: the group-commit writer, a CLI
+command or a test decides where a transaction starts and ends. All statements are parameterised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from octogate.store.db import Connection, IntegrityError
+from octogate.store.records import (
+    ACCOUNT_COLUMNS,
+    AcceptedCampaign,
+    Account,
+    DuplicateRequest,
+    GatewayState,
+    InsufficientCredit,
+    NewCampaign,
+    UnknownAccount,
+    account_from_row,
+)
+from octogate.store.tickets import ticket_for
+
+LOOKUP_CHUNK = 500
+MESSAGE_COLUMNS = (
+    "campaign_id", "account_id", "recipient", "country", "calling_code", "text", "sms", "cost", "priority", "send_at"
+)  # fmt: skip
+
+
+GATEWAY_AND_ACCOUNT = (
+    "SELECT g.paused, g.prices_version, a.id, a.login, a.api_key_hash, a.balance, a.currency, a.activated, "
+    "a.blacklisted, a.pending_order, a.transliterate, a.receipt_url, a.stop_url, a.reply_url "
+    "FROM gateway_state g LEFT JOIN accounts a ON a.login = ? WHERE g.id = 1"
+)
+
+
+# --- gateway state -------------------------------------------------------------------------------------------
+
+
+def gateway_and_account(conn: Connection, login: str) -> tuple[GatewayState, Account | None]:
+    """One read per API call: the operator's switches and the caller's account (None if no such login)."""
+    row = conn.fetchone(GATEWAY_AND_ACCOUNT, (login,))
+    assert row is not None, "gateway_state has its one row from the first migration"
+    state = GatewayState(paused=bool(row[0]), prices_version=row[1])
+    return state, (None if row[2] is None else account_from_row(row[2:]))
+
+
+def gateway_state(conn: Connection) -> GatewayState:
+    row = conn.fetchone("SELECT paused, prices_version FROM gateway_state WHERE id = 1")
+    assert row is not None
+    return GatewayState(paused=bool(row[0]), prices_version=row[1])
+
+
+def set_paused(conn: Connection, paused: bool) -> None:
+    conn.execute("UPDATE gateway_state SET paused = ? WHERE id = 1", (int(paused),))
+
+
+# --- accounts --------------------------------------------------------------------------------------------------
+
+
+def create_account(conn: Connection, login: str, api_key_hash: str, credit: int, now: int) -> Account:
+    try:
+        row = conn.fetchone(
+            "INSERT INTO accounts (login, api_key_hash, balance, created_at) VALUES (?, ?, 0, ?) RETURNING id",
+            (login, api_key_hash, now),
+        )
+    except IntegrityError:
+        raise DuplicateRequest(f"an account with login {login!r} already exists") from None
+    assert row is not None
+    if credit:
+        add_credit(conn, login, credit, "initial credit", now)
+    return account(conn, login)
+
+
+def account(conn: Connection, login: str) -> Account:
+    row = conn.fetchone(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE login = ?", (login,))  # noqa: S608
+    if row is None:
+        raise UnknownAccount(login)
+    return account_from_row(row)
+
+
+def accounts(conn: Connection) -> list[Account]:
+    rows = conn.fetchall(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY login")  # noqa: S608
+    return [account_from_row(row) for row in rows]
+
+
+def add_credit(conn: Connection, login: str, amount: int, note: str, now: int) -> int:
+    """Credit (or, negative, debit) an account by hand; never below zero. Returns the new balance."""
+    row = conn.fetchone(
+        "UPDATE accounts SET balance = balance + ? WHERE login = ? AND balance + ? >= 0 RETURNING id, balance",
+        (amount, login, amount),
+    )
+    if row is None:
+        account(conn, login)  # raises UnknownAccount if that is the reason
+        raise InsufficientCredit(order_pending=False)
+    account_id, balance = row
+    conn.execute(
+        "INSERT INTO ledger (account_id, amount, balance_after, reason, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (account_id, amount, balance, "credit", note, now),
+    )
+    return int(balance)
+
+
+ACCOUNT_FLAGS = frozenset({"activated", "blacklisted", "pending_order", "transliterate"})
+
+
+def set_account_flags(conn: Connection, login: str, flags: dict[str, bool]) -> Account:
+    unknown = set(flags) - ACCOUNT_FLAGS
+    if unknown:
+        raise ValueError(f"unknown account flags: {sorted(unknown)}")
+    for name, value in flags.items():
+        conn.execute(f"UPDATE accounts SET {name} = ? WHERE login = ?", (int(value), login))  # noqa: S608
+    return account(conn, login)
+
+
+def set_api_key_hash(conn: Connection, login: str, api_key_hash: str) -> None:
+    if (
+        conn.execute("UPDATE accounts SET api_key_hash = ? WHERE login = ?", (api_key_hash, login)).rowcount
+        != 1
+    ):
+        raise UnknownAccount(login)
+
+
+def ledger(
+    conn: Connection, account_id: int, limit: int = 50
+) -> list[tuple[int, int, str, int | None, str | None, int]]:
+    rows = conn.fetchall(
+        "SELECT amount, balance_after, reason, campaign_id, note, created_at FROM ledger "
+        "WHERE account_id = ? ORDER BY id DESC LIMIT ?",
+        (account_id, limit),
+    )
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+# --- STOP list ------------------------------------------------------------------------------------------------
+
+
+def stopped_numbers(conn: Connection, account_id: int, numbers: Sequence[str]) -> set[str]:
+    """Which of `numbers` are on the account's STOP list (looked up by chunks: bounded statements)."""
+    if not conn.fetchone("SELECT 1 FROM stops WHERE account_id = ? LIMIT 1", (account_id,)):
+        return set()
+    found: set[str] = set()
+    for start in range(0, len(numbers), LOOKUP_CHUNK):
+        chunk = numbers[start : start + LOOKUP_CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        rows = conn.fetchall(
+            f"SELECT number FROM stops WHERE account_id = ? AND number IN ({marks})",  # noqa: S608
+            (account_id, *chunk),
+        )
+        found.update(row[0] for row in rows)
+    return found
+
+
+def add_stop(conn: Connection, account_id: int, number: str, text: str | None, now: int) -> bool:
+    """Put a number on the STOP list; False if it was there already."""
+    cursor = conn.execute(
+        "INSERT INTO stops (account_id, number, text, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (account_id, number, text, now),
+    )
+    return bool(cursor.rowcount)
+
+
+# --- campaigns -------------------------------------------------------------------------------------------------
+
+
+def request_id_used(conn: Connection, account_id: int, request_id: str) -> bool:
+    row = conn.fetchone(
+        "SELECT 1 FROM campaigns WHERE account_id = ? AND request_id = ?", (account_id, request_id)
+    )
+    return row is not None
+
+
+def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> AcceptedCampaign:
+    """Store a campaign whole and debit it, or raise and leave nothing (run inside a savepoint).
+
+    The campaign row goes first so that a reused request_id (120) is reported before a lack of credit (104).
+    """
+    try:
+        row = conn.fetchone(
+            "INSERT INTO campaigns (account_id, request_id, source, sms_type, sender, sender_is_msisdn, text, "
+            "transactional, with_replies, recipients, sms, cost, send_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                campaign.account_id, campaign.request_id, campaign.source, campaign.sms_type, campaign.sender,
+                int(campaign.sender_is_msisdn), campaign.text, int(campaign.transactional),
+                int(campaign.with_replies), len(campaign.messages), campaign.sms, campaign.cost,
+                campaign.send_at, now,
+            ),
+        )  # fmt: skip
+    except IntegrityError:
+        raise DuplicateRequest(campaign.request_id) from None
+    assert row is not None
+    campaign_id = int(row[0])
+    debited = conn.fetchone(
+        "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ? RETURNING balance",
+        (campaign.cost, campaign.account_id, campaign.cost),
+    )
+    if debited is None:
+        pending = conn.fetchone("SELECT pending_order FROM accounts WHERE id = ?", (campaign.account_id,))
+        raise InsufficientCredit(order_pending=bool(pending and pending[0]))
+    balance = int(debited[0])
+    conn.execute(
+        "INSERT INTO ledger (account_id, amount, balance_after, reason, campaign_id, created_at) "
+        "VALUES (?, ?, ?, 'campaign', ?, ?)",
+        (campaign.account_id, -campaign.cost, balance, campaign_id, now),
+    )
+    priority = 0 if campaign.transactional else 1
+    conn.bulk_insert(
+        "messages",
+        MESSAGE_COLUMNS,
+        (
+            (campaign_id, campaign.account_id, m.recipient, m.country, m.calling_code, m.text, m.sms, m.cost,
+             priority, campaign.send_at)
+            for m in campaign.messages
+        ),
+    )  # fmt: skip
+    return AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance)
+
+
+def campaign_messages(conn: Connection, campaign_id: int) -> list[tuple[str, str, int, int, str, int]]:
+    """(recipient, country, sms, cost, status, send_at) of a campaign's messages, in insertion order."""
+    rows = conn.fetchall(
+        "SELECT recipient, country, sms, cost, status, send_at FROM messages WHERE campaign_id = ? ORDER BY id",
+        (campaign_id,),
+    )
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def count_campaigns(conn: Connection, account_id: int) -> int:
+    row = conn.fetchone("SELECT COUNT(*) FROM campaigns WHERE account_id = ?", (account_id,))
+    return int(row[0]) if row else 0
+
+
+# --- prices ------------------------------------------------------------------------------------------------------
+
+PriceRow = tuple[int, str, str, int | None, int | None, int | None]
+
+
+def price_rows(conn: Connection) -> list[PriceRow]:
+    rows = conn.fetchall("SELECT calling_code, country, name, fr, xxx, www FROM prices ORDER BY calling_code")
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def replace_prices(conn: Connection, rows: Iterable[PriceRow]) -> int:
+    """Replace the whole table and bump its version, so every running process reloads it."""
+    conn.execute("DELETE FROM prices")
+    conn.executemany(
+        "INSERT INTO prices (calling_code, country, name, fr, xxx, www) VALUES (?, ?, ?, ?, ?, ?)", rows
+    )
+    row = conn.fetchone(
+        "UPDATE gateway_state SET prices_version = prices_version + 1 WHERE id = 1 RETURNING prices_version"
+    )
+    assert row is not None
+    return int(row[0])

@@ -1,0 +1,102 @@
+"""What the store hands out and takes in: plain records, no SQL, no protocol rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DuplicateRequest(Exception):
+    """The account already has a campaign with this request_id."""
+
+
+class InsufficientCredit(Exception):
+    def __init__(self, order_pending: bool) -> None:
+        super().__init__("not enough credit")
+        self.order_pending = order_pending
+
+
+class UnknownAccount(LookupError):
+    pass
+
+
+class StoreUnavailable(Exception):
+    """The database could not be reached or could not commit: nothing of the operation was applied."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    login: str
+    api_key_hash: str
+    balance: int  # micro-units
+    currency: str
+    activated: bool
+    blacklisted: bool
+    pending_order: bool
+    transliterate: bool
+    receipt_url: str | None = None
+    stop_url: str | None = None
+    reply_url: str | None = None
+
+
+ACCOUNT_COLUMNS = (
+    "id, login, api_key_hash, balance, currency, activated, blacklisted, pending_order, transliterate, "
+    "receipt_url, stop_url, reply_url"
+)
+
+
+def account_from_row(row: tuple) -> Account:  # type: ignore[type-arg]
+    return Account(
+        id=row[0],
+        login=row[1],
+        api_key_hash=row[2],
+        balance=row[3],
+        currency=row[4],
+        activated=bool(row[5]),
+        blacklisted=bool(row[6]),
+        pending_order=bool(row[7]),
+        transliterate=bool(row[8]),
+        receipt_url=row[9],
+        stop_url=row[10],
+        reply_url=row[11],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayState:
+    paused: bool
+    prices_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    recipient: str  # +E.164
+    country: str
+    calling_code: int
+    text: str | None  # None: the campaign's text
+    sms: int
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewCampaign:
+    account_id: int
+    request_id: str | None
+    source: str  # "http" | "smtp"
+    sms_type: str
+    sender: str | None
+    sender_is_msisdn: bool
+    text: str
+    transactional: bool
+    with_replies: bool
+    sms: int
+    cost: int
+    send_at: int
+    messages: list[NewMessage]
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedCampaign:
+    campaign_id: int
+    ticket: str
+    balance: int

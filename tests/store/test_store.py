@@ -1,0 +1,117 @@
+"""The store on SQLite and on the real PostgreSQL: migrations, atomic campaigns, group commits, failures."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import psycopg
+import pytest
+
+from octogate.config import Settings
+from octogate.keys import api_key_matches
+from octogate.server import build_app
+from octogate.store import queries
+from octogate.store.db import Connection
+from octogate.store.records import DuplicateRequest, InsufficientCredit, NewCampaign, NewMessage
+from octogate.store.store import Store
+from support import Customer, code, make_customer
+
+
+def campaign(account_id: int, cost: int, request_id: str | None = None, recipients: int = 2) -> NewCampaign:
+    messages = [
+        NewMessage(f"+3360102{n:04d}", "FR", 33, None, 1, cost // recipients) for n in range(recipients)
+    ]
+    return NewCampaign(
+        account_id=account_id, request_id=request_id, source="http", sms_type="FR", sender="Shop",
+        sender_is_msisdn=False, text="Hi STOP au XXXXX", transactional=False, with_replies=False,
+        sms=recipients, cost=cost, send_at=0, messages=messages,
+    )  # fmt: skip
+
+
+def counts(conn: Connection) -> tuple[int, int, int]:
+    row = conn.fetchone(
+        "SELECT (SELECT COUNT(*) FROM campaigns), (SELECT COUNT(*) FROM messages), (SELECT COUNT(*) FROM ledger)"
+    )
+    assert row is not None
+    return row[0], row[1], row[2]
+
+
+def test_migrations_apply_once(store: Store) -> None:
+    assert store.migrate() == []
+    with store.connect() as conn:
+        assert conn.fetchall("SELECT version FROM schema_migrations") == [(1,)]
+
+
+def test_api_keys_are_stored_hashed(store: Store, customer: Customer) -> None:
+    account = store.run(queries.account, customer.login)
+    assert customer.api_key not in account.api_key_hash
+    assert api_key_matches(customer.api_key, account.api_key_hash)
+    assert not api_key_matches(customer.api_key + "x", account.api_key_hash)
+
+
+def test_a_refused_campaign_leaves_nothing_behind(store: Store) -> None:
+    customer = make_customer(store, credit="1")
+    account = store.run(queries.account, customer.login)
+    with store.connect() as conn:
+        before = counts(conn)
+    with pytest.raises(InsufficientCredit):
+        store.run(queries.insert_campaign, campaign(account.id, cost=2_000_000), 0)
+    store.run(queries.insert_campaign, campaign(account.id, cost=400_000, request_id="a"), 0)
+    with pytest.raises(DuplicateRequest):
+        store.run(queries.insert_campaign, campaign(account.id, cost=400_000, request_id="a"), 0)
+    with store.connect() as conn:
+        after = counts(conn)
+    assert after == (before[0] + 1, before[1] + 2, before[2] + 1)
+    assert store.run(queries.account, customer.login).balance == 600_000
+
+
+async def test_group_commit_rolls_back_a_failing_operation_alone(store: Store) -> None:
+    customer = make_customer(store, credit="1")
+    account = store.run(queries.account, customer.login)
+    results = await asyncio.gather(
+        *(
+            store.write(queries.insert_campaign, campaign(account.id, cost=300_000, request_id=f"g{n}"), 0)
+            for n in range(5)
+        ),
+        return_exceptions=True,
+    )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, InsufficientCredit)]
+    assert len(accepted) == 3 and len(refused) == 2
+    assert sorted(a.balance for a in accepted) == [100_000, 400_000, 700_000]
+    with store.connect() as conn:
+        assert conn.fetchone("SELECT COUNT(*) FROM messages WHERE account_id = ?", (account.id,)) == (6,)
+
+
+def test_price_table_replacement_bumps_the_version(store: Store) -> None:
+    version = store.run(queries.gateway_state).prices_version
+    rows = store.run(queries.price_rows)
+    assert len(rows) > 50
+    store.run(queries.replace_prices, rows[:3])
+    assert store.run(queries.gateway_state).prices_version == version + 1
+    assert store.run(queries.price_rows) == rows[:3]
+
+
+async def test_an_unreachable_store_answers_116_and_recovers(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL-only: a dropped schema stands for a database that went away")
+    from octogate.server import prepare_store
+
+    store = prepare_store(Settings(database_url=database_url))
+    customer = make_customer(store)
+    app = build_app(store, Settings())
+    schema = database_url.rsplit("%3D", 1)[1]
+    fields = customer.params(sms_text="Code 1", sms_recipients="+33601020304", sms_type="FR", sms_sender="Shop",
+                             transactional="1")  # fmt: skip
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            assert code(await client.post("/api/sms", data=fields)) == "000"
+            with psycopg.connect(database_url.split("?")[0], autocommit=True) as conn:
+                conn.execute(f"ALTER SCHEMA {schema} RENAME TO {schema}_away")
+            assert code(await client.post("/api/sms", data=fields)) == "116"
+            with psycopg.connect(database_url.split("?")[0], autocommit=True) as conn:
+                conn.execute(f"ALTER SCHEMA {schema}_away RENAME TO {schema}")
+            assert code(await client.post("/api/sms", data={**fields, "request_id": "after"})) == "000"
+    finally:
+        store.close()
