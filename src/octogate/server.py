@@ -1,0 +1,101 @@
+"""`octogate serve`: the gateway's processes in one event loop (HTTP API today; SMTP, dispatcher and the
+SMSC simulator join it as they are built)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import uvicorn
+
+from octogate.config import Settings, parse_listen
+from octogate.http.app import OctopushApp
+from octogate.keys import hash_api_key, new_api_key
+from octogate.service import Gateway, normalise_login
+from octogate.sms.money import to_micro
+from octogate.sms.numbers import warm
+from octogate.sms.prices import default_price_table
+from octogate.store import queries
+from octogate.store.prices import rows_from_price_table
+from octogate.store.records import UnknownAccount
+from octogate.store.store import Store
+
+log = logging.getLogger("octogate")
+
+
+def prepare_store(settings: Settings) -> Store:
+    """Open, migrate, and give a new database the shipped price table."""
+    store = Store(settings.database_url)
+    store.migrate()
+    if not store.run(queries.price_rows):
+        store.run(queries.replace_prices, rows_from_price_table(default_price_table()))
+    return store
+
+
+def ensure_demo_account(store: Store, settings: Settings) -> tuple[str, str | None]:
+    """The sandbox's account. Its key is shown when it is made (or set by OCTOGATE_DEMO_KEY): keys are kept
+    only as hashes, so a later start cannot show it again."""
+    login = normalise_login(settings.demo_login)
+    key = settings.demo_key
+    try:
+        store.run(queries.account, login)
+        if key:
+            store.run(queries.set_api_key_hash, login, hash_api_key(key))
+        return login, key
+    except UnknownAccount:
+        key = key or new_api_key()
+        store.run(
+            queries.create_account, login, hash_api_key(key), to_micro(settings.demo_credit), int(time.time())
+        )
+        return login, key
+
+
+def build_app(store: Store, settings: Settings) -> OctopushApp:
+    return OctopushApp(Gateway(store, settings.rules), successes_wrapper=settings.successes_wrapper)
+
+
+async def serve(settings: Settings) -> None:
+    warm()
+    store = prepare_store(settings)
+    try:
+        host, port = parse_listen(settings.http)
+        if settings.demo:
+            login, key = ensure_demo_account(store, settings)
+            print(f"demo account: user_login={login}")
+            if key:
+                print(f"              api_key={key}")
+            else:
+                print(
+                    "              api_key: shown when it was made; `octogate account rotate-key` gives a new one"
+                )
+        config = uvicorn.Config(
+            build_app(store, settings),
+            host=host,
+            port=port,
+            http="httptools",
+            loop="none",
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            ssl_certfile=settings.tls_cert,
+            ssl_keyfile=settings.tls_key,
+        )
+        scheme = "https" if settings.tls_cert else "http"
+        print(
+            f"octogate: Octopush API on {scheme}://{host}:{port}/api/sms  (database {store.url.redacted()})",
+            flush=True,
+        )
+        await uvicorn.Server(config).serve()
+    finally:
+        store.close()
+
+
+def run(settings: Settings) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        log.debug("uvloop not installed: using asyncio's default loop")
+    asyncio.run(serve(settings))

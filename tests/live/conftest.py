@@ -1,0 +1,99 @@
+"""A real `octogate serve` process, started the way a user starts it, on free ports and a fresh database."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    database_url: str
+    login: str
+    api_key: str
+    process: subprocess.Popen[str]
+    output: list[str]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "octogate.cli", *args, "--database-url", self.database_url],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+
+def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
+    port = free_port()
+    database_url = f"sqlite:///{tmp_path}/live.db"
+    env = {**os.environ, "OCTOGATE_HTTP": f"127.0.0.1:{port}", "OCTOGATE_DATABASE_URL": database_url}
+    env.update(extra_env or {})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "octogate.cli", "serve"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Octopush API on" in line:
+            break
+    output = "".join(lines)
+    login = re.search(r"user_login=(\S+)", output)
+    key = re.search(r"api_key=(\S+)", output)
+    if not (login and key):
+        process.kill()
+        raise AssertionError(f"octogate serve did not start:\n{output}")
+    base_url = f"http://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base_url}/api/balance", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    server = LiveServer(base_url, database_url, login.group(1), key.group(1), process, lines)
+    threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
+    return server
+
+
+def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
+    """Keep reading the server's output, so that it never blocks on a full pipe; tests may read `output`."""
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            lines.append(line)
+    except ValueError:  # the pipe was closed by stop()
+        return
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = start_server(tmp_path)
+    yield server
+    server.stop()
