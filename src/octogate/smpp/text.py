@@ -51,7 +51,8 @@ def encode_text(text: str, *, ref: int, concatenation: Concatenation = "udh8",
     """Encode ``text`` into the parts to send.
 
     GSM-alphabet texts use ``gsm_data_coding``: 0 (SMSC default alphabet, unpacked septets), 1 (IA5)
-    or 3 (Latin-1); a text that the chosen 8-bit alphabet cannot carry falls back to UCS-2 (8).
+    or 3 (Latin-1; then also any Latin-1 text); a text the chosen 8-bit alphabet cannot carry falls
+    back to UCS-2 (8), as do non-GSM texts with data_coding 0.
     ``ref`` is the concatenation reference of this message (8-bit for udh8, 16-bit for udh16/sar).
     """
     if concatenation not in CONCATENATION_METHODS:
@@ -59,7 +60,10 @@ def encode_text(text: str, *, ref: int, concatenation: Concatenation = "udh8",
     udh_length = {"udh8": 6, "udh16": 7, "sar": 0, "payload": 0}[concatenation]
     alphabet, chunks = split_text(text, udh_length=udh_length)
     encoded: list[bytes]
-    if alphabet == "gsm" and gsm_data_coding in (DataCoding.IA5, DataCoding.LATIN1):
+    # An 8-bit alphabet carries 140 characters a part: worth it for any text it can represent (for
+    # Latin-1 that includes non-GSM letters such as û, which would otherwise force UCS-2's 70).
+    if gsm_data_coding in (DataCoding.IA5, DataCoding.LATIN1) and (
+            alphabet == "gsm" or gsm_data_coding == DataCoding.LATIN1):
         codec = "ascii" if gsm_data_coding == DataCoding.IA5 else "latin-1"
         try:
             text.encode(codec)
