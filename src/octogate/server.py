@@ -11,6 +11,7 @@ import uvicorn
 
 from octogate.config import Settings, parse_listen
 from octogate.http.app import OctopushApp
+from octogate.http.protocol import TolerantHttpToolsProtocol
 from octogate.keys import hash_api_key, new_api_key
 from octogate.service import Gateway, normalise_login
 from octogate.sms.money import to_micro
@@ -73,7 +74,7 @@ async def serve(settings: Settings) -> None:
             build_app(store, settings),
             host=host,
             port=port,
-            http="httptools",
+            http=TolerantHttpToolsProtocol,
             loop="none",
             lifespan="off",
             access_log=False,

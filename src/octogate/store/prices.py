@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from octogate.sms.money import from_micro, to_micro
 from octogate.sms.prices import SMS_TYPES, CountryPrices, PriceTable
 from octogate.store.queries import PriceRow
+
+PRICE_DECIMALS = Decimal("0.0001")  # prices carry four decimals (the CSV refuses more)
 
 
 def rows_from_price_table(table: PriceTable) -> list[PriceRow]:
@@ -24,7 +28,7 @@ def price_table_from_rows(rows: list[PriceRow]) -> PriceTable:
             country=country,
             name=name,
             prices={
-                sms_type: from_micro(micro)
+                sms_type: from_micro(micro).quantize(PRICE_DECIMALS)
                 for sms_type, micro in zip(SMS_TYPES, (fr, xxx, www), strict=True)
                 if micro is not None
             },

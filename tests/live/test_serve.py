@@ -1,0 +1,53 @@
+"""`octogate serve` as a user runs it: the demo account, raw HTTP quirks of real callers, restarts."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from urllib.parse import quote
+
+from live.conftest import LiveServer, start_server
+
+
+def raw_request(server: LiveServer, request: bytes) -> bytes:
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def balance_request(server: LiveServer, target: str, trailing: bytes = b"") -> bytes:
+    body = f"user_login={quote(server.login)}&api_key={quote(server.api_key)}".encode()
+    head = (
+        f"POST {target} HTTP/1.1\r\nHost: octogate\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    return raw_request(server, head + body + trailing)
+
+
+def test_a_proxy_style_target_routes_like_the_path(live_server: LiveServer) -> None:
+    answer = balance_request(live_server, "http://www.octopush-dm.com/api/balance")
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert b'<balance type="FR">1538.46</balance>' in answer
+
+
+def test_bytes_after_a_correct_content_length_are_tolerated(live_server: LiveServer) -> None:
+    answer = balance_request(live_server, "/api/balance", trailing=b"\r\n\r\nGARBAGE from an old client")
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert b"<error_code>000</error_code>" in answer
+    assert b"400 Bad Request" not in answer
+
+
+def test_a_restart_keeps_accounts_and_a_fixed_demo_key_can_be_set(tmp_path: Path) -> None:
+    first = start_server(tmp_path)
+    first.stop()
+    fixed = start_server(tmp_path, {"OCTOGATE_DEMO_KEY": "sandbox-key-for-tests-0001"})
+    try:
+        assert fixed.login == first.login
+        assert fixed.api_key == "sandbox-key-for-tests-0001"
+        assert b"<error_code>000</error_code>" in balance_request(fixed, "/api/balance")
+    finally:
+        fixed.stop()
