@@ -1,0 +1,48 @@
+"""Settings: the example file is valid, precedence holds, and mistakes are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from octogate.config import ConfigError, load_settings, parse_listen
+
+EXAMPLE = Path(__file__).parent.parent / "docs" / "octogate.example.toml"
+
+
+def test_the_documented_example_loads() -> None:
+    settings = load_settings(str(EXAMPLE), environ={})
+    assert settings.http == "127.0.0.1:8080"
+    assert settings.rules.stop_mention and settings.rules.marketing_hours.enabled
+
+
+def test_environment_beats_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[server]\nhttp = "127.0.0.1:9000"\n[rules]\nmarketing_hours = false\nbilling = "segments"\n')
+    settings = load_settings(str(path), environ={"OCTOGATE_HTTP": "127.0.0.1:9100"})
+    assert settings.http == "127.0.0.1:9100"
+    assert not settings.rules.marketing_hours.enabled and settings.rules.billing == "segments"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[server]\nport = 1\n", "unknown [server] settings: port"),
+        ("[rules]\nbilling = 'cheap'\n", "billing is"),
+        ("[rules]\nmarketing_start = '21:00'\n", "bad marketing hours"),
+        ("[server\n", "cannot read configuration"),
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        load_settings(str(path), environ={})
+
+
+def test_listen_addresses() -> None:
+    assert parse_listen("0.0.0.0:8080") == ("0.0.0.0", 8080)
+    assert parse_listen("[::1]:25") == ("::1", 25)
+    with pytest.raises(ConfigError):
+        parse_listen("localhost")
