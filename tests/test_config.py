@@ -42,7 +42,7 @@ def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_listen_addresses() -> None:
-    assert parse_listen("0.0.0.0:8080") == ("0.0.0.0", 8080)
+    assert parse_listen("192.0.2.1:8080") == ("192.0.2.1", 8080)
     assert parse_listen("[::1]:25") == ("::1", 25)
     with pytest.raises(ConfigError):
         parse_listen("localhost")
