@@ -55,6 +55,8 @@ class Gateway:
         self.clock = clock
         self.prices: PriceTable = default_price_table()
         self._prices_version = -1
+        #: Called after each accepted campaign (the dispatcher wakes up instead of waiting for its next poll).
+        self.on_accepted: list[Callable[[], None]] = []
 
     # --- the three API calls ---------------------------------------------------------------------------------
 
@@ -74,6 +76,8 @@ class Gateway:
             raise _credit_error(refusal.order_pending) from None
         except StoreUnavailable:
             raise ApiError(Code.SERVICE_UNAVAILABLE) from None
+        for listener in self.on_accepted:
+            listener()
         return self._answer(campaign, account, ticket=accepted.ticket, balance=accepted.balance)
 
     async def balances(self, params: Params) -> tuple[Account, Balances]:
