@@ -13,7 +13,13 @@ from octogate.keys import api_key_matches
 from octogate.server import build_app
 from octogate.store import queries
 from octogate.store.db import Connection
-from octogate.store.records import DuplicateRequest, InsufficientCredit, NewCampaign, NewMessage
+from octogate.store.records import (
+    DuplicateRequest,
+    InsufficientCredit,
+    NewCampaign,
+    NewMessage,
+    StoreUnavailable,
+)
 from octogate.store.store import Store
 from support import Customer, code, make_customer
 
@@ -115,3 +121,23 @@ async def test_an_unreachable_store_answers_116_and_recovers(database_url: str) 
             assert code(await client.post("/api/sms", data={**fields, "request_id": "after"})) == "000"
     finally:
         store.close()
+
+
+async def test_the_writer_survives_a_failed_commit(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit that fails answers every operation of its batch, and the next batch goes through."""
+    customer = make_customer(store, credit="1")
+    account = store.run(queries.account, customer.login)
+    original = Connection.transaction
+    failures = {"left": 1}
+
+    def failing_transaction(self: Connection, *, exclusive: bool = False):  # type: ignore[no-untyped-def]
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError("disk full")
+        return original(self, exclusive=exclusive)
+
+    monkeypatch.setattr(Connection, "transaction", failing_transaction)
+    with pytest.raises(StoreUnavailable):
+        await store.write(queries.insert_campaign, campaign(account.id, cost=100_000), 0)
+    accepted = await store.write(queries.insert_campaign, campaign(account.id, cost=100_000), 0)
+    assert accepted.balance == 900_000

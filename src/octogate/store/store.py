@@ -159,7 +159,7 @@ class _GroupCommitWriter(threading.Thread):
             conn = self.conn
             with conn.transaction(exclusive=True):
                 outcomes = [self._apply(conn, fn, args) for fn, args, _, _ in batch]
-        except DatabaseError as error:
+        except Exception as error:  # the writer must outlive any batch, or every later request would hang
             log.error("group commit of %d operations failed: %.200s", len(batch), error)
             self._drop_connection()
             unavailable = StoreUnavailable(str(error)[:200])
