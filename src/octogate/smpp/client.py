@@ -25,6 +25,7 @@ import logging
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -247,6 +248,43 @@ class ClientStats:
     max_in_flight: int = 0
 
 
+class Window:
+    """FIFO counting semaphore with O(1) acquire/release.
+
+    asyncio.Semaphore scans its waiters on every acquire (Python 3.11), which costs more than the
+    rest of a submit once hundreds of callers queue for the window.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.used = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        if self.used < self.size and not self._waiters:
+            self.used += 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()  # the slot had been handed to us: pass it on
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot goes straight to the next caller
+                return
+        self.used -= 1
+
+
 class Pacer:
     """Token bucket with AIMD: on throttling, fall to 90 % of what the SMSC accepted during the last
     second (at most once a second, however many responses say "throttled"); grow 25 % per calm second.
@@ -330,6 +368,8 @@ class _Connection:
     pending: dict[int, tuple[asyncio.Future[Pdu], float]] = field(default_factory=dict)
     last_rx: float = field(default_factory=time.monotonic)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    #: PDUs written during this loop iteration, sent as one write (one syscall instead of one per PDU)
+    out: list[bytes] = field(default_factory=list)
 
     @property
     def usable(self) -> bool:
@@ -342,16 +382,23 @@ class _Connection:
         data = self.session.send(pdu)
         fut: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
         self.pending[pdu.sequence_number] = (fut, time.monotonic() + timeout)
-        self.writer.write(data)
+        self.write(data)
         return fut
 
     def write(self, data: bytes) -> None:
-        if not self.closed.done() and not self.writer.is_closing():
-            self.writer.write(data)
+        if not self.out:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.out.append(data)
+
+    def flush(self) -> None:
+        data, self.out = self.out, []
+        if data and not self.closed.done() and not self.writer.is_closing():
+            self.writer.write(b"".join(data))
 
     def close(self, reason: str) -> None:
         if self.closed.done():
             return
+        self.flush()  # e.g. the unbind_resp answering the SMSC's unbind
         self.closed.set_result(None)
         if self.client._conn is self:
             self.client._bound.clear()
@@ -456,7 +503,7 @@ class SmppClient:
         self._bound = asyncio.Event()
         self._stopping = False
         self._runner: asyncio.Task[None] | None = None
-        self._window = asyncio.Semaphore(config.window)
+        self._window = Window(config.window)
         self._in_flight = 0
         self._drained = asyncio.Event()  # set while no submit_sm is in flight
         self._drained.set()

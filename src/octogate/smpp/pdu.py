@@ -319,17 +319,17 @@ class _BindBase(Pdu):
 
 @dataclass(slots=True, kw_only=True)
 class BindTransmitter(_BindBase):
-    command_id: ClassVar[int] = CommandId.BIND_TRANSMITTER
+    command_id: ClassVar[int] = CommandId.BIND_TRANSMITTER.value
 
 
 @dataclass(slots=True, kw_only=True)
 class BindReceiver(_BindBase):
-    command_id: ClassVar[int] = CommandId.BIND_RECEIVER
+    command_id: ClassVar[int] = CommandId.BIND_RECEIVER.value
 
 
 @dataclass(slots=True, kw_only=True)
 class BindTransceiver(_BindBase):
-    command_id: ClassVar[int] = CommandId.BIND_TRANSCEIVER
+    command_id: ClassVar[int] = CommandId.BIND_TRANSCEIVER.value
 
 
 @dataclass(slots=True, kw_only=True)
@@ -341,22 +341,22 @@ class _BindRespBase(Pdu):
 
 @dataclass(slots=True, kw_only=True)
 class BindTransmitterResp(_BindRespBase):
-    command_id: ClassVar[int] = CommandId.BIND_TRANSMITTER_RESP
+    command_id: ClassVar[int] = CommandId.BIND_TRANSMITTER_RESP.value
 
 
 @dataclass(slots=True, kw_only=True)
 class BindReceiverResp(_BindRespBase):
-    command_id: ClassVar[int] = CommandId.BIND_RECEIVER_RESP
+    command_id: ClassVar[int] = CommandId.BIND_RECEIVER_RESP.value
 
 
 @dataclass(slots=True, kw_only=True)
 class BindTransceiverResp(_BindRespBase):
-    command_id: ClassVar[int] = CommandId.BIND_TRANSCEIVER_RESP
+    command_id: ClassVar[int] = CommandId.BIND_TRANSCEIVER_RESP.value
 
 
 @dataclass(slots=True, kw_only=True)
 class Outbind(Pdu):
-    command_id: ClassVar[int] = CommandId.OUTBIND
+    command_id: ClassVar[int] = CommandId.OUTBIND.value
     _layout: ClassVar[_Layout] = (("system_id", _C, 16), ("password", _C, 9))
     system_id: str = ""
     password: str = ""
@@ -364,27 +364,27 @@ class Outbind(Pdu):
 
 @dataclass(slots=True, kw_only=True)
 class Unbind(Pdu):
-    command_id: ClassVar[int] = CommandId.UNBIND
+    command_id: ClassVar[int] = CommandId.UNBIND.value
 
 
 @dataclass(slots=True, kw_only=True)
 class UnbindResp(Pdu):
-    command_id: ClassVar[int] = CommandId.UNBIND_RESP
+    command_id: ClassVar[int] = CommandId.UNBIND_RESP.value
 
 
 @dataclass(slots=True, kw_only=True)
 class EnquireLink(Pdu):
-    command_id: ClassVar[int] = CommandId.ENQUIRE_LINK
+    command_id: ClassVar[int] = CommandId.ENQUIRE_LINK.value
 
 
 @dataclass(slots=True, kw_only=True)
 class EnquireLinkResp(Pdu):
-    command_id: ClassVar[int] = CommandId.ENQUIRE_LINK_RESP
+    command_id: ClassVar[int] = CommandId.ENQUIRE_LINK_RESP.value
 
 
 @dataclass(slots=True, kw_only=True)
 class GenericNack(Pdu):
-    command_id: ClassVar[int] = CommandId.GENERIC_NACK
+    command_id: ClassVar[int] = CommandId.GENERIC_NACK.value
 
 
 @dataclass(slots=True, kw_only=True)
@@ -445,17 +445,17 @@ _SM_TAIL = struct.Struct(">BBBBB")
 
 @dataclass(slots=True, kw_only=True)
 class SubmitSm(_ShortMessageBase):
-    command_id: ClassVar[int] = CommandId.SUBMIT_SM
+    command_id: ClassVar[int] = CommandId.SUBMIT_SM.value
 
 
 @dataclass(slots=True, kw_only=True)
 class DeliverSm(_ShortMessageBase):
-    command_id: ClassVar[int] = CommandId.DELIVER_SM
+    command_id: ClassVar[int] = CommandId.DELIVER_SM.value
 
 
 @dataclass(slots=True, kw_only=True)
 class SubmitSmResp(Pdu):
-    command_id: ClassVar[int] = CommandId.SUBMIT_SM_RESP
+    command_id: ClassVar[int] = CommandId.SUBMIT_SM_RESP.value
     _layout: ClassVar[_Layout] = _MESSAGE_ID_LAYOUT
     _no_body_on_error: ClassVar[bool] = True
     message_id: str = ""
@@ -465,7 +465,7 @@ class SubmitSmResp(Pdu):
 class DeliverSmResp(Pdu):
     """message_id is unused and always NULL (§4.6.2)."""
 
-    command_id: ClassVar[int] = CommandId.DELIVER_SM_RESP
+    command_id: ClassVar[int] = CommandId.DELIVER_SM_RESP.value
     _layout: ClassVar[_Layout] = _MESSAGE_ID_LAYOUT
     message_id: str = ""
 
@@ -474,7 +474,7 @@ class DeliverSmResp(Pdu):
 class DataSm(Pdu):
     """data_sm (§4.7.1): no short_message; the text travels in message_payload."""
 
-    command_id: ClassVar[int] = CommandId.DATA_SM
+    command_id: ClassVar[int] = CommandId.DATA_SM.value
     _layout: ClassVar[_Layout] = (
         ("service_type", _C, 6), ("source_addr_ton", _U8, 1), ("source_addr_npi", _U8, 1),
         ("source_addr", _C, 65), ("dest_addr_ton", _U8, 1), ("dest_addr_npi", _U8, 1),
@@ -495,14 +495,14 @@ class DataSm(Pdu):
 
 @dataclass(slots=True, kw_only=True)
 class DataSmResp(Pdu):
-    command_id: ClassVar[int] = CommandId.DATA_SM_RESP
+    command_id: ClassVar[int] = CommandId.DATA_SM_RESP.value
     _layout: ClassVar[_Layout] = _MESSAGE_ID_LAYOUT
     message_id: str = ""
 
 
 @dataclass(slots=True, kw_only=True)
 class AlertNotification(Pdu):
-    command_id: ClassVar[int] = CommandId.ALERT_NOTIFICATION
+    command_id: ClassVar[int] = CommandId.ALERT_NOTIFICATION.value
     _layout: ClassVar[_Layout] = (
         ("source_addr_ton", _U8, 1), ("source_addr_npi", _U8, 1), ("source_addr", _C, 65),
         ("esme_addr_ton", _U8, 1), ("esme_addr_npi", _U8, 1), ("esme_addr", _C, 65),

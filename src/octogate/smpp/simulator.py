@@ -168,10 +168,18 @@ class _SimConnection:
     #: set while no submit_sm awaits its (delayed) response
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     unbound: asyncio.Event = field(default_factory=asyncio.Event)
+    #: PDUs written during this loop iteration, sent as one write
+    out: list[bytes] = field(default_factory=list)
 
     def write(self, data: bytes) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(data)
+        if not self.out:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.out.append(data)
+
+    def flush(self) -> None:
+        data, self.out = self.out, []
+        if data and not self.writer.is_closing():
+            self.writer.write(b"".join(data))
 
 
 class _RateLimiter:
@@ -264,6 +272,7 @@ class SmscSimulator:
         for conn in conns:
             await self._drain_and_unbind(conn, max(0.05, deadline - time.monotonic()))
         for conn in conns:
+            conn.flush()
             conn.writer.close()
         for task in list(self._tasks):
             task.cancel()
@@ -329,6 +338,7 @@ class SmscSimulator:
                 self._enqueue(job)
             conn.deliveries.clear()
             conn.session.connection_lost()
+            conn.flush()  # e.g. the unbind_resp answering the client's unbind
             writer.close()
             self._notify()
 
@@ -355,6 +365,7 @@ class SmscSimulator:
         elif isinstance(event, PeerUnbound):
             conn.unbound.set()
         elif isinstance(event, ConnectionBroken):
+            conn.flush()
             conn.writer.close()
 
     def _on_bind(self, conn: _SimConnection, pdu: Pdu) -> None:
