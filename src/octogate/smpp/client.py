@@ -386,9 +386,12 @@ class _Connection:
         return fut
 
     def write(self, data: bytes) -> None:
-        if not self.out:
+        out = self.out
+        if not out:
             asyncio.get_running_loop().call_soon(self.flush)
-        self.out.append(data)
+        out.append(data)
+        if len(out) >= 8:
+            self.flush()  # keep the peer busy meanwhile: batches, but no lockstep of whole windows
 
     def flush(self) -> None:
         data, self.out = self.out, []

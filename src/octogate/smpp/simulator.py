@@ -172,9 +172,12 @@ class _SimConnection:
     out: list[bytes] = field(default_factory=list)
 
     def write(self, data: bytes) -> None:
-        if not self.out:
+        out = self.out
+        if not out:
             asyncio.get_running_loop().call_soon(self.flush)
-        self.out.append(data)
+        out.append(data)
+        if len(out) >= 8:
+            self.flush()  # keep the peer busy meanwhile: batches, but no lockstep of whole windows
 
     def flush(self) -> None:
         data, self.out = self.out, []
@@ -236,6 +239,7 @@ class SmscSimulator:
         self._due: dict[str, deque[_Job]] = defaultdict(deque)
         self._timers: dict[asyncio.TimerHandle, _Job] = {}
         self._changed = asyncio.Event()
+        self._watchers = 0
         self._stat_names = list(self.config.receipt_mix)
         self._stat_weights = [self.config.receipt_mix[s] for s in self._stat_names]
 
@@ -298,15 +302,20 @@ class SmscSimulator:
 
     # --- waiting helpers for tests ----------------------------------------------------------------
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        if self._watchers:
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     async def wait_for(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
         """Wait until ``predicate()`` holds (re-checked on every recorded change); TimeoutError after
         ``within`` seconds."""
-        async with asyncio.timeout(within):
-            while not predicate():
-                await self._changed.wait()
+        self._watchers += 1
+        try:
+            async with asyncio.timeout(within):
+                while not predicate():
+                    await self._changed.wait()
+        finally:
+            self._watchers -= 1
 
     # --- connection handling ----------------------------------------------------------------------
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
