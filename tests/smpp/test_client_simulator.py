@@ -247,3 +247,61 @@ async def test_enquire_link_keeps_the_link_and_stop_unbinds() -> None:
         assert outcome.ok
     assert not client.connected
     assert sim.binds == 1  # never had to reconnect
+
+
+async def test_receipt_mix_decimal_ids_and_receipts_wait_for_a_receiver() -> None:
+    cfg = SimulatorConfig(accounts=dict(ACCOUNT), receipt_mix={"UNDELIV": 1.0}, message_id_style="decimal",
+                          receipt_delay_ms=10)
+    async with running(cfg, bind_mode="transmitter") as (sim, sender):
+        first = await sender.submit_text("Octo", None, None, "33611", "one", registered_delivery=True)
+        quiet = await sender.submit_text("Octo", None, None, "33612", "two", registered_delivery=False)
+        assert first.ok and quiet.ok
+        assert all(i and i.isdigit() for i in first.message_ids + quiet.message_ids)
+        inbox = Inbox()
+        receiver = SmppClient(connector(sim.port, name="rx", bind_mode="receiver"), inbox)
+        await receiver.start()
+        try:
+            await inbox.wait_count(1)  # queued while only a transmitter was bound
+            (event,) = inbox.events
+            assert event.message_id == first.message_ids[0]
+            assert event.message_state == MessageState.UNDELIVERABLE
+            receipt = event.receipt()
+            assert receipt is not None and (receipt.stat, receipt.err, receipt.dlvrd) == ("UNDELIV", "001", "000")
+            await sim.wait_for(lambda: len(sim.receipts) == 1)
+        finally:
+            await receiver.stop(grace=1.0)
+
+
+def test_cli_arguments() -> None:
+    from octogate.smpp.simulator import config_from_args
+
+    cfg = config_from_args(["--listen", "127.0.0.1:0", "--account", "a:b", "--account", "c:d:e",
+                            "--latency-ms", "20", "--tps", "50", "--receipt-delay-ms", "5", "--fail-rate", "0.25",
+                            "--invalid-prefix", "999"])
+    assert (cfg.host, cfg.port) == ("127.0.0.1", 0)
+    assert cfg.accounts == {"a": "b", "c": "d:e"}
+    assert (cfg.latency_ms, cfg.max_per_second, cfg.receipt_delay_ms) == (20, 50, 5)
+    assert cfg.receipt_mix == {"DELIVRD": 0.75, "UNDELIV": 0.25} and cfg.invalid_prefixes == ("999",)
+    with pytest.raises(SystemExit):
+        config_from_args(["--listen", "nowhere"])
+    with pytest.raises(SystemExit):
+        config_from_args(["--fail-rate", "2"])
+
+
+async def test_serve_runs_until_cancelled() -> None:
+    from octogate.smpp.simulator import serve
+
+    ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve(SimulatorConfig(accounts=dict(ACCOUNT)), ready=ready.set_result))
+    port = await asyncio.wait_for(ready, 5)
+    client = SmppClient(connector(port))
+    await client.start()
+    try:
+        await client.wait_connected(5)
+        outcome = await client.submit_text("Octo", None, None, "33611", "cli", registered_delivery=False)
+        assert outcome.ok
+    finally:
+        await client.stop(grace=1.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -635,6 +635,9 @@ async def serve(config: SimulatorConfig, *, ready: Callable[[int], None] | None 
     try:
         await stop.wait()
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
         await sim.stop()
 
 
