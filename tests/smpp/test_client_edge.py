@@ -186,6 +186,21 @@ async def test_data_sm_enquire_link_and_garbage_from_the_smsc() -> None:
         await smsc.stop()
 
 
+async def test_unencodable_addresses_are_permanent_failures() -> None:
+    smsc = ScriptedSmsc(ok)
+    client = await run_client(smsc)
+    try:
+        too_long = await client.submit_text("Octo", None, None, "3" * 21, "x", registered_delivery=False)
+        assert too_long.status == CommandStatus.ESME_RINVDSTADR
+        not_latin1 = await client.submit_text("Octo€", None, None, "3361", "x", registered_delivery=False)
+        assert not_latin1.status == CommandStatus.ESME_RINVSRCADR
+        assert smsc.submits == 0 and client.in_flight == 0
+        assert (await client.submit_text("Octo", None, None, "3361", "x", registered_delivery=False)).ok
+    finally:
+        await client.stop(grace=0.5)
+        await smsc.stop()
+
+
 async def test_receiver_bind_cannot_submit() -> None:
     smsc = ScriptedSmsc(ok)
     client = await run_client(smsc, bind_mode="receiver")

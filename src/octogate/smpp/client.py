@@ -43,7 +43,7 @@ from .constants import (
     Ton,
     describe_status,
 )
-from .pdu import DEFAULT_MAX_PDU_LENGTH, EnquireLink, Pdu, SmppError, SubmitSm, Tlv, Unbind
+from .pdu import DEFAULT_MAX_PDU_LENGTH, EnquireLink, Pdu, PduEncodeError, SmppError, SubmitSm, Tlv, Unbind
 from .receipts import DeliveryReceipt, parse_receipt_text
 from .session import (
     BIND_CLASSES,
@@ -723,6 +723,11 @@ class SmppClient:
                 self.stats.submitted += 1
                 try:
                     resp = await conn.request(pdu, cfg.response_timeout)
+                except PduEncodeError as exc:
+                    # Our input cannot go on the wire (address too long, not Latin-1...): permanent.
+                    self.stats.rejected += 1
+                    log.info("%s: submit not sent: %s", self.name, exc)
+                    return PartOutcome(seq, None, _encode_error_status(exc))
                 except (ConnectionLostError, ResponseTimeoutError, SessionStateError) as exc:
                     resp = None
                     failure = exc
@@ -826,6 +831,18 @@ class SmppClient:
             message_state=pdu.message_state,
             network_error_code=pdu.network_error_code,
         )
+
+
+def _encode_error_status(exc: PduEncodeError) -> int:
+    """The command_status an SMSC would have answered for the field we could not encode."""
+    text = str(exc)
+    if text.startswith("source_addr"):
+        return CommandStatus.ESME_RINVSRCADR
+    if text.startswith("destination_addr"):
+        return CommandStatus.ESME_RINVDSTADR
+    if text.startswith("service_type"):
+        return CommandStatus.ESME_RINVSERTYP
+    return CommandStatus.ESME_RINVPARLEN
 
 
 class _BindRefused(SmppError):
