@@ -436,6 +436,46 @@ class _ShortMessageBase(Pdu):
             parts.append(value)
         return b"".join(parts)
 
+    @classmethod
+    def decode_body(cls, body: bytes, sequence_number: int, command_status: int) -> Pdu:
+        # Hot path, hand-unrolled; any irregularity falls back to the generic decoder, which raises
+        # the precise PduDecodeError.
+        try:
+            find = body.index
+            end = find(0)
+            service_type = body[:end].decode("latin-1")
+            pos = end + 3
+            source_ton, source_npi = body[end + 1], body[end + 2]
+            end = find(0, pos)
+            source_addr = body[pos:end].decode("latin-1")
+            pos = end + 3
+            dest_ton, dest_npi = body[end + 1], body[end + 2]
+            end = find(0, pos)
+            destination_addr = body[pos:end].decode("latin-1")
+            esm_class, protocol_id, priority_flag = body[end + 1], body[end + 2], body[end + 3]
+            pos = end + 4
+            end = find(0, pos)
+            schedule = body[pos:end].decode("latin-1")
+            pos = end + 1
+            end = find(0, pos)
+            validity = body[pos:end].decode("latin-1")
+            registered, replace, data_coding, default_id, sm_length = body[end + 1:end + 6]
+            pos = end + 6
+            if pos + sm_length > len(body):
+                raise ValueError("sm_length beyond the body")
+        except (ValueError, IndexError):
+            return Pdu.decode_body.__func__(cls, body, sequence_number, command_status)  # type: ignore[attr-defined]
+        short_message = body[pos:pos + sm_length]
+        pos += sm_length
+        tlvs = _decode_tlvs(body, pos, cls.command_id, sequence_number) if pos < len(body) else []
+        return cls(sequence_number=sequence_number, command_status=command_status, tlvs=tlvs,
+                   service_type=service_type, source_addr_ton=source_ton, source_addr_npi=source_npi,
+                   source_addr=source_addr, dest_addr_ton=dest_ton, dest_addr_npi=dest_npi,
+                   destination_addr=destination_addr, esm_class=esm_class, protocol_id=protocol_id,
+                   priority_flag=priority_flag, schedule_delivery_time=schedule, validity_period=validity,
+                   registered_delivery=registered, replace_if_present_flag=replace, data_coding=data_coding,
+                   sm_default_msg_id=default_id, short_message=short_message)
+
 
 _SM_HEAD = struct.Struct(">BB")
 _SM_MID = struct.Struct(">BB")
@@ -526,16 +566,9 @@ class UnknownPdu(Pdu):
     raw_command_id: int = 0
     body: bytes = b""
 
-    @property
-    def is_response(self) -> bool:
-        return bool(self.raw_command_id & RESPONSE_BIT)
-
-    @property
-    def name(self) -> str:
-        try:
-            return CommandId(self.raw_command_id).name.lower()
-        except ValueError:
-            return f"command_0x{self.raw_command_id:08x}"
+    @property  # type: ignore[override]
+    def command_id(self) -> int:  # shadows the class-level constant of the other PDUs
+        return self.raw_command_id
 
     def encode_body(self) -> bytes:
         return self.body
@@ -564,13 +597,13 @@ RESPONSE_CLASSES: dict[int, type[Pdu]] = {
 
 
 def command_id_of(pdu: Pdu) -> int:
-    """Wire command_id, including the raw one of an UnknownPdu."""
-    return pdu.raw_command_id if isinstance(pdu, UnknownPdu) else pdu.command_id
+    """Wire command_id (``pdu.command_id`` also works for UnknownPdu)."""
+    return pdu.command_id
 
 
 def make_response(request: Pdu, status: int = CommandStatus.ESME_ROK, **fields: Any) -> Pdu:
     """The response PDU matching ``request`` (same sequence_number); generic_nack for unknown commands."""
-    cls = RESPONSE_CLASSES.get(command_id_of(request), GenericNack)
+    cls = RESPONSE_CLASSES.get(request.command_id, GenericNack)
     if cls is GenericNack and status == CommandStatus.ESME_ROK:
         status = CommandStatus.ESME_RINVCMDID
     return cls(sequence_number=request.sequence_number, command_status=status, **fields)
@@ -582,7 +615,7 @@ def encode(pdu: Pdu) -> bytes:
     seq = pdu.sequence_number
     if not 0 <= seq <= 0xFFFFFFFF:
         raise PduEncodeError(f"sequence_number {seq} out of range")
-    return HEADER.pack(HEADER_LENGTH + len(body), command_id_of(pdu), pdu.command_status, seq) + body
+    return HEADER.pack(HEADER_LENGTH + len(body), pdu.command_id, pdu.command_status, seq) + body
 
 
 def decode(frame: bytes) -> Pdu:

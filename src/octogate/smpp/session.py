@@ -36,7 +36,6 @@ from .pdu import (
     SmppError,
     Unbind,
     UnknownPdu,
-    command_id_of,
     encode,
     make_response,
 )
@@ -235,9 +234,9 @@ class Session:
         "assign one"), record it, and return its octets."""
         if self.state is SessionState.CLOSED:
             raise SessionStateError(f"cannot send {pdu.name}: connection closed")
-        if command_id_of(pdu) & RESPONSE_BIT:
+        if pdu.command_id & RESPONSE_BIT:
             return self._send_response(pdu)
-        command_id = command_id_of(pdu)
+        command_id = pdu.command_id
         allowed = _MAY_SEND[self.role].get(command_id)
         if allowed is None:
             raise SessionStateError(f"a {self.role.value} does not send {pdu.name}")
@@ -272,7 +271,7 @@ class Session:
 
     def _send_response(self, pdu: Pdu) -> bytes:
         seq = pdu.sequence_number
-        command_id = command_id_of(pdu)
+        command_id = pdu.command_id
         request_id = self._unanswered.pop(seq, None)
         if request_id is None and command_id != CommandId.GENERIC_NACK:
             raise SessionStateError(f"{pdu.name} answers no pending request (sequence {seq})")
@@ -309,7 +308,7 @@ class Session:
                 continue
             if pdu is None:
                 return events
-            if command_id_of(pdu) & RESPONSE_BIT:
+            if pdu.command_id & RESPONSE_BIT:
                 self._on_response(pdu, events)
             else:
                 self._on_request(pdu, events)
@@ -327,7 +326,7 @@ class Session:
     def _on_response(self, pdu: Pdu, events: list[Event]) -> None:
         request = self._outstanding.pop(pdu.sequence_number, None)
         if request is not None:
-            request_id = command_id_of(request)
+            request_id = request.command_id
             self._counts[request_id] -= 1
             if request_id in _BIND_IDS and self.state is SessionState.BINDING:
                 ok = pdu.command_status == CommandStatus.ESME_ROK and pdu.command_id != CommandId.GENERIC_NACK
@@ -341,7 +340,7 @@ class Session:
         events.append(SendData(encode(reply), reply))
 
     def _on_request(self, pdu: Pdu, events: list[Event]) -> None:
-        command_id = command_id_of(pdu)
+        command_id = pdu.command_id
         if command_id == CommandId.ENQUIRE_LINK:
             self._auto_reply(pdu, CommandStatus.ESME_ROK, events)
             return

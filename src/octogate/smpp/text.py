@@ -22,7 +22,7 @@ CONCATENATION_METHODS: tuple[str, ...] = ("udh8", "udh16", "sar", "payload")
 _OCTETS = 140
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EncodedPart:
     """What goes into one submit_sm / deliver_sm besides the addresses."""
 
@@ -31,7 +31,7 @@ class EncodedPart:
     tlvs: tuple[Tlv, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EncodedText:
     alphabet: Literal["gsm", "ucs2", "latin1", "ascii"]
     data_coding: int
@@ -114,7 +114,7 @@ def _wrap(alphabet: Literal["gsm", "ucs2", "latin1", "ascii"], data_coding: int,
     return EncodedText(alphabet, data_coding, parts)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DecodedPart:
     """An incoming short message part: user data without UDH, its text, concatenation info."""
 
