@@ -305,3 +305,38 @@ async def test_serve_runs_until_cancelled() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_deliver_backpressure_and_connection_callback() -> None:
+    running_now = 0
+    peak = 0
+    release = asyncio.Event()
+    two_running = asyncio.Event()
+    states: list[bool] = []
+
+    async def slow(event: DeliverEvent) -> None:
+        nonlocal running_now, peak
+        running_now += 1
+        peak = max(peak, running_now)
+        if running_now == 2:
+            two_running.set()
+        await release.wait()
+        running_now -= 1
+
+    sim = SmscSimulator(SimulatorConfig(accounts=dict(ACCOUNT)))
+    port = await sim.start()
+    client = SmppClient(connector(port, max_pending_delivers=2), slow, on_connection_change=states.append)
+    await client.start()
+    try:
+        await client.wait_connected(5)
+        injected = asyncio.gather(*(sim.inject_mo("3361", "38000", f"mo {i}") for i in range(6)))
+        await asyncio.wait_for(two_running.wait(), 5)
+        await asyncio.sleep(0.05)  # give a third callback every chance to start, were it allowed
+        assert peak == 2
+        release.set()
+        assert await injected == [[CommandStatus.ESME_ROK]] * 6
+        assert peak == 2
+    finally:
+        await client.stop(grace=1.0)
+        await sim.stop()
+    assert states == [True, False]

@@ -105,6 +105,8 @@ class ConnectorConfig:
     submit_retries: int = 5
     #: Retries of one part answered ESME_RTHROTTLED / ESME_RMSGQFUL.
     throttle_retries: int = 100
+    #: on_deliver callbacks running at once before the client stops reading (TCP backpressure).
+    max_pending_delivers: int = 100
     max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH
 
     def __post_init__(self) -> None:
@@ -114,8 +116,8 @@ class ConnectorConfig:
             raise ValueError(f"concatenation must be one of {CONCATENATION_METHODS}: {self.concatenation!r}")
         if self.gsm_data_coding not in (DataCoding.SMSC_DEFAULT, DataCoding.IA5, DataCoding.LATIN1):
             raise ValueError("gsm_data_coding must be 0, 1 or 3")
-        if self.window < 1:
-            raise ValueError("window must be at least 1")
+        if self.window < 1 or self.max_pending_delivers < 1:
+            raise ValueError("window and max_pending_delivers must be at least 1")
         if self.max_per_second < 0:
             raise ValueError("max_per_second must not be negative")
         if not 0 < self.reconnect_min <= self.reconnect_max:
@@ -421,7 +423,12 @@ class _Connection:
                 if not data:
                     break
                 self.last_rx = time.monotonic()
+                client = self.client
                 for event in self.session.receive_data(data):
+                    if type(event) is RequestReceived and not client._deliver_room.is_set():
+                        # Backpressure: as many on_deliver calls as allowed are running; stop reading
+                        # (the SMSC's window fills up) until one returns.
+                        await client._deliver_room.wait()
                     self._dispatch(event)
                 if self.closed.done():
                     return
@@ -492,6 +499,7 @@ class SmppClient:
     """
 
     def __init__(self, config: ConnectorConfig, on_deliver: OnDeliver | None = None, *,
+                 on_connection_change: Callable[[bool], None] | None = None,
                  rng: random.Random | None = None) -> None:
         self.config = config
         self.name = config.name
@@ -512,6 +520,10 @@ class SmppClient:
         self._drained.set()
         self._pacer = Pacer(config.max_per_second)
         self._deliver_tasks: set[asyncio.Task[None]] = set()
+        self._deliver_room = asyncio.Event()  # set while fewer than max_pending_delivers callbacks run
+        self._deliver_room.set()
+        self.on_connection_change = on_connection_change
+        self._announced_up = False
         self._ref = itertools.count(self._rng.randrange(0, 0x10000))
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -556,6 +568,8 @@ class SmppClient:
                 log.info("%s: unbind not acknowledged (%s)", self.name, exc)
         if conn is not None:
             conn.close("client stopped")
+            for task in conn.tasks:
+                task.cancel()
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.cancel()
@@ -564,6 +578,7 @@ class SmppClient:
         for task in list(self._deliver_tasks):
             task.cancel()
         self._bound.clear()
+        self._notify_connection(False)
 
     async def _run(self) -> None:
         attempt = 0
@@ -582,8 +597,10 @@ class SmppClient:
                 attempt = 0
                 self._conn = conn
                 self._bound.set()
+                self._notify_connection(True)
                 await asyncio.shield(conn.closed)
                 self._bound.clear()
+                self._notify_connection(False)
                 for task in conn.tasks:
                     task.cancel()
                 if self._stopping:
@@ -593,6 +610,17 @@ class SmppClient:
             delay *= self._rng.uniform(0.5, 1.0)
             attempt = min(attempt + 1, 30)
             await asyncio.sleep(delay)
+
+    def _notify_connection(self, up: bool) -> None:
+        if up == self._announced_up:
+            return
+        self._announced_up = up
+        if self.on_connection_change is None:
+            return
+        try:
+            self.on_connection_change(up)
+        except Exception:
+            log.exception("%s: on_connection_change callback failed", self.name)
 
     async def _connect_and_bind(self) -> _Connection:
         cfg = self.config
@@ -771,11 +799,18 @@ class SmppClient:
             return PartOutcome(seq, None, status)
 
     # --- receiving ------------------------------------------------------------------------------
+    def _deliver_done(self, task: asyncio.Task[None]) -> None:
+        self._deliver_tasks.discard(task)
+        if len(self._deliver_tasks) < self.config.max_pending_delivers:
+            self._deliver_room.set()
+
     def _on_request(self, conn: _Connection, pdu: Pdu) -> None:
         if pdu.command_id in (CommandId.DELIVER_SM, CommandId.DATA_SM):
             task = asyncio.create_task(self._deliver(conn, pdu))
             self._deliver_tasks.add(task)
-            task.add_done_callback(self._deliver_tasks.discard)
+            task.add_done_callback(self._deliver_done)
+            if len(self._deliver_tasks) >= self.config.max_pending_delivers:
+                self._deliver_room.clear()
         elif pdu.command_id == CommandId.ALERT_NOTIFICATION:
             log.info("%s: alert_notification for %s", self.name, clip(getattr(pdu, "source_addr", ""), 30))
         else:
