@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from octogate.octopush.campaign import Rules
+from octogate.smpp.client import ConnectorConfig
 from octogate.sms.hours import MarketingHours
 
 DEFAULT_DATABASE_URL = "sqlite:///octogate-data/octogate.db"
@@ -24,8 +25,53 @@ ENVIRONMENT = {
 }
 
 
+SMS_TYPES = frozenset({"FR", "XXX", "WWW"})
+SIMULATOR_CONNECTOR = "simulator"
+
+
 class ConfigError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    """Which connectors carry which messages: the first route matching a message's type and calling code
+    wins, and its connectors are tried in order (the next one when the previous is not bound)."""
+
+    connectors: tuple[str, ...]
+    sms_types: frozenset[str] = SMS_TYPES
+    #: None: every calling code ("*")
+    calling_codes: frozenset[int] | None = None
+    #: replaces XXXXX in "STOP au XXXXX"
+    stop_short_code: str = "36179"
+    #: sender of campaigns without one (XXX type)
+    default_sender: str = "octogate"
+
+    def matches(self, sms_type: str, calling_code: int) -> bool:
+        return sms_type in self.sms_types and (self.calling_codes is None or calling_code in self.calling_codes)
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    """The built-in SMSC simulator. enabled None: run it only when no connector is configured."""
+
+    enabled: bool | None = None
+    listen: str = "127.0.0.1:0"
+    latency_ms: float = 0.0
+    tps: float = 0.0
+    receipt_delay_ms: float = 1000.0
+    #: share of receipts with stat UNDELIV (0 to 1)
+    fail_rate: float = 0.0
+    #: destinations (digits, no +) refused with ESME_RINVDSTADR
+    invalid_prefixes: tuple[str, ...] = ()
+    window: int = 64
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    poll_interval: float = 0.2  # seconds between two looks at the store when nothing woke the dispatcher
+    lease_seconds: int = 300  # how long a crashed process's claims stay unclaimable
+    slice: int = 20  # messages claimed per account and round (fairness between accounts)
 
 
 @dataclass(frozen=True)
@@ -40,6 +86,10 @@ class Settings:
     demo_credit: str = "100"
     successes_wrapper: Literal["success", "successs"] = "success"
     rules: Rules = field(default_factory=Rules)
+    connectors: tuple[ConnectorConfig, ...] = ()
+    routes: tuple[RouteConfig, ...] = ()
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    dispatch: DispatchSettings = field(default_factory=DispatchSettings)
 
     def with_overrides(self, **values: Any) -> Settings:
         return replace(self, **{name: value for name, value in values.items() if value is not None})
@@ -85,7 +135,100 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
     settings = settings.with_overrides(**server)
     if settings.successes_wrapper not in ("success", "successs"):
         raise ConfigError("successes_wrapper is 'success' (1.6.1) or 'successs'")
-    return replace(settings, rules=_rules(document.get("rules", {})))
+    unknown_sections = set(document) - {"server", "rules", "connectors", "routes", "simulator", "dispatch"}
+    if unknown_sections:
+        raise ConfigError(f"unknown sections: {', '.join(sorted(unknown_sections))}")
+    connectors = tuple(_connector(entry) for entry in _tables(document, "connectors"))
+    settings = replace(
+        settings,
+        rules=_rules(document.get("rules", {})),
+        connectors=connectors,
+        simulator=_simulator(document.get("simulator", {})),
+        dispatch=_dispatch(document.get("dispatch", {})),
+    )
+    routes = tuple(_route(entry) for entry in _tables(document, "routes"))
+    return replace(settings, routes=routes)
+
+
+def _tables(document: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    entries = document.get(name, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"[[{name}]] is a list of tables")
+    return entries
+
+
+CONNECTOR_FIELDS = frozenset(ConnectorConfig.__dataclass_fields__)
+
+
+def _connector(entry: dict[str, Any]) -> ConnectorConfig:
+    name = str(entry.get("name", ""))
+    unknown = set(entry) - CONNECTOR_FIELDS
+    if unknown:
+        raise ConfigError(f"unknown [[connectors]] settings for {name[:40]!r}: {', '.join(sorted(unknown))}")
+    missing = {"name", "host", "port", "system_id", "password"} - set(entry)
+    if missing:
+        raise ConfigError(f"[[connectors]] {name[:40]!r} needs {', '.join(sorted(missing))}")
+    if name == SIMULATOR_CONNECTOR:
+        raise ConfigError(f"the connector name {SIMULATOR_CONNECTOR!r} is the built-in simulator's")
+    try:
+        return ConnectorConfig(**entry)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"[[connectors]] {name[:40]!r}: {error}") from None
+
+
+def _route(entry: dict[str, Any]) -> RouteConfig:
+    known = {"sms_types", "calling_codes", "connectors", "stop_short_code", "default_sender"}
+    unknown = set(entry) - known
+    if unknown:
+        raise ConfigError(f"unknown [[routes]] settings: {', '.join(sorted(unknown))}")
+    connectors = entry.get("connectors")
+    if not isinstance(connectors, list) or not connectors or not all(isinstance(c, str) for c in connectors):
+        raise ConfigError("a [[routes]] entry needs connectors = [\"name\", ...] (tried in order)")
+    sms_types = entry.get("sms_types", sorted(SMS_TYPES))
+    if not isinstance(sms_types, list) or not set(sms_types) <= SMS_TYPES:
+        raise ConfigError("[[routes]] sms_types is a list of FR, XXX, WWW")
+    codes = entry.get("calling_codes", "*")
+    calling_codes: frozenset[int] | None = None
+    if codes != "*":
+        if not isinstance(codes, list) or not all(isinstance(c, int) and c > 0 for c in codes):
+            raise ConfigError('[[routes]] calling_codes is "*" or a list of calling codes such as [33, 32]')
+        calling_codes = frozenset(codes)
+    stop = str(entry.get("stop_short_code", "36179"))
+    if not stop.isdigit():
+        raise ConfigError("[[routes]] stop_short_code is digits")
+    return RouteConfig(
+        connectors=tuple(connectors),
+        sms_types=frozenset(sms_types),
+        calling_codes=calling_codes,
+        stop_short_code=stop,
+        default_sender=str(entry.get("default_sender", "octogate")),
+    )
+
+
+def _simulator(section: dict[str, Any]) -> SimulatorSettings:
+    known = set(SimulatorSettings.__dataclass_fields__)
+    unknown = set(section) - known
+    if unknown:
+        raise ConfigError(f"unknown [simulator] settings: {', '.join(sorted(unknown))}")
+    values = dict(section)
+    if "invalid_prefixes" in values:
+        values["invalid_prefixes"] = tuple(str(p) for p in values["invalid_prefixes"])
+    simulator = SimulatorSettings(**values)
+    parse_listen(simulator.listen)
+    if not 0.0 <= float(simulator.fail_rate) <= 1.0:
+        raise ConfigError("[simulator] fail_rate is between 0 and 1")
+    return simulator
+
+
+def _dispatch(section: dict[str, Any]) -> DispatchSettings:
+    known = set(DispatchSettings.__dataclass_fields__)
+    unknown = set(section) - known
+    if unknown:
+        raise ConfigError(f"unknown [dispatch] settings: {', '.join(sorted(unknown))}")
+    dispatch = DispatchSettings(**section)
+    if dispatch.poll_interval <= 0 or dispatch.lease_seconds < 10 or dispatch.slice < 1:
+        raise ConfigError("[dispatch] needs poll_interval > 0, lease_seconds >= 10, slice >= 1")
+    return dispatch
 
 
 def _rules(section: dict[str, Any]) -> Rules:

@@ -1,5 +1,5 @@
-"""`octogate serve`: the gateway's processes in one event loop (HTTP API today; SMTP, dispatcher and the
-SMSC simulator join it as they are built)."""
+"""`octogate serve`: the gateway's processes in one event loop: the HTTP API, the dispatcher and its SMPP
+connectors (or the built-in SMSC simulator when no connector is configured); SMTP joins it when built."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 import uvicorn
 
 from octogate.config import Settings, parse_listen
+from octogate.dispatch.runtime import Delivery
 from octogate.http.app import OctopushApp
 from octogate.http.protocol import TolerantHttpToolsProtocol
 from octogate.keys import hash_api_key, new_api_key
@@ -70,8 +71,9 @@ async def serve(settings: Settings) -> None:
                 print(
                     "              api_key: shown when it was made; `octogate account rotate-key` gives a new one"
                 )
+        app = build_app(store, settings)
         config = uvicorn.Config(
-            build_app(store, settings),
+            app,
             host=host,
             port=port,
             http=TolerantHttpToolsProtocol,
@@ -82,12 +84,18 @@ async def serve(settings: Settings) -> None:
             ssl_certfile=settings.tls_cert,
             ssl_keyfile=settings.tls_key,
         )
+        delivery = await Delivery.start(store, settings)
+        app.gateway.on_accepted.append(delivery.dispatcher.wake)
+        print(delivery.describe(), flush=True)
         scheme = "https" if settings.tls_cert else "http"
         print(
             f"octogate: Octopush API on {scheme}://{host}:{port}/api/sms  (database {store.url.redacted()})",
             flush=True,
         )
-        await uvicorn.Server(config).serve()
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            await delivery.stop()
     finally:
         store.close()
 
