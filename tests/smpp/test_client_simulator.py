@@ -340,3 +340,22 @@ async def test_deliver_backpressure_and_connection_callback() -> None:
         await client.stop(grace=1.0)
         await sim.stop()
     assert states == [True, False]
+
+
+async def test_inject_mo_without_receiver_times_out_and_is_withdrawn() -> None:
+    sim = SmscSimulator(SimulatorConfig(accounts=dict(ACCOUNT)))
+    port = await sim.start()
+    try:
+        with pytest.raises(TimeoutError):
+            await sim.inject_mo("3361", "38000", "nobody listens", within=0.1)
+        inbox = Inbox()
+        client = SmppClient(connector(port), inbox)
+        await client.start()
+        try:
+            await client.wait_connected(5)
+            assert await sim.inject_mo("3361", "38000", "now") == [CommandStatus.ESME_ROK]
+            assert [e.text for e in inbox.events] == ["now"]  # the timed-out MO never shows up
+        finally:
+            await client.stop(grace=1.0)
+    finally:
+        await sim.stop()

@@ -266,9 +266,8 @@ class SmscSimulator:
         if server is None:
             return
         server.close()
-        for handle, job in list(self._timers.items()):
-            handle.cancel()
-            self._timers[handle] = job  # kept: rescheduled on the next start()
+        for handle in self._timers:
+            handle.cancel()  # the jobs stay in _timers and are delivered after the next start()
         conns = list(self._conns)
         for conn in conns:
             conn.closing = True
@@ -558,6 +557,7 @@ class SmscSimulator:
         ref = next(self._mo_ref) & 0xFF
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[int]] = []
+        jobs: list[_Job] = []
         for seq, chunk in enumerate(chunks, start=1):
             body = encode_part(alphabet, chunk)
             esm_class = 0
@@ -569,9 +569,22 @@ class SmscSimulator:
                             data_coding=data_coding, short_message=body)
             fut: asyncio.Future[int] = loop.create_future()
             futures.append(fut)
-            self._enqueue(_Job(system_id, pdu, future=fut))
-        async with asyncio.timeout(within):
-            return list(await asyncio.gather(*futures))
+            jobs.append(_Job(system_id, pdu, future=fut))
+        for job in jobs:
+            self._enqueue(job)
+        try:
+            async with asyncio.timeout(within):
+                return list(await asyncio.gather(*futures))
+        except BaseException:
+            # Not delivered in time: withdraw what is still queued, so it cannot arrive later.
+            queue = self._due.get(system_id)
+            if queue:
+                self._due[system_id] = deque(j for j in queue if j not in jobs)
+            for handle, job in list(self._timers.items()):
+                if job in jobs:
+                    handle.cancel()
+                    del self._timers[handle]
+            raise
 
 
 # --- command line -----------------------------------------------------------------------------------
