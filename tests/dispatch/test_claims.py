@@ -1,0 +1,150 @@
+"""Claims: fair between accounts, never twice, nothing lost after a crash, accepted parts never resent."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+
+from octogate.config import DispatchSettings
+from octogate.http.app import OctopushApp
+from octogate.smpp.simulator import SimulatorConfig
+from octogate.store import delivery
+from octogate.store.delivery import AcceptedPart, Outcome
+from octogate.store.store import Store
+from support import Clock, Customer, make_customer
+
+from .conftest import ACCOUNTS, delivering, eventually, send
+
+LONG_TEXT = (
+    "Our summer sale starts today: every item is twenty percent off until Sunday. " * 3 + "STOP au XXXXX"
+)
+
+
+def numbers(count: int, start: int = 0) -> str:
+    return ",".join(f"+336{n:08d}" for n in range(start, start + count))
+
+
+def slow(latency_ms: float) -> SimulatorConfig:
+    return SimulatorConfig(accounts=dict(ACCOUNTS), latency_ms=latency_ms, receipt_delay_ms=60_000)
+
+
+async def statuses(store: Store) -> dict[str, int]:
+    return await store.read(delivery.status_counts)
+
+
+async def test_one_accounts_big_campaign_does_not_hold_back_another_accounts_message(
+    http: httpx.AsyncClient, app: OctopushApp, store: Store, clock: Clock
+) -> None:
+    big, small = make_customer(store, credit="1000"), make_customer(store)
+    async with delivering(store, clock, app=app, sim=slow(20)) as d:
+        await send(http, big, sms_recipients=numbers(5000))
+        await d.sim.wait_for(lambda: len(d.sim.messages) >= 50, within=30)
+        before = len(d.sim.messages)
+        await send(http, small, sms_recipients="+447911123456", sms_type="WWW")
+        await d.sim.wait_for(
+            lambda: any(m.destination_addr == "447911123456" for m in d.sim.messages), within=30
+        )
+        position = next(i for i, m in enumerate(d.sim.messages) if m.destination_addr == "447911123456")
+        # Only what was already buffered or in flight for the big account went out first.
+        assert position - before < 100, (before, position)
+        assert position < 2500
+
+
+async def test_two_dispatchers_on_one_database_never_send_a_message_twice(
+    http: httpx.AsyncClient,
+    app: OctopushApp,
+    store: Store,
+    customer: Customer,
+    clock: Clock,
+    database_url: str,
+) -> None:
+    other = Store(database_url)
+    try:
+        settings = DispatchSettings(poll_interval=0.02, slice=5)
+        async with delivering(store, clock, app=app, dispatcher=False, settings=settings, sim=slow(2)) as d:
+            first = await d.start_dispatcher()
+            second = await d.start_dispatcher(other)
+            for start in range(0, 400, 100):
+                await send(http, customer, sms_recipients=numbers(100, start))
+
+            async def all_sent() -> bool:
+                return (await statuses(store)) == {"submitted": 400}
+
+            await eventually(all_sent, what="400 messages submitted")
+            sent = Counter(part.destination_addr for part in d.sim.parts)
+            assert len(sent) == 400
+            assert set(sent.values()) == {1}
+            assert first.rounds and second.rounds
+    finally:
+        other.close()
+
+
+async def test_a_crash_mid_campaign_loses_nothing(
+    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+) -> None:
+    settings = DispatchSettings(poll_interval=0.05, lease_seconds=60)
+    async with delivering(store, clock, app=app, sim=slow(30), settings=settings) as d:
+        await send(http, customer, sms_recipients=numbers(300))
+        await d.sim.wait_for(lambda: len(d.sim.parts) >= 30, within=30)
+        crashed = d.dispatchers.pop()
+        await crashed.abort()
+        # Through the writer: after any claim or record the dead process had already handed to it.
+        left = await store.write(delivery.status_counts)
+        assert left.get("sending", 0) > 0, left  # claims held by the dead process
+        held = left["sending"]
+
+        await d.start_dispatcher()
+
+        async def the_rest_sent() -> bool:
+            return (await statuses(store)) == {"submitted": 300 - held, "sending": held}
+
+        # Until the dead process's lease runs out, what it held is neither claimed nor sent again.
+        await eventually(the_rest_sent, what="every message not held by the dead process submitted")
+        assert max(Counter(part.destination_addr for part in d.sim.parts).values()) == 1
+        clock.now += 61
+        d.wake()
+
+        async def all_sent() -> bool:
+            return (await statuses(store)) == {"submitted": 300}
+
+        await eventually(all_sent, what="every message submitted after the restart")
+        sent = Counter(part.destination_addr for part in d.sim.parts)
+        assert len(sent) == 300  # at least once each
+        assert sum(sent.values()) - 300 <= held  # resent: only what the dead process held
+
+
+async def test_parts_accepted_before_a_transient_failure_are_not_sent_again(
+    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+) -> None:
+    async with delivering(store, clock, app=app, dispatcher=False) as d:
+        campaign = await send(http, customer, sms_recipients="+33601020304", sms_text=LONG_TEXT)
+        [(message_id, _)] = await store.read(delivery.campaign_message_ids, campaign)
+        now = int(clock.now)
+        [claimed] = await store.write(
+            delivery.claim, "earlier", now, now + 60, {claimed_account(store, customer): 5}
+        )
+        assert claimed.id == message_id
+        # An earlier attempt got part 1 accepted, then lost its connection.
+        first_part = Outcome(
+            message_id, "queued", "sim", (AcceptedPart(1, "carrier-1"),), error="lost", send_at=now
+        )
+        assert await store.write(delivery.record, "earlier", [first_part], now) == []
+
+        await d.start_dispatcher()
+
+        async def submitted() -> bool:
+            return (await store.read(delivery.message_state, message_id))[0] == "submitted"
+
+        await eventually(submitted, what="the message submitted")
+        [part] = d.sim.parts
+        assert part.concat == (message_id & 0xFF, 2, 2)  # only part 2 of 2, under the message's reference
+        rows = await store.read(delivery.message_parts, message_id)
+        assert [(seq, carrier) for seq, _, carrier, _ in rows] == [(1, "carrier-1"), (2, part.message_id)]
+        assert (await store.read(delivery.message_state, message_id))[2] == 2
+
+
+def claimed_account(store: Store, customer: Customer) -> int:
+    from octogate.store import queries
+
+    return store.run(queries.account, customer.login).id
