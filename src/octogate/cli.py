@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     _database_option(prices)
     prices.set_defaults(handler=cmd_prices)
 
+    simulator = commands.add_parser(
+        "smsc-sim", help="run the SMPP SMSC simulator (options: octogate smsc-sim --help)", add_help=False,
+        prefix_chars="+",  # every option goes through untouched to the simulator's own parser
+    )
+    simulator.add_argument("sim_args", nargs="*")
+    simulator.set_defaults(handler=lambda args, _settings: sys.exit(_smsc_sim(args.sim_args)))
+
     for name, paused in (("pause", True), ("resume", False)):
         switch = commands.add_parser(
             name, help=f"{name} the API for every account (answers 116 while paused)"
@@ -100,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         _database_option(switch)
         switch.set_defaults(handler=cmd_pause, paused=paused)
     return parser
+
+
+def _smsc_sim(argv: list[str]) -> int:
+    from octogate.smpp.simulator import main as simulator_main
+
+    return simulator_main(argv)
 
 
 def _database_option(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,6 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from octogate.config import (
     SIMULATOR_CONNECTOR,
@@ -107,7 +106,3 @@ class Delivery:
         if self.simulator is not None:
             await self.simulator.stop()
 
-
-def with_simulator(settings: Settings, **values: object) -> Settings:
-    """Settings with the built-in simulator switched on and tuned (tests, benchmarks)."""
-    return replace(settings, simulator=replace(settings.simulator, enabled=True, **values))  # type: ignore[arg-type]
