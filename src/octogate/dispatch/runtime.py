@@ -105,4 +105,3 @@ class Delivery:
             await client.stop(grace=2.0)
         if self.simulator is not None:
             await self.simulator.stop()
-
