@@ -359,3 +359,17 @@ async def test_inject_mo_without_receiver_times_out_and_is_withdrawn() -> None:
             await client.stop(grace=1.0)
     finally:
         await sim.stop()
+
+
+async def test_resending_only_missing_parts_under_the_same_reference() -> None:
+    text = "Part of a long message. " * 15  # 360 characters: 3 parts of 153
+    async with running() as (sim, client):
+        first = await client.submit_text("Octo", None, None, "33611", text, registered_delivery=False,
+                                         ref=77, skip_parts={2})
+        assert [p.seq for p in first.parts] == [1, 3] and first.ok
+        assert sim.messages == []  # incomplete: part 2 missing
+        second = await client.submit_text("Octo", None, None, "33611", text, registered_delivery=False,
+                                          ref=77, skip_parts={1, 3})
+        assert [p.seq for p in second.parts] == [2]
+        (message,) = sim.messages
+        assert message.text == text and [p.concat for p in message.parts] == [(77, 3, 1), (77, 3, 2), (77, 3, 3)]

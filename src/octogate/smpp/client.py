@@ -26,7 +26,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -664,21 +664,30 @@ class SmppClient:
     # --- submitting -----------------------------------------------------------------------------
     async def submit_text(self, source: str, source_ton: int | None, source_npi: int | None, destination: str,
                           text: str, *, registered_delivery: bool, dest_ton: int | None = None,
-                          dest_npi: int | None = None) -> SubmitOutcome:
+                          dest_npi: int | None = None, ref: int | None = None,
+                          skip_parts: Collection[int] = ()) -> SubmitOutcome:
         """Split ``text`` per the connector's concatenation method and submit every part.
 
         Returns per part the SMSC message_id or the permanent status that refused it. Raises
         SmppRetriableError when the message could not be submitted for a transient reason (no
-        connection within ``connection_wait``, transient errors beyond ``submit_retries``, stopping).
+        connection within ``connection_wait``, transient errors beyond ``submit_retries``, stopping);
+        its ``parts`` tell which parts were accepted meanwhile.
+
+        ``ref`` fixes the concatenation reference (default: a new one per call) and ``skip_parts``
+        lists part numbers (1-based) not to send: together they let a caller resend only the parts
+        missing after a transient failure, under the same reference, so the handset can still join
+        them. The outcome then lists only the parts sent.
         """
         cfg = self.config
         if cfg.bind_mode == "receiver":
             raise SmppError(f"connector {self.name} is bound as receiver: it cannot submit")
-        ref = next(self._ref) & 0xFFFF
+        if ref is None:
+            ref = next(self._ref)
+        ref &= 0xFFFF
         encoded = encode_text(text, ref=ref, concatenation=cfg.concatenation,
                               gsm_data_coding=cfg.gsm_data_coding)
         pdus = [
-            SubmitSm(service_type=cfg.service_type,
+            (seq, SubmitSm(service_type=cfg.service_type,
                      source_addr_ton=cfg.source_ton if source_ton is None else source_ton,
                      source_addr_npi=cfg.source_npi if source_npi is None else source_npi,
                      source_addr=source,
@@ -686,17 +695,18 @@ class SmppClient:
                      dest_addr_npi=cfg.dest_npi if dest_npi is None else dest_npi,
                      destination_addr=destination, esm_class=part.esm_class,
                      registered_delivery=1 if registered_delivery else 0, data_coding=encoded.data_coding,
-                     short_message=part.short_message, tlvs=list(part.tlvs))
-            for part in encoded.parts
+                     short_message=part.short_message, tlvs=list(part.tlvs)))
+            for seq, part in enumerate(encoded.parts, 1)
+            if seq not in skip_parts
         ]
         if len(pdus) == 1:
-            results = [await self._submit_part(1, pdus[0])]
+            results = [await self._submit_part(*pdus[0])]
         else:
-            gathered = await asyncio.gather(*(self._submit_part(i, p) for i, p in enumerate(pdus, 1)),
+            gathered = await asyncio.gather(*(self._submit_part(i, p) for i, p in pdus),
                                             return_exceptions=True)
             results = []
             error: BaseException | None = None
-            for i, r in enumerate(gathered, 1):
+            for (i, _), r in zip(pdus, gathered, strict=True):
                 if isinstance(r, BaseException):
                     error = error or r
                     results.append(PartOutcome(i, None, getattr(r, "status", CommandStatus.ESME_RSYSERR)))
