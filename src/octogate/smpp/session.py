@@ -44,17 +44,23 @@ MAX_SEQUENCE = 0x7FFFFFFF
 
 
 class Role(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; C-level hash keeps the hot path cheap
+
     ESME = "esme"
     SMSC = "smsc"
 
 
 class BindMode(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; C-level hash keeps the hot path cheap
+
     TRANSMITTER = "transmitter"
     RECEIVER = "receiver"
     TRANSCEIVER = "transceiver"
 
 
 class SessionState(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; C-level hash keeps the hot path cheap
+
     OPEN = "open"
     #: ESME side: bind sent, bind_resp not yet received.
     BINDING = "binding"
