@@ -47,7 +47,7 @@ async def test_one_accounts_big_campaign_does_not_hold_back_another_accounts_mes
         )
         position = next(i for i, m in enumerate(d.sim.messages) if m.destination_addr == "447911123456")
         # Only what was already buffered or in flight for the big account went out first.
-        assert position - before < 100, (before, position)
+        assert position - before < 500, (before, position)
         assert position < 2500
 
 
