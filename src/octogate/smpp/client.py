@@ -14,6 +14,26 @@ sans-I/O ``Session``; this module only adds sockets, timers and policy:
   with ESME_RX_T_APPN when it raised, so the SMSC keeps and re-sends what the owner failed to store;
 * reconnect with exponential backoff and jitter; a refused bind (wrong password...) is logged clearly
   and retried with the same backoff.
+
+SMPP has no idempotency key: a part whose response was lost (timeout, connection dropped after the
+SMSC read it) is sent again, which can duplicate it at the SMSC. The simulator's graceful stop never
+causes that; a real network can.
+
+Usage::
+
+    async def on_deliver(event: DeliverEvent) -> None:
+        if event.is_receipt:      # event.message_id, event.message_state, event.receipt().stat
+            await store_receipt(event)
+        else:                     # MO: event.text, event.source_addr, event.concat for long ones
+            await store_mo(event)
+        # returning acknowledges the deliver_sm; raising makes the SMSC deliver it again later
+
+    client = SmppClient(ConnectorConfig(name="main", host=..., port=2775, system_id=..., password=...),
+                        on_deliver)
+    await client.start()
+    outcome = await client.submit_text("Octopush", 5, 0, "33612345678", text, registered_delivery=True)
+    # outcome.ok / outcome.message_ids / outcome.status; SmppRetriableError -> requeue
+    await client.stop()
 """
 
 from __future__ import annotations
