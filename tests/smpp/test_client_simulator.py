@@ -168,7 +168,7 @@ async def test_throttling_slows_down_and_every_message_succeeds() -> None:
         assert all(o.ok for o in outcomes)
         assert sim.throttled > 0 and client.stats.throttled == sim.throttled
         assert sorted(m.destination_addr for m in sim.messages) == [f"3362{i:04d}" for i in range(60)]
-        assert client._pacer.rate < float("inf")  # it learned a finite rate
+        assert client.current_rate < float("inf")  # it learned a finite rate
 
 
 async def test_simulator_restart_mid_stream_loses_and_duplicates_nothing() -> None:

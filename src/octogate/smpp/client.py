@@ -554,6 +554,11 @@ class SmppClient:
         return conn is not None and not conn.closed.done() and conn.session.is_bound
 
     @property
+    def current_rate(self) -> float:
+        """submit_sm per second the pacer allows now (inf = unlimited); lowered by throttling."""
+        return self._pacer.rate
+
+    @property
     def in_flight(self) -> int:
         """submit_sm sent and not yet answered."""
         return self._in_flight
