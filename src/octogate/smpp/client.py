@@ -283,6 +283,9 @@ class Window:
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def acquire(self) -> None:
         if self.used < self.size and not self._waiters:
             self.used += 1
             return
@@ -768,12 +771,17 @@ class SmppClient:
         throttled = 0
         deadline = time.monotonic() + cfg.connection_wait
         failure: Exception | None = None
+        window = self._window
         while True:
-            conn = await self._wait_bound(deadline)
-            async with self._window:
+            conn = self._conn
+            if conn is None or not conn.usable or self._stopping:
+                conn = await self._wait_bound(deadline)
+            await window.acquire()
+            try:
                 if self._stopping:
                     raise SmppRetriableError(f"connector {self.name} is stopping")
-                await self._pacer.acquire()
+                if self._pacer.rate != math.inf:
+                    await self._pacer.acquire()
                 if not conn.usable:
                     conn = self._conn if self._conn is not None and self._conn.usable else None
                     if conn is None:
@@ -798,6 +806,8 @@ class SmppClient:
                     self._in_flight -= 1
                     if not self._in_flight:
                         self._drained.set()
+            finally:
+                window.release()
             if resp is None:
                 transient += 1
                 self.stats.retried += 1
