@@ -61,9 +61,9 @@ class Gateway:
     # --- the three API calls ---------------------------------------------------------------------------------
 
     async def submit_sms(self, params: Params, *, source: str = "http") -> SmsAnswer:
-        account = await self.authenticate(params)
+        account, has_stops = await self._authenticate(params)
         request = parse_sms_request(params)
-        campaign = await self._price(request, account)
+        campaign = await self._price(request, account, has_stops)
         if request.simulation:
             return await self._simulate(campaign, account)
         try:
@@ -93,6 +93,9 @@ class Gateway:
     # --- steps ------------------------------------------------------------------------------------------------
 
     async def authenticate(self, params: Params) -> Account:
+        return (await self._authenticate(params))[0]
+
+    async def _authenticate(self, params: Params) -> tuple[Account, bool]:
         """Credentials and account state, in the rulings' order: 100, 108, 109, 116, 101, 113, 114."""
         if not params:
             raise ApiError(Code.MISSING_PARAMETERS)
@@ -103,7 +106,7 @@ class Gateway:
         if api_key is None:
             raise ApiError(Code.MISSING_API_KEY)
         try:
-            state, account = await self.store.read(queries.gateway_and_account, normalise_login(login))
+            state, account, has_stops = await self.store.read(queries.gateway_and_account, normalise_login(login))
             if state.prices_version != self._prices_version:
                 await self._reload_prices(state.prices_version)
         except StoreUnavailable:
@@ -118,18 +121,20 @@ class Gateway:
             raise ApiError(Code.ACCOUNT_NOT_ACTIVATED)
         if account.blacklisted:
             raise ApiError(Code.BLACKLISTED)
-        return account
+        return account, has_stops
 
-    async def _price(self, request: SmsRequest, account: Account) -> PricedCampaign:
+    async def _price(self, request: SmsRequest, account: Account, has_stops: bool) -> PricedCampaign:
         builder = CampaignBuilder(request, self.prices, self.rules, transliterate=account.transliterate)
         for start in range(0, len(builder), RECIPIENTS_PER_SLICE):
             if start:
                 await asyncio.sleep(0)  # let other requests through during a large campaign
             builder.add_range(start, start + RECIPIENTS_PER_SLICE)
-        try:
-            stopped = await self.store.read(queries.stopped_numbers, account.id, builder.numbers())
-        except StoreUnavailable:
-            raise ApiError(Code.SERVICE_UNAVAILABLE) from None
+        stopped: set[str] = set()
+        if has_stops:
+            try:
+                stopped = await self.store.read(queries.stopped_numbers, account.id, builder.numbers())
+            except StoreUnavailable:
+                raise ApiError(Code.SERVICE_UNAVAILABLE) from None
         return builder.finish(stopped, self._now())
 
     async def _simulate(self, campaign: PricedCampaign, account: Account) -> SmsAnswer:

@@ -138,3 +138,13 @@ def test_warm_loads_every_region_up_front() -> None:
     warm()
     assert all(loader is None for loader in phonenumbers.PhoneMetadata._region_available.values())
     assert normalise("+33601020304") == FRENCH_MOBILE
+
+
+def test_the_french_fast_path_agrees_with_phonenumbers() -> None:
+    from octogate.sms.numbers import _parsed
+
+    rng = random.Random(33)
+    for _ in range(2000):
+        digits = "33" + str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(8))
+        for spelling in (f"+{digits}", f"00{digits}", digits, f" {digits}"):
+            assert normalise(spelling) == _parsed(spelling, digits)

@@ -6,7 +6,7 @@ in SQLite's INTEGER and PostgreSQL's BIGINT alike.
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 MICRO = 1_000_000
 
@@ -30,8 +30,9 @@ def format_money(micro: int, min_decimals: int, max_decimals: int = 4) -> str:
     """`0.105`, `6.93`, `0.1050`: at least `min_decimals`, trailing zeros beyond them dropped.
 
     Amounts are cut (not rounded) at `max_decimals`: an answer never shows more money than there is.
+    Integer arithmetic: a 10,000-recipient answer formats 10,001 amounts.
     """
-    text = f"{from_micro(micro).quantize(Decimal(1).scaleb(-max_decimals), rounding=ROUND_DOWN):f}"
-    whole, _, decimals = text.partition(".")
-    decimals = decimals.rstrip("0").ljust(min_decimals, "0")
-    return f"{whole}.{decimals}" if decimals else whole
+    sign = "-" if micro < 0 else ""
+    whole, fraction = divmod(abs(micro), MICRO)
+    decimals = f"{fraction:06d}"[:max_decimals].rstrip("0").ljust(min_decimals, "0")
+    return f"{sign}{whole}.{decimals}" if decimals else f"{sign}{whole}"

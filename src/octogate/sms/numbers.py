@@ -37,6 +37,9 @@ _MAX_RAW = 64
 # phonenumbers' marker for the non-geographic codes (800 freephone, 870 Inmarsat, 882/883 networks...).
 _NON_GEOGRAPHIC = "001"
 _UNKNOWN_REGION = "ZZ"
+# French numbers are most of the traffic: their 9-digit national form is always a possible number, so
+# they skip phonenumbers' parse (10x faster; tests check both paths agree).
+_FRENCH = re.compile(r"33[1-9][0-9]{8}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,13 @@ def normalise(raw: str) -> Recipient:
     if shape is None:
         raise NumberError(MALFORMED, raw, "not a phone number")
     digits = shape[2]
+    if _FRENCH.fullmatch(digits):
+        return Recipient(e164="+" + digits, calling_code=33, country="FR")
+    return _parsed(raw, digits)
+
+
+def _parsed(raw: str, digits: str) -> Recipient:
+    """The general path: phonenumbers' parse and length rules, for every country."""
     try:
         number = phonenumbers.parse("+" + digits)
     except NumberParseException as error:

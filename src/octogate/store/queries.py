@@ -30,7 +30,8 @@ MESSAGE_COLUMNS = (
 
 GATEWAY_AND_ACCOUNT = (
     "SELECT g.paused, g.prices_version, a.id, a.login, a.api_key_hash, a.balance, a.currency, a.activated, "
-    "a.blacklisted, a.pending_order, a.transliterate, a.receipt_url, a.stop_url, a.reply_url "
+    "a.blacklisted, a.pending_order, a.transliterate, a.receipt_url, a.stop_url, a.reply_url, "
+    "EXISTS (SELECT 1 FROM stops s WHERE s.account_id = a.id) "
     "FROM gateway_state g LEFT JOIN accounts a ON a.login = ? WHERE g.id = 1"
 )
 
@@ -38,12 +39,15 @@ GATEWAY_AND_ACCOUNT = (
 # --- gateway state -------------------------------------------------------------------------------------------
 
 
-def gateway_and_account(conn: Connection, login: str) -> tuple[GatewayState, Account | None]:
-    """One read per API call: the operator's switches and the caller's account (None if no such login)."""
+def gateway_and_account(conn: Connection, login: str) -> tuple[GatewayState, Account | None, bool]:
+    """One read per API call: the operator's switches, the caller's account (None if no such login), and
+    whether that account has a STOP list at all (most have none: their campaigns skip that lookup)."""
     row = conn.fetchone(GATEWAY_AND_ACCOUNT, (login,))
     assert row is not None, "gateway_state has its one row from the first migration"
     state = GatewayState(paused=bool(row[0]), prices_version=row[1])
-    return state, (None if row[2] is None else account_from_row(row[2:]))
+    if row[2] is None:
+        return state, None, False
+    return state, account_from_row(row[2:14]), bool(row[14])
 
 
 def gateway_state(conn: Connection) -> GatewayState:
