@@ -14,17 +14,17 @@ from octogate.smtp.parse import REDACTED, parse_mail, smtp_refusal
 # The document's example, as printed: the `@` for `=` in the subject, a line broken inside `sms_sender=`
 # (with the blanks the break left behind), and a greeting before and a footer after the markers.
 DOCUMENT_EXAMPLE = (
-    "From: shop@example.com\r\n"
-    "To: sms@octogate.local\r\n"
-    "Subject: user_login@login%40login.com&api_key=my_api_key\r\n"
-    "Message-ID: <example@shop.example.com>\r\n"
-    "\r\n"
-    "Bonjour,\r\n"
-    "start=start&sms_text=bla+bla.+STOP+au+XXXXX&sms_recipients=0033601020304&sms_type=FR&sms_sender  \r\n"
-    "=UnSender&request_id=zRET65Y6UTJ78Jghjuj87&end=end\r\n"
-    "-- \r\n"
-    "Sent from my webmail. This mail was scanned by AcmeVirus: no virus found.\r\n"
-).encode()
+    b"From: shop@example.com\r\n"
+    b"To: sms@octogate.local\r\n"
+    b"Subject: user_login@login%40login.com&api_key=my_api_key\r\n"
+    b"Message-ID: <example@shop.example.com>\r\n"
+    b"\r\n"
+    b"Bonjour,\r\n"
+    b"start=start&sms_text=bla+bla.+STOP+au+XXXXX&sms_recipients=0033601020304&sms_type=FR&sms_sender  \r\n"
+    b"=UnSender&request_id=zRET65Y6UTJ78Jghjuj87&end=end\r\n"
+    b"-- \r\n"
+    b"Sent from my webmail. This mail was scanned by AcmeVirus: no virus found.\r\n"
+)
 
 EXPECTED = {
     "user_login": "login@login.com",
@@ -57,7 +57,9 @@ def test_the_later_layout_takes_the_body_as_the_text() -> None:
     body = "Sale -20% this week\r\nSTOP au XXXXX\r\n\r\n-- \r\nJohn, Shop & Co\r\n"
     parsed = parse_mail(mail(f"{CREDENTIALS}&{FIELDS}", body))
     assert parsed.layout == "subject"
-    assert parsed.params["sms_text"] == "Sale -20% this week\nSTOP au XXXXX"  # hard breaks kept, signature cut
+    assert (
+        parsed.params["sms_text"] == "Sale -20% this week\nSTOP au XXXXX"
+    )  # hard breaks kept, signature cut
     assert parsed.params["sms_recipients"] == "+33601020304"
     assert parsed.params["api_key"] == "K3y"
     assert "K3y" not in parsed.subject
@@ -103,7 +105,9 @@ def test_multipart_alternative_uses_the_plain_part_and_ignores_attachments() -> 
     message["Subject"] = CREDENTIALS
     alternative = MIMEMultipart("alternative")
     alternative.attach(
-        MIMEText(f"Hello\nstart=start&sms_text=From+plain.+STOP+au+XXXXX&{FIELDS}&end=end\n", "plain", "utf-8")
+        MIMEText(
+            f"Hello\nstart=start&sms_text=From+plain.+STOP+au+XXXXX&{FIELDS}&end=end\n", "plain", "utf-8"
+        )
     )
     alternative.attach(MIMEText("<p>start=start&amp;sms_text=From+html&amp;end=end</p>", "html", "utf-8"))
     message.attach(alternative)
@@ -119,7 +123,9 @@ def test_format_flowed_soft_breaks_keep_their_space_hard_breaks_stay() -> None:
     flowed = parse_mail(mail(f"{CREDENTIALS}&{FIELDS}", body, Content_Type="text/plain; format=flowed"))
     assert flowed.params["sms_text"] == "A long text that a mailer flowed over two lines.\nSTOP au XXXXX"
     delsp = parse_mail(
-        mail(f"{CREDENTIALS}&{FIELDS}", "Unbroken\r\nword", Content_Type="text/plain; format=flowed; delsp=yes")
+        mail(
+            f"{CREDENTIALS}&{FIELDS}", "Unbroken\r\nword", Content_Type="text/plain; format=flowed; delsp=yes"
+        )
     )
     assert delsp.params["sms_text"] == "Unbroken\nword"
     joined = parse_mail(
@@ -139,7 +145,7 @@ def test_hard_wraps_inside_the_markers_join_without_inserting_anything() -> None
 
 
 def test_body_parameters_win_over_the_subjects() -> None:
-    parsed = parse_mail(mail(f"{CREDENTIALS}&sms_type=XXX", f"start=start&sms_type=FR&end=end&sms_type=WWW"))
+    parsed = parse_mail(mail(f"{CREDENTIALS}&sms_type=XXX", "start=start&sms_type=FR&end=end&sms_type=WWW"))
     assert parsed.params["sms_type"] == "FR"
 
 
@@ -186,14 +192,18 @@ def test_the_api_key_never_reaches_the_subject_kept() -> None:
         ("A1" * 15, None),
     ],
 )
-def test_request_id_is_mandatory_and_alphanumeric(request_id: str | None, refusal: tuple[str, str] | None) -> None:
+def test_request_id_is_mandatory_and_alphanumeric(
+    request_id: str | None, refusal: tuple[str, str] | None
+) -> None:
     fields = "" if request_id is None else f"&request_id={request_id}"
     assert smtp_refusal(parse_mail(mail(f"{CREDENTIALS}{fields}", "Hi"))) == refusal
 
 
 def test_malformed_mime_is_never_trusted() -> None:
     no_start = mail(
-        f"{CREDENTIALS}&{FIELDS}", "no boundary here\r\n", Content_Type='multipart/alternative; boundary="XYZ"'
+        f"{CREDENTIALS}&{FIELDS}",
+        "no boundary here\r\n",
+        Content_Type='multipart/alternative; boundary="XYZ"',
     )
     assert parse_mail(no_start).unreadable == "malformed MIME: StartBoundaryNotFoundDefect"
     bad_base64 = mail(

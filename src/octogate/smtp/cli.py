@@ -1,0 +1,68 @@
+"""`octogate inbox`: the mails received for e-mail to SMS, newest first, with what became of each.
+
+Kept apart from octogate.cli (which imports this module) so that it imports nothing back from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from octogate.config import Settings
+from octogate.service import normalise_login
+from octogate.store import inbox
+from octogate.store.inbox import InboxRow
+from octogate.store.store import Store
+
+
+def add_inbox_command(commands: Any) -> argparse.ArgumentParser:
+    """Add `inbox` to octogate's subcommands (the `add_subparsers()` object)."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "inbox", help="mails received for e-mail to SMS, newest first, with their outcome"
+    )
+    parser.add_argument("--limit", type=_positive, default=20, help="how many mails (default 20)")
+    parser.add_argument("--login", help="only this account's mails")
+    parser.add_argument(
+        "--database-url", help="sqlite:///file.db or postgresql://… (or OCTOGATE_DATABASE_URL)"
+    )
+    parser.set_defaults(handler=cmd_inbox)
+    return parser
+
+
+def cmd_inbox(args: argparse.Namespace, settings: Settings) -> None:
+    store = Store(args.database_url or settings.database_url)
+    try:
+        store.migrate()
+        login = normalise_login(args.login) if args.login else None
+        rows = store.run(inbox.recent, args.limit, login)
+    finally:
+        store.close()
+    if not rows:
+        print("no mail received")
+        return
+    print(f"{'id':>6}  {'received (UTC)':<19}  {'outcome':<8}  code  {'ticket':<16}  {'login':<30}  reason")
+    for row in rows:
+        print(format_row(row))
+
+
+def format_row(row: InboxRow) -> str:
+    """Two lines: the outcome, then where the mail came from (its subject has no API key)."""
+    e = row.entry
+    received = datetime.fromtimestamp(e.received_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    code = f"{e.error_code:03d}" if e.error_code is not None else "-"
+    first = (
+        f"{row.id:>6}  {received:<19}  {e.outcome:<8}  {code:>4}  {e.ticket or '-':<16}  "
+        f"{e.login or '-':<30}  {e.reason}"
+    )
+    return f"{first}\n{'':>8}from <{e.mail_from}>  message-id {e.message_id or '-'}  subject {e.subject!r}"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:20]!r}") from None
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError("between 1 and 10000")
+    return value
