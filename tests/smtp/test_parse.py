@@ -224,3 +224,11 @@ def test_an_html_only_mail_has_no_text_to_send() -> None:
 def test_garbage_is_read_as_a_mail_without_parameters() -> None:
     parsed = parse_mail(bytes(range(256)) * 4)
     assert smtp_refusal(parsed) in {("ignored", "no request_id"), ("rejected", "no text/plain part")}
+
+
+def test_charsets_the_stdlib_chokes_on_do_not_raise() -> None:
+    for content_type in ("text/plain; charset*=utf-\x008''%E9", 'text/plain; charset="utf\x00-8"'):
+        raw = mail(f"{CREDENTIALS}&{FIELDS}", "Caf\xe9 STOP au XXXXX", Content_Type=content_type)
+        assert parse_mail(raw).params["sms_text"] == "Café STOP au XXXXX"
+    subject = parse_mail(mail("=?utf\x00-8?q?user=5Flogin=3Da?=", "x")).subject
+    assert isinstance(subject, str)

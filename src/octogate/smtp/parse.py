@@ -178,7 +178,11 @@ def _text_part(message: Message) -> Message | None:
 def _text(part: Message) -> str:
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
-    text = _decode(data, part.get_content_charset()).replace("\r\n", "\n")
+    try:
+        charset = part.get_content_charset()
+    except ValueError:  # the stdlib chokes on a NUL in an RFC 2231 charset
+        charset = None
+    text = _decode(data, charset).replace("\r\n", "\n")
     if str(part.get_param("format", "")).lower() == "flowed":
         text = _unflow(text, delsp=str(part.get_param("delsp", "")).lower() == "yes")
     return text
@@ -188,7 +192,7 @@ def _decode(data: bytes, charset: str | None) -> str:
     for candidate in (charset or "utf-8", "utf-8"):
         try:
             return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # unknown or unusable charset (a NUL in its name), bad bytes
             continue
     return data.decode("latin-1")
 
