@@ -18,19 +18,12 @@ from octogate.config import (
 )
 from octogate.dispatch.dispatcher import Dispatcher
 from octogate.dispatch.routing import Router
-from octogate.smpp.client import ConnectorConfig, DeliverEvent, SmppClient
+from octogate.incoming.handler import IncomingHandler
+from octogate.smpp.client import ConnectorConfig, SmppClient
 from octogate.smpp.simulator import SimulatorConfig, SmscSimulator
 from octogate.store.store import Store
 
 log = logging.getLogger(__name__)
-
-
-async def log_deliver(event: DeliverEvent) -> None:
-    """Receipts and incoming texts are the next piece of work: acknowledged and logged, not yet stored."""
-    log.debug(
-        "%s: %s from %.40s (receipt for %.40s) not handled yet",
-        event.connector, event.command, event.source_addr, event.message_id,
-    )  # fmt: skip
 
 
 def simulator_config(settings: SimulatorSettings, password: str) -> SimulatorConfig:
@@ -48,11 +41,16 @@ class Delivery:
     """The running delivery side of one process."""
 
     def __init__(
-        self, dispatcher: Dispatcher, clients: dict[str, SmppClient], simulator: SmscSimulator | None
+        self,
+        dispatcher: Dispatcher,
+        clients: dict[str, SmppClient],
+        simulator: SmscSimulator | None,
+        incoming: IncomingHandler | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.clients = clients
         self.simulator = simulator
+        self.incoming = incoming
 
     @classmethod
     async def start(
@@ -65,11 +63,11 @@ class Delivery:
             password = secrets.token_hex(4)  # SMPP passwords are at most 8 characters
             simulator = SmscSimulator(simulator_config(settings.simulator, password))
             port = await simulator.start()
-            # Bound as transmitter: the simulator keeps its receipts until a receiver binds (the next issue).
+            # Bound as transceiver: receipts and incoming texts come back on the same bind.
             connectors.append(
                 ConnectorConfig(
                     name=SIMULATOR_CONNECTOR, host=simulator.config.host, port=port, system_id="octogate",
-                    password=password, bind_mode="transmitter", window=settings.simulator.window,
+                    password=password, bind_mode="transceiver", window=settings.simulator.window,
                     reconnect_min=0.1, reconnect_max=5.0,
                 )
             )  # fmt: skip
@@ -81,12 +79,14 @@ class Delivery:
                 if simulator is not None:
                     await simulator.stop()
                 raise ConfigError(f"a route names unknown connectors: {', '.join(unknown)[:200]}")
-        clients = {c.name: SmppClient(c, log_deliver) for c in connectors}
+        incoming = IncomingHandler(store, clock=clock)
+        await incoming.start()
+        clients = {c.name: SmppClient(c, incoming.on_deliver) for c in connectors}
         for client in clients.values():
             await client.start()
         dispatcher = Dispatcher(store, Router(routes), clients, settings=settings.dispatch, clock=clock)
         await dispatcher.start()
-        return cls(dispatcher, clients, simulator)
+        return cls(dispatcher, clients, simulator, incoming)
 
     def describe(self) -> str:
         """One line for the operator: where messages go."""
@@ -103,5 +103,7 @@ class Delivery:
         await self.dispatcher.stop()
         for client in self.clients.values():
             await client.stop(grace=2.0)
+        if self.incoming is not None:
+            await self.incoming.stop()
         if self.simulator is not None:
             await self.simulator.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from octogate.store import incoming
 from octogate.store.db import Connection
 
 ID_CHUNK = 500  # ids per IN (...) list: bounded statements
@@ -185,6 +186,7 @@ def record(conn: Connection, owner: str, outcomes: Sequence[Outcome], now: int) 
     Accepted parts are stored even then: they really went out, and a later attempt must not send them again.
     """
     lost: list[int] = []
+    early = any(o.parts for o in outcomes) and incoming.has_early_receipts(conn)
     for outcome in outcomes:
         if outcome.status == "queued":
             cursor = conn.execute(
@@ -204,14 +206,26 @@ def record(conn: Connection, owner: str, outcomes: Sequence[Outcome], now: int) 
                     outcome.receipt_status, outcome.error, outcome.message_id, owner,
                 ),
             )  # fmt: skip
-        if cursor.rowcount != 1:
+        recorded = cursor.rowcount == 1
+        if not recorded:
             lost.append(outcome.message_id)
+        applied = 0
         if outcome.parts:
             conn.executemany(
                 "INSERT INTO message_parts (message_id, seq, connector, carrier_id, status, submitted_at) "
                 "VALUES (?, ?, ?, ?, 'submitted', ?) ON CONFLICT DO NOTHING",
                 [(outcome.message_id, p.seq, outcome.connector, p.carrier_id, now) for p in outcome.parts],
             )
+            if early and outcome.connector is not None:
+                pairs = [(p.seq, p.carrier_id) for p in outcome.parts]
+                applied = incoming.apply_early(conn, outcome.message_id, outcome.connector, pairs)
+        if not recorded:
+            continue
+        if outcome.status == "failed":
+            # refused for good at submit: the customer is owed a receipt, in this same transaction
+            incoming.push_refusal(conn, outcome.message_id, outcome.receipt_status or "UNDEFINED", now)
+        elif outcome.status == "submitted" and (applied or len(outcome.parts) < (outcome.total_parts or 0)):
+            incoming.complete_message(conn, outcome.message_id, now)  # parts already final: receipt now
     return lost
 
 

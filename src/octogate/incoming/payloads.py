@@ -1,0 +1,52 @@
+"""The three pushes' fields, exactly the document's (and nothing more), with dates as `Y-m-d H:i:s` in
+Europe/Paris; and the receipt's `done date`, read into epoch seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+#: a done date further than this in the future is a broken SMSC clock: reception time is used instead
+MAX_CLOCK_SKEW = 86_400
+
+
+def paris_date(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, PARIS).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_done_date(value: str, *, zone: tzinfo = UTC) -> int | None:
+    """`YYMMDDhhmm` or `YYMMDDhhmmss` (Appendix B) in `zone` → epoch seconds; None when absent or malformed."""
+    digits = value.strip()
+    if not digits.isdigit() or len(digits) not in (10, 12):
+        return None
+    try:
+        when = datetime.strptime(digits, "%y%m%d%H%M%S" if len(digits) == 12 else "%y%m%d%H%M")
+    except ValueError:
+        return None
+    return int(when.replace(tzinfo=zone).timestamp())
+
+
+def done_at(done: int | None, received_at: int) -> int:
+    """The moment a receipt reports: its done date when plausible, else when it was received."""
+    if done is None or done > received_at + MAX_CLOCK_SKEW or done <= 0:
+        return received_at
+    return done
+
+
+def receipt_fields(ticket: str, number: str, status: str, when: int) -> dict[str, str]:
+    return {"message_id": ticket, "number": number, "status": status, "delivery_date": paris_date(when)}
+
+
+def stop_fields(number: str, text: str, when: int) -> dict[str, str]:
+    return {"number": number, "text": text, "stop_date": paris_date(when)}
+
+
+def reply_fields(ticket: str, number: str, text: str, sms_ticket: str, when: int) -> dict[str, str]:
+    return {
+        "message_id": ticket,
+        "number": number,
+        "text": text,
+        "sms_ticket": sms_ticket,
+        "answer_date": paris_date(when),
+    }

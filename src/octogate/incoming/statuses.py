@@ -1,0 +1,65 @@
+"""Receipt states: which are final, and the rulings' mapping to the document's six push statuses.
+
+A long message is one push: its status is DELIVERED only when every part was delivered, otherwise the status of
+its first part (in wire order) that was not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from octogate.smpp.constants import MessageState
+
+#: Receipt states that say nothing final yet (SMPP 3.4 Appendix B and message_state 1 and 6).
+INTERMEDIATE = frozenset({"ENROUTE", "ACCEPTD", ""})
+
+PUSH_STATUS: dict[str, str] = {
+    "DELIVRD": "DELIVERED",
+    "UNDELIV": "NOT_DELIVERED",
+    "EXPIRED": "NOT_DELIVERED",
+    "DELETED": "NOT_DELIVERED",
+    "REJECTD": "NOT_ALLOWED",
+    "UNKNOWN": "UNKNOWN_DELIVERY",
+}
+
+STATE_WORD: dict[int, str] = {
+    MessageState.ENROUTE: "ENROUTE",
+    MessageState.DELIVERED: "DELIVRD",
+    MessageState.EXPIRED: "EXPIRED",
+    MessageState.DELETED: "DELETED",
+    MessageState.UNDELIVERABLE: "UNDELIV",
+    MessageState.ACCEPTED: "ACCEPTD",
+    MessageState.UNKNOWN: "UNKNOWN",
+    MessageState.REJECTED: "REJECTD",
+}
+
+
+def receipt_stat(text_stat: str, message_state: int | None) -> str:
+    """The receipt's state word: the message_state TLV when it holds a known value (exact, machine-written),
+    else the text's `stat:` (upper-cased, cut to 16 characters; unknown words stay as written)."""
+    if message_state is not None and message_state in STATE_WORD:
+        return STATE_WORD[message_state]
+    return text_stat.strip().upper()[:16]
+
+
+def is_final(stat: str) -> bool:
+    return stat not in INTERMEDIATE
+
+
+def push_status(stat: str) -> str:
+    """One part's final state as a push status: anything unknown is UNDEFINED."""
+    return PUSH_STATUS.get(stat, "UNDEFINED")
+
+
+def message_status(part_stats: Iterable[str]) -> str:
+    """The push status of a whole message from its parts' final states, in wire order."""
+    stats = list(part_stats)
+    for stat in stats:
+        if stat != "DELIVRD":
+            return push_status(stat)
+    return "DELIVERED" if stats else "UNDEFINED"
+
+
+def message_row_status(push: str) -> str:
+    """messages.status once every part is final."""
+    return "delivered" if push == "DELIVERED" else "undelivered"
