@@ -1,0 +1,110 @@
+"""The three pushes the API sends to a customer's URL (delivery receipts, STOPs, replies), typed.
+
+The pushes carry no "kind" field: each has its own date field (`delivery_date`, `stop_date`,
+`answer_date`), which is how they are told apart, so one URL can receive all three. Dates are
+`Y-m-d H:i:s` wall time in Europe/Paris and become aware datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class DeliveryStatus(StrEnum):
+    """The document's six values, and no others."""
+
+    DELIVERED = "DELIVERED"
+    NOT_DELIVERED = "NOT_DELIVERED"
+    INVALID_DESTINATION_ADDRESS = "INVALID_DESTINATION_ADDRESS"
+    NOT_ALLOWED = "NOT_ALLOWED"
+    UNKNOWN_DELIVERY = "UNKNOWN_DELIVERY"
+    UNDEFINED = "UNDEFINED"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
+    message_id: str  # the campaign's ticket
+    number: str
+    status: DeliveryStatus
+    delivery_date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    number: str
+    text: str  # the message that triggered the STOP
+    stop_date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    message_id: str  # the ticket of the campaign sent with with_replies
+    number: str
+    text: str
+    sms_ticket: str | None  # the original SMS's own id; obsolete in the document, so optional
+    answer_date: datetime
+
+
+Callback = DeliveryReceipt | Stop | Reply
+DATE_FIELDS = ("delivery_date", "stop_date", "answer_date")
+
+
+class CallbackError(ValueError):
+    """A push that is not one of the document's three: the receiver answers 400."""
+
+
+def parse_callback(form: Mapping[str, str]) -> Callback:
+    """One push's form fields (already decoded) → its typed object."""
+    dated = [name for name in DATE_FIELDS if form.get(name)]
+    if len(dated) != 1:
+        found = ", ".join(dated) or "none"
+        raise CallbackError(f"expected exactly one of {', '.join(DATE_FIELDS)}; found {found}")
+    if dated[0] == "delivery_date":
+        return DeliveryReceipt(
+            message_id=_required(form, "message_id"),
+            number=_required(form, "number"),
+            status=_status(_required(form, "status")),
+            delivery_date=parse_date(form["delivery_date"]),
+        )
+    if dated[0] == "stop_date":
+        return Stop(
+            number=_required(form, "number"),
+            text=form.get("text", ""),
+            stop_date=parse_date(form["stop_date"]),
+        )
+    return Reply(
+        message_id=_required(form, "message_id"),
+        number=_required(form, "number"),
+        text=form.get("text", ""),
+        sms_ticket=form.get("sms_ticket") or None,
+        answer_date=parse_date(form["answer_date"]),
+    )
+
+
+def parse_date(raw: str) -> datetime:
+    """`Y-m-d H:i:s`, Paris wall time. In the autumn's repeated hour the first occurrence is taken."""
+    try:
+        return datetime.strptime(raw.strip(), DATE_FORMAT).replace(tzinfo=PARIS)
+    except ValueError:
+        raise CallbackError(f"date not in Y-m-d H:i:s form: {raw!r}") from None
+
+
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name, "").strip()
+    if not value:
+        raise CallbackError(f"field {name} is missing")
+    return value
+
+
+def _status(raw: str) -> DeliveryStatus:
+    try:
+        return DeliveryStatus(raw)
+    except ValueError:
+        raise CallbackError(f"unknown delivery status {raw!r}") from None

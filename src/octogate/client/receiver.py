@@ -1,0 +1,107 @@
+"""A tiny ASGI app that receives the API's pushes and hands each, typed, to the customer's handler.
+
+Mount it anywhere (`Mount("/octopush", app=callback_app(on_push))` in Starlette, `app.mount(...)` in FastAPI)
+or serve it alone with any ASGI server. It answers 200 with an empty body, as the document asks; a push it
+cannot read answers 400; a handler that raises answers 500, so the sender retries it later.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from octogate.client.callbacks import Callback, CallbackError, parse_callback
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Handler = Callable[[Callback], Awaitable[object] | object]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_BODY = 64 * 1024  # a push is a handful of short fields; a larger body is not one
+log = logging.getLogger("octogate.client.receiver")
+
+
+def callback_app(handler: Handler) -> ASGIApp:
+    """The handler may be sync or async; a sync one runs on the event loop, so it should return quickly."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if scope["method"] != "POST":
+            await _respond(send, 405, b"pushes are POST requests\n", [(b"allow", b"POST")])
+            return
+        body = await _read_body(receive)
+        if body is None:
+            await _respond(send, 413, b"body too large for a push\n")
+            return
+        try:
+            callback = parse_callback(_form(body))
+        except CallbackError as error:
+            await _respond(send, 400, f"{error}\n".encode())
+            return
+        try:
+            outcome = handler(callback)
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception:
+            log.exception("the push handler failed on %r", callback)
+            await _respond(send, 500, b"")
+            return
+        await _respond(send, 200, b"")
+
+    return app
+
+
+def _form(body: bytes) -> dict[str, str]:
+    """UTF-8 as the document says; a body that is not UTF-8 or not urlencoded is not a push."""
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise CallbackError("the body is not a UTF-8 urlencoded form") from None
+    return dict(pairs)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    head = [(b"content-length", str(len(body)).encode()), *(headers or [])]
+    if body:
+        head.append((b"content-type", b"text/plain; charset=utf-8"))
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
