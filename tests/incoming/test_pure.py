@@ -1,0 +1,149 @@
+"""The pure pieces: status mapping, id candidates, STOP words, payload fields and dates, MO reassembly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from octogate.incoming import ids, keywords, payloads, statuses
+from octogate.incoming.concat import Reassembler
+from octogate.incoming.receipts import read_receipt
+from octogate.smpp.constants import EsmClass, MessageState
+
+from .conftest import receipt_event
+
+NOW = int(datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("stat", "push"),
+    [("DELIVRD", "DELIVERED"), ("UNDELIV", "NOT_DELIVERED"), ("EXPIRED", "NOT_DELIVERED"),
+     ("DELETED", "NOT_DELIVERED"), ("REJECTD", "NOT_ALLOWED"), ("UNKNOWN", "UNKNOWN_DELIVERY"),
+     ("FAILED", "UNDEFINED"), ("X", "UNDEFINED")],
+)  # fmt: skip
+def test_the_rulings_mapping(stat: str, push: str) -> None:
+    assert statuses.push_status(stat) == push
+
+
+def test_intermediate_states_are_not_final() -> None:
+    assert not statuses.is_final("ENROUTE") and not statuses.is_final("ACCEPTD") and not statuses.is_final("")
+    assert statuses.is_final("DELIVRD") and statuses.is_final("WHATEVER")
+
+
+def test_a_long_message_is_delivered_only_when_every_part_was() -> None:
+    assert statuses.message_status(["DELIVRD", "DELIVRD", "DELIVRD"]) == "DELIVERED"
+    assert statuses.message_status(["DELIVRD", "EXPIRED", "REJECTD"]) == "NOT_DELIVERED"
+    assert statuses.message_status(["REJECTD", "DELIVRD"]) == "NOT_ALLOWED"
+    assert statuses.message_row_status("DELIVERED") == "delivered"
+    assert statuses.message_row_status("NOT_ALLOWED") == "undelivered"
+
+
+def test_the_message_state_tlv_wins_over_the_text() -> None:
+    assert statuses.receipt_stat("delivrd", None) == "DELIVRD"
+    assert statuses.receipt_stat("DELIVRD", MessageState.UNDELIVERABLE) == "UNDELIV"
+    assert statuses.receipt_stat("", MessageState.REJECTED) == "REJECTD"
+    assert statuses.receipt_stat("odd", 99) == "ODD"
+
+
+def test_id_candidates_cover_case_zeros_and_both_bases() -> None:
+    assert ids.canonical(" 0000002A ") == "2a" and ids.canonical("000") == "0"
+    assert ids.base_forms("0000002A") == ["2a", "42"]
+    # all digits: decimal as written, its reading as hex (decimal form), and its hex form
+    assert ids.base_forms("42") == ["42", "66", "2a"]
+    candidates = ids.lookup_candidates("42")
+    assert candidates[0] == "42"
+    for recorded in ("0000002a", "0000002A", "2a", "0000000042", "00000042", "66"):
+        assert recorded in candidates
+    assert "0000002a" in ids.lookup_candidates("0042")
+    assert "42" in ids.lookup_candidates("0000002a")
+    assert ids.lookup_candidates("") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["STOP", "stop", "  Stop ", "STOP SMS", "stop  sms", "ARRET", "arrêt", "ARRÊT", "Stop.", "STOPSMS"],
+)
+def test_stop_words(text: str) -> None:
+    assert keywords.is_stop(text)
+
+
+@pytest.mark.parametrize("text", ["Stop the music", "STOP au 36179", "non", "", "STOPPER", "please stop"])
+def test_other_texts_are_not_stops(text: str) -> None:
+    assert not keywords.is_stop(text)
+
+
+def test_dates_are_paris_time_and_done_dates_read_with_or_without_seconds() -> None:
+    assert payloads.paris_date(NOW) == "2026-11-24 10:00:00"
+    summer = int(datetime(2026, 7, 1, 12, 0, 5, tzinfo=UTC).timestamp())
+    assert payloads.paris_date(summer) == "2026-07-01 14:00:05"
+    assert payloads.parse_done_date("2611240859") == NOW - 60
+    assert payloads.parse_done_date("261124085930") == NOW - 30
+    assert payloads.parse_done_date("26112408") is None and payloads.parse_done_date("") is None
+    assert payloads.parse_done_date("2613240859") is None  # month 13
+    assert payloads.done_at(None, NOW) == NOW
+    assert payloads.done_at(NOW + 10 * 86_400, NOW) == NOW  # a broken SMSC clock
+    assert payloads.done_at(NOW - 60, NOW) == NOW - 60
+
+
+def test_push_fields_are_exactly_the_documents() -> None:
+    assert payloads.receipt_fields("api100000000001", "+33601020304", "DELIVERED", NOW) == {
+        "message_id": "api100000000001", "number": "+33601020304", "status": "DELIVERED",
+        "delivery_date": "2026-11-24 10:00:00",
+    }  # fmt: skip
+    assert payloads.stop_fields("+33601020304", "Stop", NOW) == {
+        "number": "+33601020304", "text": "Stop", "stop_date": "2026-11-24 10:00:00",
+    }  # fmt: skip
+    assert payloads.reply_fields("api100000000001", "+33601020304", "Oui", "17", NOW) == {
+        "message_id": "api100000000001", "number": "+33601020304", "text": "Oui", "sms_ticket": "17",
+        "answer_date": "2026-11-24 10:00:00",
+    }  # fmt: skip
+
+
+def test_a_receipt_is_read_from_the_text_or_the_tlvs() -> None:
+    text = (
+        "id:0A1B sub:001 dlvrd:001 submit date:2611240858 done date:2611240859 stat:DELIVRD err:000 text:Hi"
+    )
+    update = read_receipt(receipt_event(text), NOW)
+    assert update is not None
+    assert (update.carrier_id, update.stat, update.error, update.done_at) == (
+        "0A1B",
+        "DELIVRD",
+        "000",
+        NOW - 60,
+    )
+    tlv_only = read_receipt(
+        receipt_event("", receipted_message_id="77", message_state=MessageState.EXPIRED), NOW
+    )
+    assert tlv_only is not None and (tlv_only.carrier_id, tlv_only.stat, tlv_only.done_at) == (
+        "77",
+        "EXPIRED",
+        NOW,
+    )
+    assert read_receipt(receipt_event("no id here"), NOW) is None
+    notice = read_receipt(
+        receipt_event("id:1 stat:DELIVRD", esm_class=EsmClass.INTERMEDIATE_NOTIFICATION), NOW
+    )
+    assert notice is not None and not statuses.is_final(notice.stat)
+
+
+def test_reassembly_waits_for_every_part_and_gives_up_on_stragglers() -> None:
+    now = [0.0]
+    parts = Reassembler(ttl=10, max_pending=2, clock=lambda: now[0])
+    key = ("sim", "33601020304", "36179", 7, 3)
+    assert parts.add(key, 2, "b") is None
+    assert parts.add(key, 2, "b") is None  # delivered twice: counted once
+    assert parts.add(key, 1, "a") is None
+    whole = parts.add(key, 3, "c")
+    assert whole is not None and (whole.text, whole.complete) == ("abc", True)
+    assert len(parts) == 0
+    straggler = ("sim", "33601020305", "36179", 8, 2)
+    assert parts.add(straggler, 1, "half") is None
+    assert parts.expired() == []
+    now[0] = 11
+    [gone] = parts.expired()
+    assert (gone.key, gone.text, gone.complete) == (straggler, "half", False)
+    for ref in range(3):  # more than max_pending at once: the oldest is pushed out, not lost
+        parts.add(("sim", "1", "2", ref, 2), 1, f"p{ref}")
+    [pushed] = parts.expired()
+    assert pushed.text == "p0"
