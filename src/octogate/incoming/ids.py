@@ -11,8 +11,8 @@ from __future__ import annotations
 import string
 
 HEX_DIGITS = frozenset(string.hexdigits)
-#: widths SMSCs commonly zero-pad their ids to (a recorded id padded otherwise still matches when the receipt
-#: pads it the same way: the receipt's own width is tried too)
+#: widths SMSCs commonly zero-pad their ids to; the receipt's own width and one to three more zeros than the
+#: bare form are tried too. A recorded id padded to another width is not found (its receipt is kept as early).
 PAD_WIDTHS = (8, 10, 12, 16, 20, 32)
 MAX_ID_LENGTH = 64
 
@@ -48,7 +48,7 @@ def lookup_candidates(raw: str) -> list[str]:
     for form in base_forms(text):
         for shown in (form, form.upper()):
             found[shown] = None
-            for width in widths:
+            for width in (*widths, len(shown) + 1, len(shown) + 2, len(shown) + 3):
                 if width > len(shown):
                     found[shown.zfill(width)] = None
     return list(found)
