@@ -54,7 +54,11 @@ def add_client_commands(subparsers: argparse._SubParsersAction[argparse.Argument
         "--text", required=True, help="the message; {prenom} {nom} {ch1} {ch2} {ch3} are merged"
     )
     send.add_argument(
-        "--type", dest="sms_type", choices=[t.value for t in SmsType], default=SmsType.PREMIUM.value
+        "--type",
+        dest="sms_type",
+        choices=[t.value for t in SmsType],
+        default=SmsType.PREMIUM.value,
+        help="FR premium (default), XXX low cost, WWW world",
     )
     send.add_argument("--sender", help="3 to 11 letters or digits (required unless --type XXX)")
     send.add_argument(
