@@ -75,6 +75,23 @@ class DispatchSettings:
 
 
 @dataclass(frozen=True)
+class CallbackSettings:
+    """The push worker: receipts, STOPs and replies POSTed to the customers' URLs."""
+
+    enabled: bool = True
+    connect_timeout: float = 3.0  # receivers are told to answer at once
+    total_timeout: float = 5.0
+    per_host: int = 4  # pushes in flight to one host (scheme, host, port) at most
+    concurrency: int = 64  # pushes in flight in this process at most
+    backoff_min: int = 10  # seconds before the first retry; doubles each attempt, with jitter
+    backoff_max: int = 3600
+    horizon: int = 48 * 3600  # seconds after the push was owed before it is marked failed
+    lease_seconds: int = 60  # how long a crashed process's claims stay unclaimable
+    poll_interval: float = 1.0  # seconds between two looks at the store for due pushes
+    forbid_private_targets: bool = False  # refuse loopback, private and link-local addresses
+
+
+@dataclass(frozen=True)
 class Settings:
     http: str = "127.0.0.1:8080"
     database_url: str = DEFAULT_DATABASE_URL
@@ -90,6 +107,7 @@ class Settings:
     routes: tuple[RouteConfig, ...] = ()
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
 
     def with_overrides(self, **values: Any) -> Settings:
         return replace(self, **{name: value for name, value in values.items() if value is not None})
@@ -135,7 +153,8 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
     settings = settings.with_overrides(**server)
     if settings.successes_wrapper not in ("success", "successs"):
         raise ConfigError("successes_wrapper is 'success' (1.6.1) or 'successs'")
-    unknown_sections = set(document) - {"server", "rules", "connectors", "routes", "simulator", "dispatch"}
+    sections = {"server", "rules", "connectors", "routes", "simulator", "dispatch", "callbacks"}
+    unknown_sections = set(document) - sections
     if unknown_sections:
         raise ConfigError(f"unknown sections: {', '.join(sorted(unknown_sections))}")
     connectors = tuple(_connector(entry) for entry in _tables(document, "connectors"))
@@ -145,6 +164,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         connectors=connectors,
         simulator=_simulator(document.get("simulator", {})),
         dispatch=_dispatch(document.get("dispatch", {})),
+        callbacks=_callbacks(document.get("callbacks", {})),
     )
     routes = tuple(_route(entry) for entry in _tables(document, "routes"))
     return replace(settings, routes=routes)
@@ -229,6 +249,32 @@ def _dispatch(section: dict[str, Any]) -> DispatchSettings:
     if dispatch.poll_interval <= 0 or dispatch.lease_seconds < 10 or dispatch.slice < 1:
         raise ConfigError("[dispatch] needs poll_interval > 0, lease_seconds >= 10, slice >= 1")
     return dispatch
+
+
+def _callbacks(section: dict[str, Any]) -> CallbackSettings:
+    known = set(CallbackSettings.__dataclass_fields__)
+    unknown = set(section) - known
+    if unknown:
+        raise ConfigError(f"unknown [callbacks] settings: {', '.join(sorted(unknown))}")
+    try:
+        callbacks = CallbackSettings(**section)
+    except TypeError as error:
+        raise ConfigError(f"[callbacks]: {error}") from None
+    if not (
+        0 < callbacks.connect_timeout <= callbacks.total_timeout
+        and callbacks.per_host >= 1
+        and callbacks.concurrency >= callbacks.per_host
+        and 1 <= callbacks.backoff_min <= callbacks.backoff_max
+        and callbacks.horizon >= 24 * 3600
+        and callbacks.lease_seconds >= 2 * callbacks.total_timeout
+        and callbacks.poll_interval > 0
+    ):
+        raise ConfigError(
+            "[callbacks] needs 0 < connect_timeout <= total_timeout, per_host >= 1, concurrency >= per_host, "
+            "1 <= backoff_min <= backoff_max, horizon >= 86400 (retries last at least a day), "
+            "lease_seconds >= 2 * total_timeout, poll_interval > 0"
+        )
+    return callbacks
 
 
 def _rules(section: dict[str, Any]) -> Rules:

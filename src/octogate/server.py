@@ -9,6 +9,7 @@ import time
 
 import uvicorn
 
+from octogate.callbacks.worker import PushWorker
 from octogate.config import Settings, parse_listen
 from octogate.dispatch.runtime import Delivery
 from octogate.http.app import OctopushApp
@@ -85,6 +86,9 @@ async def serve(settings: Settings) -> None:
             ssl_keyfile=settings.tls_key,
         )
         delivery = await Delivery.start(store, settings)
+        pushes = PushWorker(store, settings.callbacks) if settings.callbacks.enabled else None
+        if pushes is not None:
+            await pushes.start()
         app.gateway.on_accepted.append(delivery.dispatcher.wake)
         print(delivery.describe(), flush=True)
         scheme = "https" if settings.tls_cert else "http"
@@ -95,6 +99,8 @@ async def serve(settings: Settings) -> None:
         try:
             await uvicorn.Server(config).serve()
         finally:
+            if pushes is not None:
+                await pushes.stop()
             await delivery.stop()
     finally:
         store.close()

@@ -1,0 +1,203 @@
+"""The push worker end to end: the real store (SQLite and PostgreSQL), real sockets, a real HTTP receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import replace
+
+from callbacks.support import Receiver, enqueue, point, statuses, until
+from octogate.callbacks.worker import CONTENT_TYPE, PushWorker
+from octogate.config import CallbackSettings
+from octogate.store import outbox
+from octogate.store.store import Store
+from support import make_customer
+
+RECEIPT = {
+    "message_id": "sms_5f3a1b2c3d4e5",
+    "number": "+33601020304",
+    "status": "DELIVERED",
+    "delivery_date": "2026-11-24 10:00:05",
+}
+REPLY = {
+    "message_id": "sms_5f3a1b2c3d4e5",
+    "sms_ticket": "sms_5f3a1b2c3d4e6",
+    "number": "+33601020304",
+    "text": "Très bien, merci ! Café ☕ à 10h 😀 — «oui» & d'accord=1",
+    "reception_date": "2026-11-24 10:01:00",
+}
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_pushes_arrive_form_encoded_with_exactly_the_payload(
+    store: Store, receiver: Receiver, fast: CallbackSettings
+) -> None:
+    account = point(store, make_customer(store).login, receiver.url())
+    receipt = enqueue(store, account, RECEIPT, "receipt")
+    reply = enqueue(store, account, REPLY, "reply")
+    worker = PushWorker(store, fast)
+    await worker.start()
+    try:
+        await receiver.wait_for(2)
+        await until(lambda: all(s[0] == "delivered" for s in statuses(store).values()))
+    finally:
+        await worker.stop()
+    got = sorted(receiver.received, key=lambda r: len(r.fields))
+    assert [r.fields for r in got] == [RECEIPT, REPLY]
+    assert all(r.content_type == CONTENT_TYPE for r in got)
+    assert "Caf%C3%A9+%E2%98%95" in got[1].body.decode("ascii")  # UTF-8, percent-encoded
+    assert statuses(store) == {receipt: ("delivered", 1, None), reply: ("delivered", 1, None)}
+    assert store.run(outbox.attempts, reply)[0][2] == 200
+
+
+async def test_non_2xx_and_refused_connections_are_retried_and_recorded(
+    store: Store, receiver: Receiver, fast: CallbackSettings
+) -> None:
+    refusing = point(store, make_customer(store).login, f"http://127.0.0.1:{closed_port()}/push")
+    failing = point(store, make_customer(store).login, receiver.url("/flaky"))
+    refused = enqueue(store, refusing, RECEIPT)
+    flaky = enqueue(store, failing, RECEIPT)
+    receiver.status = 503
+    worker = PushWorker(store, fast)
+    await worker.start()
+    try:
+        await until(lambda: statuses(store)[flaky][1] >= 2 and statuses(store)[refused][1] >= 2)
+        receiver.status = 204
+        await until(lambda: statuses(store)[flaky][0] == "delivered")
+    finally:
+        await worker.stop()
+    tries = store.run(outbox.attempts, flaky)
+    assert [t[2] for t in tries[:2]] == [503, 503] and tries[-1][2] == 204
+    assert tries[0][3] == "HTTP 503: nope, try later"
+    assert [t[0] for t in tries] == list(range(1, len(tries) + 1))
+    refused_tries = store.run(outbox.attempts, refused)
+    assert all(t[2] is None and t[3].startswith("cannot connect") and len(t[3]) <= 200 for t in refused_tries)
+    status, attempts, last_error = statuses(store)[refused]
+    assert status == "pending" and attempts == len(refused_tries) and last_error == refused_tries[-1][3]
+
+
+async def test_receiver_down_for_a_while_then_up_gets_every_push(
+    store: Store, fast: CallbackSettings
+) -> None:
+    port = closed_port()
+    account = point(store, make_customer(store).login, f"http://127.0.0.1:{port}/push")
+    ids = [enqueue(store, account, {**RECEIPT, "number": f"+336010{n:05d}"}) for n in range(30)]
+    worker = PushWorker(store, fast)
+    await worker.start()
+    receiver = Receiver(port=port)
+    try:
+        await until(lambda: all(s[1] >= 1 for s in statuses(store).values()))
+        await receiver.start()
+        await receiver.wait_for(30)
+        await until(lambda: all(s[0] == "delivered" for s in statuses(store).values()))
+    finally:
+        await worker.stop()
+        await receiver.stop()
+    assert sorted(r.fields["number"] for r in receiver.received) == [f"+336010{n:05d}" for n in range(30)]
+    assert all(statuses(store)[i][1] >= 2 for i in ids)  # each failed at least once while the port was closed
+
+
+async def test_a_slow_customer_does_not_hold_back_another(store: Store, fast: CallbackSettings) -> None:
+    slow, quick = Receiver(slow_paths={"/slow": 1.0}), Receiver()
+    await slow.start()
+    await quick.start()
+    settings = replace(fast, per_host=2, concurrency=4)
+    a = point(store, make_customer(store).login, slow.url("/slow"))
+    b = point(store, make_customer(store).login, quick.url("/fast"))
+    for n in range(40):
+        enqueue(store, a, {**RECEIPT, "number": f"+3360100{n:04d}"})
+    for n in range(40):
+        enqueue(store, b, {**RECEIPT, "number": f"+3360200{n:04d}"})
+    worker = PushWorker(store, settings)
+    await worker.start()
+    try:
+        await quick.wait_for(40)
+        # Each of A's pushes takes a second, two at a time: B's 40 all arrived while A had at most a few.
+        assert slow.ok_count() <= 4
+        await slow.wait_for(4)
+    finally:
+        await worker.stop()
+        await slow.stop()
+        await quick.stop()
+
+
+async def test_killed_mid_way_and_restarted_loses_nothing(
+    store: Store, receiver: Receiver, fast: CallbackSettings
+) -> None:
+    receiver.slow_paths["/push"] = 0.2
+    account = point(store, make_customer(store).login, receiver.url())
+    numbers = {f"+3360300{n:04d}" for n in range(60)}
+    for number in sorted(numbers):
+        enqueue(store, account, {**RECEIPT, "number": number})
+    first = PushWorker(store, fast, owner="first")
+    await first.start()
+    await receiver.wait_for(5)
+    await first.abort()  # a crash: claims held, outcomes unrecorded
+    with store.connect() as conn:
+        held = conn.fetchone(
+            "SELECT COUNT(*) FROM callbacks WHERE claimed_by = 'first' AND status = 'pending'"
+        )
+    assert held is not None and held[0] > 0
+    second = PushWorker(store, fast, owner="second")
+    await second.start()
+    try:
+        await until(lambda: all(s[0] == "delivered" for s in statuses(store).values()), within=30)
+    finally:
+        await second.stop()
+    assert {r.fields["number"] for r in receiver.received} == numbers  # at least once each
+
+
+async def test_two_workers_never_push_the_same_row_at_once(
+    store: Store, receiver: Receiver, fast: CallbackSettings
+) -> None:
+    account = point(store, make_customer(store).login, receiver.url())
+    for n in range(200):
+        enqueue(store, account, {**RECEIPT, "number": f"+3360400{n:04d}"})
+    workers = [PushWorker(store, replace(fast, per_host=8), owner=f"w{i}") for i in range(2)]
+    for worker in workers:
+        await worker.start()
+    try:
+        await receiver.wait_for(200)
+        await until(lambda: all(s[0] == "delivered" for s in statuses(store).values()))
+    finally:
+        for worker in workers:
+            await worker.stop()
+    assert len(receiver.received) == 200
+    assert len({r.fields["number"] for r in receiver.received}) == 200
+
+
+async def test_forbidden_private_targets_are_refused_and_recorded(
+    store: Store, receiver: Receiver, fast: CallbackSettings
+) -> None:
+    settings = replace(fast, forbid_private_targets=True)
+    literal = point(store, make_customer(store).login, receiver.url())
+    named = point(store, make_customer(store).login, f"http://localhost:{receiver.port}/push")
+    by_ip, by_name = enqueue(store, literal, RECEIPT), enqueue(store, named, RECEIPT)
+    worker = PushWorker(store, settings)
+    await worker.start()
+    try:
+        await until(lambda: statuses(store)[by_ip][1] >= 1 and statuses(store)[by_name][1] >= 1)
+    finally:
+        await worker.stop()
+    await asyncio.sleep(0)
+    assert receiver.received == []
+    assert statuses(store)[by_ip][2] == "forbidden target 127.0.0.1 (loopback)"
+    error = statuses(store)[by_name][2]
+    assert error is not None and error.startswith("forbidden target") and "loopback" in error
+
+
+async def test_gives_up_after_the_horizon(store: Store, fast: CallbackSettings) -> None:
+    account = point(store, make_customer(store).login, f"http://127.0.0.1:{closed_port()}/push")
+    push = enqueue(store, account, RECEIPT, now=1)  # owed long ago: past any horizon
+    worker = PushWorker(store, fast)
+    await worker.start()
+    try:
+        await until(lambda: statuses(store)[push][0] == "failed")
+    finally:
+        await worker.stop()
+    assert statuses(store)[push][1] == 1
