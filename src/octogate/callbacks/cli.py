@@ -85,7 +85,7 @@ def cmd_callbacks(args: argparse.Namespace, settings: Settings) -> None:
     login = normalise_login(args.account) if args.account else None
     rows = with_store(
         args, settings,
-        lambda store: store.run(outbox.outbox, failed_only=args.failed, login=login, limit=args.limit),
+        lambda store: store.run(outbox.outbox, args.failed, login, args.limit),
     )  # fmt: skip
     if not rows:
         print("no failed pushes" if args.failed else "no pending or failed pushes")

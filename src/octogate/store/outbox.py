@@ -184,7 +184,7 @@ def record(conn: Connection, owner: str, results: Sequence[PushResult]) -> list[
 # --- the operator --------------------------------------------------------------------------------------------
 
 
-def outbox(conn: Connection, *, failed_only: bool, login: str | None, limit: int) -> list[OutboxRow]:
+def outbox(conn: Connection, failed_only: bool, login: str | None, limit: int) -> list[OutboxRow]:
     """Pending and failed pushes (or failed only), oldest first, optionally of one account."""
     statuses = ("failed", "failed") if failed_only else ("pending", "failed")
     if login is None:
