@@ -13,7 +13,7 @@ from octogate.smpp.constants import MessageState
 from octogate.smpp.simulator import SimulatorConfig
 from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, Outcome
-from octogate.store.incoming import ReceiptUpdate, apply_receipts
+from octogate.store.incoming import ReceiptUpdate, apply_receipts, retry_early
 from octogate.store.store import Store
 from octogate.store.tickets import ticket_for
 from support import Clock, Customer
@@ -188,7 +188,7 @@ async def test_an_early_receipt_is_kept_then_applied_in_the_recording_transactio
     assert await store.write(apply_receipts, [ReceiptUpdate("sim", "00FF", "DELIVRD", "000", now, now)]) == [
         "early"
     ]
-    outcome = Outcome(message_id, "submitted", "sim", (AcceptedPart(1, "255"),), 1)
+    outcome = Outcome(message_id, "submitted", "sim", (AcceptedPart(1, "000000ff"),), 1)
     assert await store.write(delivery.record, "me", [outcome], now + 1) == []
     assert (await store.read(delivery.message_state, message_id))[0] == "delivered"
     with store.connect() as conn:
@@ -197,6 +197,45 @@ async def test_an_early_receipt_is_kept_then_applied_in_the_recording_transactio
             ("receipt", {"message_id": ticket_for(campaign), "number": "+33601020304", "status": "DELIVERED",
                          "delivery_date": paris_date(now)}),
         ]  # fmt: skip
+
+
+async def test_an_early_receipt_in_the_other_base_is_matched_by_the_later_look(
+    store: Store, customer: Customer
+) -> None:
+    store.run(set_urls, customer.login)
+    _, message_id = _claimed_message(store, customer)
+    now = 1_790_000_000
+    assert await store.write(apply_receipts, [ReceiptUpdate("sim", "255", "UNDELIV", "001", now, now)]) == [
+        "early"
+    ]
+    outcome = Outcome(message_id, "submitted", "sim", (AcceptedPart(1, "000000FF"),), 1)
+    assert await store.write(delivery.record, "me", [outcome], now + 1) == []
+    assert (await store.read(delivery.message_state, message_id))[0] == "submitted"  # 255 may be hex: not yet
+    assert await store.write(retry_early, now + 30, 60) == 0  # too recent
+    assert await store.write(retry_early, now + 61, 60) == 1
+    assert (await store.read(delivery.message_state, message_id))[4] == "NOT_DELIVERED"
+    with store.connect() as conn:
+        assert conn.fetchone("SELECT COUNT(*) FROM early_receipts") == (0,)
+
+
+async def test_an_all_digit_id_naming_a_final_part_in_the_other_base_waits_for_its_own_part(
+    store: Store, customer: Customer
+) -> None:
+    """Hex ids 00000040 (final) and 00000064 (not recorded yet): a receipt "64" is 0x64's, not 0x40's."""
+    store.run(set_urls, customer.login)
+    _, forty = _submitted_message(store, customer, ("00000040",))
+    now = 1_790_000_000
+    assert await store.write(
+        apply_receipts, [ReceiptUpdate("sim", "00000040", "DELIVRD", None, now, now)]
+    ) == ["applied"]
+    assert await store.write(apply_receipts, [ReceiptUpdate("sim", "64", "UNDELIV", None, now, now)]) == [
+        "early"
+    ]
+    _, hundred = _claimed_message(store, customer)
+    outcome = Outcome(hundred, "submitted", "sim", (AcceptedPart(1, "00000064"),), 1)
+    assert await store.write(delivery.record, "me", [outcome], now + 1) == []
+    assert (await store.read(delivery.message_state, forty))[4] == "DELIVERED"
+    assert (await store.read(delivery.message_state, hundred))[4] == "NOT_DELIVERED"
 
 
 # --- helpers: messages put in a known state through the dispatcher's own SQL --------------------------------

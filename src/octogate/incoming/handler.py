@@ -82,7 +82,7 @@ class IncomingHandler:
         [outcome] = await self.store.write(incoming.apply_receipts, [update])
         self._count(outcome)
         if outcome == "early":
-            log.info("%s: receipt for unknown id %.64s kept until its part is recorded", event.connector,
+            log.debug("%s: receipt for unknown id %.64s kept until its part is recorded", event.connector,
                      update.carrier_id)  # fmt: skip
         return outcome
 

@@ -61,23 +61,34 @@ def apply_receipt(conn: Connection, update: ReceiptUpdate) -> str:
         return "intermediate"
     part = _find_part(conn, update.connector, update.carrier_id)
     if part is None:
-        conn.execute(
-            "INSERT INTO early_receipts (connector, carrier_id, stat, error, done_at, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (update.connector, ids.canonical(update.carrier_id), update.stat, update.error, update.done_at,
-             update.received_at),
-        )  # fmt: skip
+        _keep_early(conn, update)
         return "early"
-    message_id, seq, status = part
+    message_id, seq, status, same_form = part
     if status != "submitted":
-        return "duplicate"
+        if same_form:
+            return "duplicate"
+        # Read in the other base, the id names a part already final: most likely it is the id of a part not
+        # recorded yet (an all-digit id is ambiguous). Kept as early: its own part takes it when recorded, and
+        # the later look (`retry_early`) drops it if no such part appears.
+        _keep_early(conn, update)
+        return "early"
     _set_part(conn, message_id, seq, update.stat, update.done_at, update.error)
     complete_message(conn, message_id, update.received_at)
     return "applied"
 
 
-def _find_part(conn: Connection, connector: str, carrier_id: str) -> tuple[int, int, str] | None:
-    """The recorded part this receipt id names: the most likely reading wins when several match."""
+def _keep_early(conn: Connection, update: ReceiptUpdate) -> None:
+    conn.execute(
+        "INSERT INTO early_receipts (connector, carrier_id, stat, error, done_at, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (update.connector, ids.canonical(update.carrier_id), update.stat, update.error, update.done_at,
+         update.received_at),
+    )  # fmt: skip
+
+
+def _find_part(conn: Connection, connector: str, carrier_id: str) -> tuple[int, int, str, bool] | None:
+    """The recorded part this receipt id names (message id, seq, status, and whether the id was written in the
+    same base as the part's): the most likely reading wins when several match."""
     candidates = ids.lookup_candidates(carrier_id)
     if not candidates:
         return None
@@ -91,7 +102,7 @@ def _find_part(conn: Connection, connector: str, carrier_id: str) -> tuple[int, 
         return None
     rank = {form: i for i, form in enumerate(candidates)}
     best = min(rows, key=lambda r: (rank.get(r[2], len(rank)), r[3] != "submitted", -int(r[0])))
-    return int(best[0]), int(best[1]), best[3]
+    return int(best[0]), int(best[1]), best[3], ids.canonical(best[2]) == ids.canonical(carrier_id)
 
 
 def _set_part(
@@ -143,17 +154,20 @@ def has_early_receipts(conn: Connection) -> bool:
 
 
 def apply_early(conn: Connection, message_id: int, connector: str, parts: Sequence[tuple[int, str]]) -> int:
-    """Receipts that arrived before these just-recorded parts (seq, carrier id): applied now, then deleted."""
+    """Receipts that arrived before these just-recorded parts (seq, carrier id): applied now, then deleted.
+
+    Only receipts that wrote the id in the part's own base are taken here (an all-digit id read in the other
+    base could be another part's); those written in the other base are matched by `retry_early`.
+    """
     applied = 0
     for seq, carrier_id in parts:
-        forms = ids.base_forms(carrier_id)
-        if not forms:
+        form = ids.canonical(carrier_id)
+        if not form:
             continue
-        marks = ", ".join("?" for _ in forms)
         rows = conn.fetchall(
-            f"SELECT id, stat, error, done_at, received_at FROM early_receipts "  # noqa: S608 - marks only
-            f"WHERE connector = ? AND carrier_id IN ({marks}) ORDER BY id",
-            (connector, *forms),
+            "SELECT id, stat, error, done_at, received_at FROM early_receipts "
+            "WHERE connector = ? AND carrier_id = ? ORDER BY id",
+            (connector, form),
         )
         if not rows:
             continue
@@ -177,7 +191,7 @@ def retry_early(conn: Connection, now: int, older_than: int) -> int:
         part = _find_part(conn, connector, carrier_id)
         if part is None:
             continue
-        message_id, seq, status = part
+        message_id, seq, status, _ = part
         if status == "submitted":
             _set_part(conn, message_id, seq, stat, int(done or received), error)
             complete_message(conn, message_id, now)
