@@ -69,6 +69,7 @@ class PushWorker:
         self._in_memory = 0
         self._turn = 0
         self._kick = asyncio.Event()
+        self._stopping = False
         self._results: list[PushResult] = []
         self._results_ready = asyncio.Event()
         self._idle = asyncio.Event()  # set while no outcome waits to be recorded
@@ -104,6 +105,10 @@ class PushWorker:
     async def stop(self, grace: float = 5.0) -> None:
         """Clean stop: claim no more, let pushes in flight finish (up to `grace`), record them, give back
         the rest so another process can take them at once."""
+        self._stopping = True
+        self._kick.set()
+        if self._claimer is not None:  # a claim being written must finish: its rows would wait out the lease
+            await asyncio.wait({self._claimer}, timeout=grace)
         await _cancel(self._claimer)
         if self._pushes:
             await asyncio.wait(set(self._pushes), timeout=grace)
@@ -133,7 +138,7 @@ class PushWorker:
 
     async def _claim_loop(self) -> None:
         next_renew = time.monotonic() + self.settings.lease_seconds / 3
-        while True:
+        while not self._stopping:
             claimed = 0
             try:
                 if time.monotonic() >= next_renew:
@@ -145,7 +150,7 @@ class PushWorker:
                 log.error("callbacks: store unavailable: %.200s", error)
             except Exception as error:  # the claimer must outlive a bug, or pushes would stop for good
                 log.exception("callbacks: claim round failed: %.200s", error)
-            if claimed:
+            if claimed or self._stopping:
                 continue  # more may be due: claim again at once while there is room
             await self._kicked_or(self.settings.poll_interval)
             self._kick.clear()
