@@ -89,3 +89,12 @@ def test_smtp_settings() -> None:
     ):
         with pytest.raises(ConfigError):
             SmtpSettings.from_values(**bad)  # type: ignore[arg-type]
+
+
+def test_smtp_settings_from_octogates_settings() -> None:
+    pytest.importorskip("aiosmtpd")
+    from octogate.smtp.server import smtp_settings_from
+
+    assert smtp_settings_from(Settings()).listen == ("127.0.0.1", 2525)
+    https = smtp_settings_from(Settings(tls_cert="c.pem", tls_key="k.pem"))
+    assert (https.tls_cert, https.tls_key) == ("c.pem", "k.pem")  # STARTTLS with the HTTPS certificate

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from aiosmtpd.smtp import SMTP
 
-from octogate.config import ConfigError, parse_listen
+from octogate.config import ConfigError, Settings, parse_listen
 from octogate.service import Gateway
 from octogate.smtp.handler import InboxHandler
 from octogate.store.store import Store
@@ -61,6 +61,22 @@ class SmtpSettings:
         if not 1024 <= int(max_size) <= 64 * 1024 * 1024:
             raise ConfigError("smtp_max_size is between 1 KiB and 64 MiB")
         return cls(parse_smtp_listen(listen), domain, int(max_size), tls_cert or None, tls_key or None)
+
+
+def smtp_settings_from(settings: Settings) -> SmtpSettings:
+    """octogate's Settings → SmtpSettings. Fields it lacks take their defaults; STARTTLS falls back to the
+    HTTPS certificate (`tls_cert`/`tls_key`) when no SMTP-specific one is set."""
+    cert = getattr(settings, "smtp_tls_cert", None)
+    key = getattr(settings, "smtp_tls_key", None)
+    if not cert and not key:
+        cert, key = settings.tls_cert, settings.tls_key
+    return SmtpSettings.from_values(
+        str(getattr(settings, "smtp", DEFAULT_LISTEN)),
+        str(getattr(settings, "smtp_domain", DEFAULT_DOMAIN)),
+        max_size=int(getattr(settings, "smtp_max_size", DEFAULT_MAX_SIZE)),
+        tls_cert=cert,
+        tls_key=key,
+    )
 
 
 def parse_smtp_listen(value: str) -> tuple[str, int] | None:
