@@ -9,11 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from octogate.client.cli import add_client_commands
 from octogate.config import ConfigError, Settings, load_settings, parse_listen
 from octogate.keys import hash_api_key, new_api_key
 from octogate.service import normalise_login
 from octogate.sms.money import format_money, to_micro
 from octogate.sms.prices import PriceTable
+from octogate.smtp.cli import add_inbox_command
 from octogate.store import queries
 from octogate.store.db import DatabaseError, UnsupportedDatabaseURL
 from octogate.store.prices import price_table_from_rows, rows_from_price_table
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--http", help="HTTP listen address host:port (or OCTOGATE_HTTP; default 127.0.0.1:8080)"
     )
+    serve.add_argument("--smtp", help="e-mail to SMS listen address host:port, or off (or OCTOGATE_SMTP)")
     serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--tls-key", help="the certificate's private key (PEM)")
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo account")
@@ -87,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.set_defaults(handler=cmd_account_rotate_key)
     for sub in (create, listing, credit, flags, rotate):
         _database_option(sub)
+    # Imported here: these modules import helpers from this one.
+    from octogate.callbacks.cli import add_callback_commands
+    from octogate.incoming.cli import add_incoming_commands
+
+    add_callback_commands(commands, account)
+    add_incoming_commands(commands)
+    add_inbox_command(commands)
+    add_client_commands(commands)
 
     prices = commands.add_parser("prices", help="show the price table as CSV, or load one")
     prices.add_argument("--load", metavar="CSV", help="replace the price table with this CSV file")
@@ -157,7 +168,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     from octogate.server import run
 
     settings = settings.with_overrides(
-        http=args.http, database_url=args.database_url, tls_cert=args.tls_cert, tls_key=args.tls_key
+        http=args.http,
+        smtp=args.smtp,
+        database_url=args.database_url,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     if args.no_demo:
         settings = settings.with_overrides(demo=False)

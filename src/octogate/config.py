@@ -22,6 +22,8 @@ ENVIRONMENT = {
     "OCTOGATE_HTTP": "http",
     "OCTOGATE_DATABASE_URL": "database_url",
     "OCTOGATE_DEMO_KEY": "demo_key",
+    "OCTOGATE_SMTP": "smtp",
+    "OCTOGATE_SMTP_DOMAIN": "smtp_domain",
 }
 
 
@@ -102,6 +104,13 @@ class Settings:
     demo_key: str | None = None
     demo_credit: str = "100"
     successes_wrapper: Literal["success", "successs"] = "success"
+    #: "process": delivery (dispatcher, connectors, simulator, pushes) in a second process; "inline": one process.
+    background: Literal["process", "inline"] = "process"
+    smtp: str = "127.0.0.1:2525"  # or "off"
+    smtp_domain: str = "octogate.local"  # mail for sms@<this domain> is accepted, every other recipient refused
+    smtp_max_size: int = 1024 * 1024
+    smtp_tls_cert: str | None = None  # STARTTLS; defaults to tls_cert / tls_key
+    smtp_tls_key: str | None = None
     rules: Rules = field(default_factory=Rules)
     connectors: tuple[ConnectorConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
@@ -146,6 +155,12 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         "demo_login",
         "demo_credit",
         "successes_wrapper",
+        "background",
+        "smtp",
+        "smtp_domain",
+        "smtp_max_size",
+        "smtp_tls_cert",
+        "smtp_tls_key",
     }
     unknown = set(server) - known
     if unknown:
@@ -153,6 +168,8 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
     settings = settings.with_overrides(**server)
     if settings.successes_wrapper not in ("success", "successs"):
         raise ConfigError("successes_wrapper is 'success' (1.6.1) or 'successs'")
+    if settings.background not in ("process", "inline"):
+        raise ConfigError("background is 'process' (delivery in a second process) or 'inline'")
     sections = {"server", "rules", "connectors", "routes", "simulator", "dispatch", "callbacks"}
     unknown_sections = set(document) - sections
     if unknown_sections:

@@ -9,9 +9,8 @@ import time
 
 import uvicorn
 
-from octogate.callbacks.worker import PushWorker
+from octogate.background import BackgroundProcess, run_background, stop_background
 from octogate.config import Settings, parse_listen
-from octogate.dispatch.runtime import Delivery
 from octogate.http.app import OctopushApp
 from octogate.http.protocol import TolerantHttpToolsProtocol
 from octogate.keys import hash_api_key, new_api_key
@@ -19,6 +18,7 @@ from octogate.service import Gateway, normalise_login
 from octogate.sms.money import to_micro
 from octogate.sms.numbers import warm
 from octogate.sms.prices import default_price_table
+from octogate.smtp.server import smtp_settings_from, start_smtp
 from octogate.store import queries
 from octogate.store.prices import rows_from_price_table
 from octogate.store.records import UnknownAccount
@@ -85,23 +85,27 @@ async def serve(settings: Settings) -> None:
             ssl_certfile=settings.tls_cert,
             ssl_keyfile=settings.tls_key,
         )
-        delivery = await Delivery.start(store, settings)
-        pushes = PushWorker(store, settings.callbacks) if settings.callbacks.enabled else None
-        if pushes is not None:
-            await pushes.start()
-        app.gateway.on_accepted.append(delivery.dispatcher.wake)
-        print(delivery.describe(), flush=True)
+        if settings.background == "process":
+            child = BackgroundProcess(settings)
+            app.gateway.on_accepted.append(child.wake)
+        else:
+            delivery, pushes = await run_background(store, settings)
+            app.gateway.on_accepted.append(delivery.dispatcher.wake)
+        smtp = await start_smtp(app.gateway, store, smtp_settings_from(settings))
         scheme = "https" if settings.tls_cert else "http"
         print(
             f"octogate: Octopush API on {scheme}://{host}:{port}/api/sms  (database {store.url.redacted()})",
             flush=True,
         )
+        print(smtp.describe(), flush=True)
         try:
             await uvicorn.Server(config).serve()
         finally:
-            if pushes is not None:
-                await pushes.stop()
-            await delivery.stop()
+            await smtp.stop()
+            if settings.background == "process":
+                await child.stop()
+            else:
+                await stop_background(delivery, pushes)
     finally:
         store.close()
 

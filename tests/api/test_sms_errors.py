@@ -224,3 +224,9 @@ async def test_balance_and_credit_share_the_credential_errors(
         assert code(await api.post(path, data=customer.params(user_login=None))) == "108"
         assert code(await api.post(path, data=customer.params(api_key=None))) == "109"
         assert code(await api.post(path, data=customer.params(api_key="wrong"))) == "101"
+
+
+async def test_a_nul_character_is_dropped_not_a_store_failure(api: httpx.AsyncClient, customer: Customer) -> None:
+    response = await api.post("/api/sms", data=sms(customer, sms_text="Hel\x00lo STOP au XXXXX"))
+    assert code(response) == "000"
+    assert code(await api.post("/api/sms", data=sms(customer, sms_text="\x00"))) == "107"

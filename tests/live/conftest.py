@@ -48,7 +48,12 @@ class LiveServer:
 def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
     port = free_port()
     database_url = f"sqlite:///{tmp_path}/live.db"
-    env = {**os.environ, "OCTOGATE_HTTP": f"127.0.0.1:{port}", "OCTOGATE_DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "OCTOGATE_HTTP": f"127.0.0.1:{port}",
+        "OCTOGATE_SMTP": f"127.0.0.1:{free_port()}",
+        "OCTOGATE_DATABASE_URL": database_url,
+    }
     env.update(extra_env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "octogate.cli", "serve"],

@@ -97,6 +97,8 @@ class Delivery:
                 targets.append(f"the built-in SMSC simulator on {cfg.host}:{cfg.port}")
             else:
                 targets.append(f"{cfg.name} ({cfg.host}:{cfg.port} as {cfg.system_id})")
+        if not targets:
+            return "octogate: no SMPP connector configured: accepted messages stay queued"
         return "octogate: delivering over SMPP to " + ", ".join(targets)
 
     async def stop(self) -> None:

@@ -23,8 +23,17 @@ def decode_pairs(data: bytes | str) -> list[tuple[str, str]]:
 
 
 def params_from_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Later pairs win; empty values are dropped, so they never hide an earlier real value."""
-    return {name: value for name, value in pairs if value}
+    """Later pairs win; empty values are dropped, so they never hide an earlier real value.
+
+    NUL characters are removed: no SMS field can carry one, and PostgreSQL text cannot store one.
+    """
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        if value:
+            params[name] = value
+    return params
 
 
 def flag(params: Params, name: str) -> bool:

@@ -64,18 +64,13 @@ class SmtpSettings:
 
 
 def smtp_settings_from(settings: Settings) -> SmtpSettings:
-    """octogate's Settings → SmtpSettings. Fields it lacks take their defaults; STARTTLS falls back to the
-    HTTPS certificate (`tls_cert`/`tls_key`) when no SMTP-specific one is set."""
-    cert = getattr(settings, "smtp_tls_cert", None)
-    key = getattr(settings, "smtp_tls_key", None)
+    """octogate's Settings → SmtpSettings; STARTTLS falls back to the HTTPS certificate when no SMTP-specific
+    one is set."""
+    cert, key = settings.smtp_tls_cert, settings.smtp_tls_key
     if not cert and not key:
         cert, key = settings.tls_cert, settings.tls_key
     return SmtpSettings.from_values(
-        str(getattr(settings, "smtp", DEFAULT_LISTEN)),
-        str(getattr(settings, "smtp_domain", DEFAULT_DOMAIN)),
-        max_size=int(getattr(settings, "smtp_max_size", DEFAULT_MAX_SIZE)),
-        tls_cert=cert,
-        tls_key=key,
+        settings.smtp, settings.smtp_domain, max_size=settings.smtp_max_size, tls_cert=cert, tls_key=key
     )
 
 
