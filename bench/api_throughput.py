@@ -228,6 +228,7 @@ class Server:
         self.env = dict(os.environ)
         self.env.update(
             OCTOGATE_HTTP=f"{HOST}:{port}",
+            OCTOGATE_SMTP="off",
             OCTOGATE_DATABASE_URL=database_url,
             PYTHONUNBUFFERED="1",
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),

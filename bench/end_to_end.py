@@ -40,7 +40,7 @@ def start_serve(folder: str) -> tuple[subprocess.Popen[str], str, str]:
     port = free_port()
     database_url = f"sqlite:///{folder}/bench.db"
     env = {**os.environ, "OCTOGATE_HTTP": f"127.0.0.1:{port}", "OCTOGATE_DATABASE_URL": database_url,
-           "OCTOGATE_DEMO_KEY": DEMO_KEY}  # fmt: skip
+           "OCTOGATE_DEMO_KEY": DEMO_KEY, "OCTOGATE_SMTP": "off"}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "octogate.cli", "serve"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=folder,
