@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +33,13 @@ class LiveServer:
     process: subprocess.Popen[str]
     output: list[str]
 
+    def kill(self) -> None:
+        """A crash: SIGKILL to the server and its background process at once."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
@@ -57,7 +65,7 @@ def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Liv
     env.update(extra_env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "octogate.cli", "serve"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
     )  # fmt: skip
     assert process.stdout is not None
     lines: list[str] = []
@@ -72,7 +80,7 @@ def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Liv
     output = "".join(lines)
     login = re.search(r"user_login=(\S+)", output)
     key = re.search(r"api_key=(\S+)", output)
-    if not (login and key):
+    if not login:
         process.kill()
         raise AssertionError(f"octogate serve did not start:\n{output}")
     base_url = f"http://127.0.0.1:{port}"
@@ -82,7 +90,8 @@ def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Liv
             break
         except httpx.TransportError:
             time.sleep(0.05)
-    server = LiveServer(base_url, database_url, login.group(1), key.group(1), process, lines)
+    # A restart on an existing database cannot show the demo key again (only its hash is kept).
+    server = LiveServer(base_url, database_url, login.group(1), key.group(1) if key else "", process, lines)
     threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
     return server
 
