@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
 import httpx
+import pytest
 
+from octogate.cli import main
 from octogate.keys import hash_api_key, new_api_key
 from octogate.sms.money import to_micro
 from octogate.store import queries
 from octogate.store.store import Store
+from octogate.store.tickets import campaign_id_for
 
 
 @dataclass
@@ -52,3 +57,37 @@ def code(response: httpx.Response) -> str:
     found = xml(response).findtext("error_code")
     assert found is not None
     return found
+
+
+async def send(http: httpx.AsyncClient, customer: Customer, **fields: object) -> int:
+    """A campaign through /api/sms (FR, sender MyShop, a text with the STOP mention); returns its campaign id."""
+    values: dict[str, object] = {"sms_type": "FR", "sms_sender": "MyShop", "sms_text": "Hello STOP au XXXXX"}
+    values.update(fields)
+    root = ElementTree.fromstring((await http.post("/api/sms", data=customer.params(**values))).content)
+    assert root.findtext("error_code") == "000", root.findtext("error_code")
+    found = campaign_id_for(root.findtext("ticket") or "")
+    assert found is not None
+    return found
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], within: float = 30.0, what: str = "condition"
+) -> None:
+    """Poll `check` until it holds; fail (never hang) after `within` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`octogate ARGV` in this process: (exit status, stdout, stderr)."""
+    try:
+        main(list(argv))
+        status = 0
+    except SystemExit as exit_:
+        status = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err

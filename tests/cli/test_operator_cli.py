@@ -6,21 +6,11 @@ import re
 
 import pytest
 
-from octogate.cli import main
 from octogate.config import Settings
 from octogate.keys import api_key_matches
 from octogate.server import prepare_store
 from octogate.store import queries
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        status = 0
-    except SystemExit as exit_:
-        status = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return status, out, err
+from support import run_cli as run
 
 
 @pytest.fixture

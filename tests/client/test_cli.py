@@ -16,8 +16,9 @@ import pytest
 
 from client.conftest import Account, campaign_id, new_account, rows
 from live.conftest import LiveServer, free_port
-from octogate.client.cli import add_client_commands, cmd_balance, cmd_send, main
+from octogate.client.cli import add_client_commands, cmd_balance, cmd_send
 from octogate.client.credentials import CredentialsError, resolve
+from support import run_cli as run
 
 
 @pytest.fixture(autouse=True)
@@ -26,16 +27,6 @@ def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     for name in ("OCTOPUSH_LOGIN", "OCTOPUSH_API_KEY", "OCTOPUSH_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        status = 0
-    except SystemExit as exit_:
-        status = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def creds(account: Account) -> list[str]:

@@ -9,9 +9,10 @@ SERVER_MODULES = (
     "starlette", "uvicorn", "psycopg", "psycopg_binary", "phonenumbers", "holidays", "multipart",
     "python_multipart", "aiohttp", "aiosmtpd",
 )  # fmt: skip
-# The only gateway modules the client may load: the pure, stdlib-only statements of the document.
+# The only gateway modules the client may load: the pure, stdlib-only statements of the document, and the
+# stdlib-only ASGI body reader shared with the API.
 ALLOWED = {"octogate", "octogate.octopush", "octogate.octopush.errors", "octogate.octopush.signature",
-           "octogate.octopush.mailmerge", "octogate.octopush.params"}  # fmt: skip
+           "octogate.octopush.mailmerge", "octogate.octopush.params", "octogate.asgi"}  # fmt: skip
 
 SCRIPT = f"""
 import sys

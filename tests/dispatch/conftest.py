@@ -3,9 +3,8 @@ port, SMPP clients and a dispatcher, all on the test's event loop."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -20,8 +19,7 @@ from octogate.server import build_app
 from octogate.smpp.client import ConnectorConfig, SmppClient
 from octogate.smpp.simulator import SimulatorConfig, SmscSimulator
 from octogate.store.store import Store
-from octogate.store.tickets import campaign_id_for
-from support import Clock, Customer, xml
+from support import Clock
 
 ACCOUNTS = {"octo": "pw", "octo2": "pw"}
 
@@ -115,26 +113,3 @@ async def http(app: OctopushApp) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(app=app), base_url="http://octogate.test"
     ) as client:
         yield client
-
-
-async def send(http: httpx.AsyncClient, customer: Customer, **fields: object) -> int:
-    """Send a campaign through /api/sms; returns its campaign id."""
-    values: dict[str, object] = {"sms_type": "FR", "sms_sender": "MyShop", "sms_text": "Hello STOP au XXXXX"}
-    values.update(fields)
-    root = xml(await http.post("/api/sms", data=customer.params(**values)))
-    assert root.findtext("error_code") == "000", root.findtext("error_code")
-    found = campaign_id_for(root.findtext("ticket") or "")
-    assert found is not None
-    return found
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], within: float = 30.0, what: str = "condition"
-) -> None:
-    """Poll `check` until it holds; fail (never hang) after `within` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
-        await asyncio.sleep(0.02)

@@ -12,9 +12,9 @@ from octogate.smpp.simulator import SimulatorConfig
 from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, Outcome
 from octogate.store.store import Store
-from support import Clock, Customer, make_customer
+from support import Clock, Customer, eventually, make_customer, send
 
-from .conftest import ACCOUNTS, delivering, eventually, send
+from .conftest import ACCOUNTS, delivering
 
 LONG_TEXT = (
     "Our summer sale starts today: every item is twenty percent off until Sunday. " * 3 + "STOP au XXXXX"

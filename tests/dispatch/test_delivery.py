@@ -10,9 +10,9 @@ from octogate.smpp.constants import Npi, Ton
 from octogate.smpp.simulator import SimulatorConfig
 from octogate.store import delivery
 from octogate.store.store import Store
-from support import Clock, Customer
+from support import Clock, Customer, eventually, send
 
-from .conftest import ACCOUNTS, closed_port, connector, delivering, eventually, send
+from .conftest import ACCOUNTS, closed_port, connector, delivering
 
 LONG_TEXT = (
     "Our summer sale starts today: every item is twenty percent off until Sunday. " * 3 + "STOP au XXXXX"

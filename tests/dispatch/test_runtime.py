@@ -12,9 +12,9 @@ from octogate.dispatch.runtime import Delivery
 from octogate.http.app import OctopushApp
 from octogate.store import delivery
 from octogate.store.store import Store
-from support import Clock, Customer
+from support import Clock, Customer, eventually, send
 
-from .conftest import connector, eventually, send
+from .conftest import connector
 
 
 async def test_without_connectors_the_builtin_simulator_delivers(

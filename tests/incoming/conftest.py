@@ -3,8 +3,7 @@ on a loopback port, transceiver connectors whose `on_deliver` is the incoming ha
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -24,8 +23,7 @@ from octogate.smpp.simulator import SimulatorConfig, SmscSimulator
 from octogate.store import queries
 from octogate.store.db import Connection
 from octogate.store.store import Store
-from octogate.store.tickets import campaign_id_for
-from support import Clock, Customer, xml
+from support import Clock, Customer
 
 SIM_ACCOUNTS = {"octo": "pw"}
 URLS = {"receipt": "http://customer.test/receipts", "stop": "http://customer.test/stops",
@@ -106,28 +104,6 @@ def pushes(conn: Connection, account: int, kind: str | None = None) -> list[tupl
         if kind is None or row_kind == kind:
             found.append((row_kind, fields))
     return found
-
-
-async def send(http: httpx.AsyncClient, customer: Customer, **fields: object) -> int:
-    """A campaign through /api/sms; returns its campaign id."""
-    values: dict[str, object] = {"sms_type": "FR", "sms_sender": "MyShop", "sms_text": "Hello STOP au XXXXX"}
-    values.update(fields)
-    root = xml(await http.post("/api/sms", data=customer.params(**values)))
-    assert root.findtext("error_code") == "000", root.findtext("error_code")
-    found = campaign_id_for(root.findtext("ticket") or "")
-    assert found is not None
-    return found
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], within: float = 30.0, what: str = "condition"
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def receipt_event(

@@ -16,9 +16,9 @@ from octogate.store.delivery import AcceptedPart, Outcome
 from octogate.store.incoming import ReceiptUpdate, apply_receipts, retry_early
 from octogate.store.store import Store
 from octogate.store.tickets import ticket_for
-from support import Clock, Customer
+from support import Clock, Customer, eventually, send
 
-from .conftest import SIM_ACCOUNTS, account_id, eventually, gateway, pushes, receipt_event, send, set_urls
+from .conftest import SIM_ACCOUNTS, account_id, gateway, pushes, receipt_event, set_urls
 
 LONG_TEXT = (
     "Our summer sale starts today: every item is twenty percent off until Sunday. " * 3 + "STOP au XXXXX"

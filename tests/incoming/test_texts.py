@@ -11,9 +11,9 @@ from octogate.store import delivery, incoming, queries
 from octogate.store.db import Connection
 from octogate.store.store import Store
 from octogate.store.tickets import ticket_for
-from support import Clock, Customer, make_customer, xml
+from support import Clock, Customer, eventually, make_customer, send, xml
 
-from .conftest import SIM_ACCOUNTS, account_id, eventually, gateway, pushes, send, set_urls
+from .conftest import SIM_ACCOUNTS, account_id, gateway, pushes, set_urls
 
 NUMBER = "+33601020304"
 

@@ -31,6 +31,7 @@ from octogate.store import outbox
 from octogate.store.outbox import ClaimedPush, PushResult
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
+from octogate.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +110,14 @@ class PushWorker:
         self._kick.set()
         if self._claimer is not None:  # a claim being written must finish: its rows would wait out the lease
             await asyncio.wait({self._claimer}, timeout=grace)
-        await _cancel(self._claimer)
+        await cancel_and_wait(self._claimer)
         if self._pushes:
             await asyncio.wait(set(self._pushes), timeout=grace)
         for task in list(self._pushes):
-            await _cancel(task)
+            await cancel_and_wait(task)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), grace)
-        await _cancel(self._recorder)
+        await cancel_and_wait(self._recorder)
         unrecorded = sorted(self.held)
         if unrecorded:
             with contextlib.suppress(StoreUnavailable):
@@ -127,7 +128,7 @@ class PushWorker:
     async def abort(self) -> None:
         """Stop at once, recording and giving back nothing: what a crash leaves (tests use it)."""
         for task in [self._claimer, self._recorder, *self._pushes]:
-            await _cancel(task)
+            await cancel_and_wait(task)
         if self._session is not None:
             await self._session.close()
 
@@ -313,11 +314,3 @@ class PushWorker:
             if lost:
                 log.warning("callbacks: %d push(es) had lost their claim when recorded", len(lost))
             self.held.difference_update(r.id for r in batch)
-
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is None or task.done():
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from octogate.asgi import BodyTooLarge, read_body
 from octogate.client.callbacks import Callback, CallbackError, parse_callback
 
 Scope = MutableMapping[str, Any]
@@ -38,8 +39,9 @@ def callback_app(handler: Handler) -> ASGIApp:
         if scope["method"] != "POST":
             await _respond(send, 405, b"pushes are POST requests\n", [(b"allow", b"POST")])
             return
-        body = await _read_body(receive)
-        if body is None:
+        try:
+            body = await read_body(receive, MAX_BODY)
+        except BodyTooLarge:
             await _respond(send, 413, b"body too large for a push\n")
             return
         try:
@@ -68,23 +70,6 @@ def _form(body: bytes) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError):
         raise CallbackError("the body is not a UTF-8 urlencoded form") from None
     return dict(pairs)
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def _respond(

@@ -30,6 +30,7 @@ from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, ClaimedMessage, Outcome
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
+from octogate.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class Dispatcher:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Clean stop: claim no more, give back what is buffered, let sends in flight finish and be recorded."""
-        await _cancel(self._claimer)
+        await cancel_and_wait(self._claimer)
         buffered = self.queue.drain()
         if buffered:
             with contextlib.suppress(StoreUnavailable):
@@ -110,14 +111,14 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._settled.wait(), grace)
         for task in self._tasks:
-            await _cancel(task)
-        await _cancel(self._recorder)
+            await cancel_and_wait(task)
+        await cancel_and_wait(self._recorder)
         self._tasks = []
 
     async def abort(self) -> None:
         """Stop at once, recording nothing and giving nothing back: what a crash leaves (tests use it)."""
         for task in [self._claimer, self._recorder, *self._tasks]:
-            await _cancel(task)
+            await cancel_and_wait(task)
         self._tasks = []
 
     # --- claiming ----------------------------------------------------------------------------------------------
@@ -263,11 +264,3 @@ class Dispatcher:
 
     def _lease_until(self) -> int:
         return self._now() + self.settings.lease_seconds
-
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is None or task.done():
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

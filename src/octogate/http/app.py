@@ -15,6 +15,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from octogate.asgi import BodyTooLarge, read_body
 from octogate.octopush import answers
 from octogate.octopush.errors import ApiError, Code
 from octogate.octopush.params import decode_pairs, params_from_pairs
@@ -30,10 +31,6 @@ MAX_BODY = 16 * 1024 * 1024
 XML = b"text/xml; charset=UTF-8"
 JSON = b"application/json; charset=UTF-8"
 ENDPOINTS = {"sms", "balance", "credit"}
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 def route(path: str) -> tuple[str, bool] | None:
@@ -100,7 +97,7 @@ class OctopushApp:
 async def gather_params(scope: Scope, receive: Receive) -> dict[str, str]:
     """Query string, then body (the body wins on a clash); empty values are absent fields."""
     pairs = decode_pairs(scope["query_string"]) if scope["query_string"] else []
-    body = await read_body(receive)
+    body = await read_body(receive, MAX_BODY)
     if body:
         content_type = _header(scope, b"content-type")
         if content_type.startswith(b"multipart/form-data"):
@@ -108,23 +105,6 @@ async def gather_params(scope: Scope, receive: Receive) -> dict[str, str]:
         else:
             pairs.extend(decode_pairs(body))
     return params_from_pairs(pairs)
-
-
-async def read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def _multipart_pairs(scope: Scope, body: bytes) -> list[tuple[str, str]]:
