@@ -46,8 +46,15 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """Bad arguments give one line (and exit 2), not argparse's usage block: operators script these commands."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="octogate", description="Octopush-compatible SMS gateway over SMPP 3.4"
     )
     parser.add_argument("--config", help="TOML configuration file (or OCTOGATE_CONFIG)")

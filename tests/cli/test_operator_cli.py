@@ -112,3 +112,13 @@ def test_pause_and_resume(capsys: pytest.CaptureFixture[str], db: str) -> None:
         assert not store.run(queries.gateway_state).paused
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["account", "create"], ["account", "set", "x@example.com", "--blacklisted", "--not-blacklisted"], ["nonsense"]],
+)
+def test_bad_syntax_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert err.count("\n") == 1 and "error:" in err and "--help" in err
