@@ -15,14 +15,19 @@ class BodyTooLarge(Exception):
     pass
 
 
+class ClientDisconnected(Exception):
+    """The body ended before its end: an incomplete request is never applied."""
+
+
 async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole body, or `BodyTooLarge` as soon as it passes `limit` bytes (the rest is never buffered)."""
+    """The whole body; `BodyTooLarge` as soon as it passes `limit` bytes (the rest is never buffered);
+    `ClientDisconnected` if the client went away before the end of the body."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientDisconnected
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -226,7 +226,47 @@ async def test_balance_and_credit_share_the_credential_errors(
         assert code(await api.post(path, data=customer.params(api_key="wrong"))) == "101"
 
 
-async def test_a_nul_character_is_dropped_not_a_store_failure(api: httpx.AsyncClient, customer: Customer) -> None:
+async def test_a_nul_character_is_dropped_not_a_store_failure(
+    api: httpx.AsyncClient, customer: Customer
+) -> None:
     response = await api.post("/api/sms", data=sms(customer, sms_text="Hel\x00lo STOP au XXXXX"))
     assert code(response) == "000"
     assert code(await api.post("/api/sms", data=sms(customer, sms_text="\x00"))) == "107"
+
+
+async def test_dates_no_calendar_can_hold_are_100_not_a_fault(
+    api: httpx.AsyncClient, customer: Customer
+) -> None:
+    huge_year = {"sms_y": "99999999999999999999", "sms_m": "1", "sms_d": "1", "sms_h": "1", "sms_i": "1"}
+    dates = [{"sending_date": "inf"}, {"sending_date": "1e400"}, {"sending_time": "0001-01-01 00:00"}]
+    for date in [*dates, {"sending_time": "9999-12-31 23:59"}, huge_year]:
+        assert code(await api.post("/api/sms", data=sms(customer, sms_mode="2", **date))) == "100", date
+
+
+async def test_a_non_hex_signature_is_124(api: httpx.AsyncClient, customer: Customer) -> None:
+    assert (
+        code(await api.post("/api/sms", data=sms(customer, request_keys="T", request_sha1="é" * 40))) == "124"
+    )
+
+
+async def test_a_recipient_with_control_characters_leaves_the_answer_well_formed(
+    api: httpx.AsyncClient, customer: Customer
+) -> None:
+    root = xml(
+        await api.post("/api/sms", data=sms(customer, sms_recipients="+33601020399,\x0bx" + "y" * 200))
+    )
+    assert root.findtext("error_code") == "000"
+    assert root.findtext("failures/failure/error_code") == "117"
+    assert len(root.findtext("failures/failure/recipient") or "") <= 64
+
+
+async def test_windows_1252_bodies_of_old_php_clients(api: httpx.AsyncClient, customer: Customer) -> None:
+    body = sms(customer, sms_text="x")
+    del body["sms_text"]
+    raw = (
+        "&".join(f"{k}={v}" for k, v in body.items()).replace("@", "%40") + "&sms_text=%80+%92+STOP+au+XXXXX"
+    )
+    response = await api.post(
+        "/api/sms", content=raw.encode(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert code(response) == "000"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -51,3 +52,21 @@ def test_a_restart_keeps_accounts_and_a_fixed_demo_key_can_be_set(tmp_path: Path
         assert b"<error_code>000</error_code>" in balance_request(fixed, "/api/balance")
     finally:
         fixed.stop()
+
+
+def test_a_body_cut_short_by_the_client_is_not_applied(live_server: LiveServer) -> None:
+    body = (
+        f"user_login={quote(live_server.login)}&api_key={quote(live_server.api_key)}&sms_type=FR&sms_sender=Shop"
+        "&transactional=1&sms_text=Code+1234&sms_recipients=%2B33601020304,%2B3360102"
+    ).encode()
+    head = (
+        b"POST /api/sms HTTP/1.1\r\nHost: octogate\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: 100000\r\n\r\n"
+    )
+    with socket.create_connection(
+        ("127.0.0.1", int(live_server.base_url.rsplit(":", 1)[1])), timeout=5
+    ) as sock:
+        sock.sendall(head + body)
+    time.sleep(0.5)
+    balance = balance_request(live_server, "/api/balance")
+    assert b'<balance type="FR">1538.46</balance>' in balance  # nothing was debited

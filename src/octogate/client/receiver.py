@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from octogate.asgi import BodyTooLarge, read_body
+from octogate.asgi import BodyTooLarge, ClientDisconnected, read_body
 from octogate.client.callbacks import Callback, CallbackError, parse_callback
 
 Scope = MutableMapping[str, Any]
@@ -44,6 +44,8 @@ def callback_app(handler: Handler) -> ASGIApp:
         except BodyTooLarge:
             await _respond(send, 413, b"body too large for a push\n")
             return
+        except ClientDisconnected:
+            return  # an incomplete push is not handed to the handler: the gateway will retry it
         try:
             callback = parse_callback(_form(body))
         except CallbackError as error:

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from octogate.asgi import BodyTooLarge, read_body
+from octogate.asgi import BodyTooLarge, ClientDisconnected, read_body
 from octogate.octopush import answers
 from octogate.octopush.errors import ApiError, Code
 from octogate.octopush.params import decode_pairs, params_from_pairs
@@ -47,6 +47,10 @@ def route(path: str) -> tuple[str, bool] | None:
     return None
 
 
+class UnreadableBody(Exception):
+    """A multipart body that cannot be parsed: no parameter of it can be trusted."""
+
+
 class OctopushApp:
     def __init__(self, gateway: Gateway, *, successes_wrapper: str = "success") -> None:
         self.gateway = gateway
@@ -66,12 +70,19 @@ class OctopushApp:
             await _respond(send, 405, b"text/plain; charset=UTF-8", b"Use GET or POST\n", allow=b"GET, POST")
             return
         endpoint, as_json = target
-        body = await self._answer(scope, receive, endpoint, as_json)
-        await _respond(send, 200, JSON if as_json else XML, body)
-
-    async def _answer(self, scope: Scope, receive: Receive, endpoint: str, as_json: bool) -> bytes:
         try:
             params = await gather_params(scope, receive)
+        except ClientDisconnected:
+            return  # nobody to answer, and an incomplete request must not be applied
+        except (BodyTooLarge, UnreadableBody):
+            params = None
+        body = await self._answer(params, endpoint, as_json)
+        await _respond(send, 200, JSON if as_json else XML, body)
+
+    async def _answer(self, params: dict[str, str] | None, endpoint: str, as_json: bool) -> bytes:
+        try:
+            if params is None:
+                raise ApiError(Code.MISSING_PARAMETERS)  # a body over the size limit, or unreadable
             if endpoint == "sms":
                 answer = await self.gateway.submit_sms(params)
                 if as_json:
@@ -85,8 +96,6 @@ class OctopushApp:
             return (answers.credit_json if as_json else answers.credit_xml)(account.balance, account.currency)
         except ApiError as error:
             code = error.code
-        except BodyTooLarge:
-            code = Code.MISSING_PARAMETERS
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("unexpected fault answering /api/%s (reference %s)", endpoint, reference)
@@ -118,10 +127,10 @@ async def _multipart_pairs(scope: Scope, body: bytes) -> list[tuple[str, str]]:
         return {"type": "http.request", "body": body, "more_body": False}
 
     try:
-        form = await Request(scope, replay).form()
-    except Exception:  # a malformed multipart body is a request without readable parameters
+        form = await Request(scope, replay).form(max_files=1000, max_fields=100_000, max_part_size=MAX_BODY)
+    except Exception:  # a malformed multipart body: answered 100, never half-read
         log.info("unreadable multipart body (%d bytes)", len(body))
-        return []
+        raise UnreadableBody from None
     pairs: list[tuple[str, str]] = []
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):

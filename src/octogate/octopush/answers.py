@@ -7,6 +7,7 @@ with escaping are several times faster than building an ElementTree.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
@@ -16,6 +17,16 @@ from octogate.sms.money import format_money
 
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+# Characters XML 1.0 cannot carry, even escaped: a caller's junk echoed back must not break the answer.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+MAX_ECHO = 64
+
+
+def echo(text: str) -> str:
+    """A caller's value written back into an answer: bounded, XML-safe, escaped."""
+    return escape(NOT_XML.sub("\ufffd", text[:MAX_ECHO]))
 
 
 def currency_symbol(currency: str) -> str:
@@ -80,7 +91,7 @@ def sms_xml(answer: SmsAnswer, *, successes_wrapper: str = "success") -> bytes:
     if answer.failures:
         parts.append("<failures>")
         parts.extend(
-            f"<failure><recipient>{escape(f.recipient)}</recipient><error_code>{f.code.wire}</error_code></failure>"
+            f"<failure><recipient>{echo(f.recipient)}</recipient><error_code>{f.code.wire}</error_code></failure>"
             for f in answer.failures
         )
         parts.append("</failures>")
@@ -103,7 +114,7 @@ def sms_json(answer: SmsAnswer) -> bytes:
             {"recipient": s.recipient, "country_code": s.country, "cost": format_money(s.cost, 4)}
             for s in answer.successes
         ],
-        "failures": [{"recipient": f.recipient, "error_code": f.code.wire} for f in answer.failures],
+        "failures": [{"recipient": f.recipient[:MAX_ECHO], "error_code": f.code.wire} for f in answer.failures],
     }
     return json.dumps(document, ensure_ascii=False).encode()
 
@@ -122,7 +133,7 @@ def balance_json(premium: str, low_cost: str) -> bytes:
 
 def credit_xml(credit: int, currency: str) -> bytes:
     return (
-        f"{XML_HEAD}<octopush><error_code>000</error_code><credit>{format_money(credit, 2)}</credit>"
+        f"{XML_HEAD}<octopush><error_code>000</error_code><credit>{format_money(credit, 2, 2)}</credit>"
         f"<currency_code>{escape(currency_symbol(currency))}</currency_code></octopush>"
     ).encode()
 
@@ -130,7 +141,7 @@ def credit_xml(credit: int, currency: str) -> bytes:
 def credit_json(credit: int, currency: str) -> bytes:
     document = {
         "error_code": "000",
-        "credit": format_money(credit, 2),
+        "credit": format_money(credit, 2, 2),
         "currency_code": currency_symbol(currency),
     }
     return json.dumps(document, ensure_ascii=False).encode()

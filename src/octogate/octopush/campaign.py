@@ -75,9 +75,6 @@ class CampaignBuilder:
         self._mention_checked = False
         if not any(request.recipients):
             raise ApiError(Code.NO_RECIPIENTS)
-        if len(self.template) > MAX_CHARACTERS:
-            # Counted characters are never fewer than code points: no need to count to refuse this.
-            raise ApiError(Code.TEXT_TOO_LONG)
 
     def __len__(self) -> int:
         return len(self.request.recipients)

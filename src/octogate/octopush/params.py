@@ -13,13 +13,28 @@ Params = Mapping[str, str]
 
 
 def decode_pairs(data: bytes | str) -> list[tuple[str, str]]:
-    """UTF-8 as the document says; an old client's Latin-1 is read as Latin-1 rather than mangled."""
-    if isinstance(data, str):
-        return parse_qsl(data, keep_blank_values=True, errors="replace")
+    """UTF-8 as the document says; each field that is not UTF-8 is read as Windows-1252, what old French
+    PHP clients send (`%80` is €, `%92` is ’), and Latin-1 for the few bytes Windows-1252 leaves undefined."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    text = raw.decode("latin-1")  # one character per byte, losslessly; fields are decoded one by one below
+    pairs = []
+    for name, value in parse_qsl(text, keep_blank_values=True, encoding="latin-1"):
+        pairs.append((_legacy_text(name), _legacy_text(value)))
+    return pairs
+
+
+def _legacy_text(raw: str) -> str:
+    """`raw` holds one byte per character: UTF-8 if it decodes as UTF-8, else Windows-1252 / Latin-1."""
+    if raw.isascii():
+        return raw
+    data = raw.encode("latin-1")
     try:
-        return parse_qsl(data.decode("utf-8"), keep_blank_values=True, errors="strict")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        return parse_qsl(data.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
 
 
 def params_from_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

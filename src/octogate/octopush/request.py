@@ -19,6 +19,7 @@ from octogate.octopush.signature import check_signature
 
 PARIS = ZoneInfo("Europe/Paris")
 MAX_REQUEST_ID = 255
+LATEST_EPOCH = 32503680000  # 3000-01-01
 SENDER_ALPHANUMERIC = re.compile(r"[A-Za-z0-9 .\-]{3,11}")
 SENDER_MSISDN = re.compile(r"(?:\+|00)?([0-9]{3,15})")
 
@@ -62,7 +63,7 @@ def parse_sms_request(params: Params) -> SmsRequest:
     sender = parse_sender(params.get("sms_sender"), sms_type=sms_type, msisdn=msisdn_sender)
     recipients = tuple(raw.strip() for raw in raw_recipients.split(","))
     merge = parse_mail_merge(params, len(recipients))
-    request_id = params.get("request_id")
+    request_id = params.get("request_id", "").strip() or None
     if request_id is not None and len(request_id) > MAX_REQUEST_ID:
         raise ApiError(Code.MISSING_PARAMETERS)
     return SmsRequest(
@@ -103,43 +104,36 @@ def parse_sending_date(params: Params) -> int | None:
     `sending_time` takes an epoch or a `YYYY-MM-DD HH:MM[:SS]` Paris wall time (or ISO 8601 with an offset).
     The old split fields are Paris wall time. A bad or missing date with sms_mode=2 answers 100.
     """
-    mode = params.get("sms_mode", "1").strip()
-    if mode == "1":
+    mode = params.get("sms_mode", "1").strip() or "1"
+    if mode.isdigit() and int(mode) == 1:
         return None
-    if mode != "2":
+    if not (mode.isdigit() and int(mode) == 2):
         raise ApiError(Code.MISSING_PARAMETERS)
-    if "sending_date" in params:
-        return _epoch(params["sending_date"])
-    if "sending_time" in params:
-        return _epoch_or_wall_time(params["sending_time"])
-    split = [params.get(name) for name in ("sms_y", "sms_m", "sms_d", "sms_h", "sms_i")]
-    if all(split):
-        try:
+    try:
+        if "sending_date" in params:
+            return _in_range(int(float(params["sending_date"].strip())))
+        if "sending_time" in params:
+            return _in_range(_epoch_or_wall_time(params["sending_time"].strip()))
+        split = [params.get(name) for name in ("sms_y", "sms_m", "sms_d", "sms_h", "sms_i")]
+        if all(split):
             year, month, day, hour, minute = (int(value or "") for value in split)
-            return int(datetime(year, month, day, hour, minute, tzinfo=PARIS).timestamp())
-        except ValueError:
-            raise ApiError(Code.MISSING_PARAMETERS) from None
+            return _in_range(int(datetime(year, month, day, hour, minute, tzinfo=PARIS).timestamp()))
+    except (ValueError, OverflowError):  # not a number, not a date, or a number no date can hold
+        raise ApiError(Code.MISSING_PARAMETERS) from None
     raise ApiError(Code.MISSING_PARAMETERS)
 
 
-def _epoch(raw: str) -> int:
-    try:
-        value = int(float(raw.strip()))
-    except ValueError:
-        raise ApiError(Code.MISSING_PARAMETERS) from None
-    if value < 0 or value > 32503680000:  # year 3000: beyond it the caller sent something else
+def _in_range(epoch: int) -> int:
+    """Up to the year 3000: beyond it the caller sent something else than a date."""
+    if not 0 <= epoch <= LATEST_EPOCH:
         raise ApiError(Code.MISSING_PARAMETERS)
-    return value
+    return epoch
 
 
 def _epoch_or_wall_time(raw: str) -> int:
-    raw = raw.strip()
     if raw.isdigit():
-        return _epoch(raw)
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(Code.MISSING_PARAMETERS) from None
+        return int(raw)
+    moment = datetime.fromisoformat(raw)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=PARIS)
     return int(moment.astimezone(UTC).timestamp())

@@ -54,6 +54,6 @@ def check_signature(params: Params) -> None:
     if "D" in keys:
         candidates.append(request_sha1(params, keys, skip=frozenset("D")))
     # Constant-time comparison, evaluated for every candidate so timing says nothing about which one matched.
-    matched = [hmac.compare_digest(sent, candidate) for candidate in candidates]
+    matched = [hmac.compare_digest(sent.encode(), candidate.encode()) for candidate in candidates]
     if not any(matched):
         raise ApiError(Code.SHA1_MISMATCH)
