@@ -63,7 +63,8 @@ async def serve(settings: Settings) -> None:
     store = prepare_store(settings)
     try:
         host, port = parse_listen(settings.http)
-        if settings.demo:
+        # The sandbox's funded account exists only while messages go to the built-in simulator.
+        if settings.demo and not settings.connectors:
             login, key = ensure_demo_account(store, settings)
             print(f"demo account: user_login={login}")
             if key:

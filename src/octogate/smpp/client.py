@@ -99,7 +99,7 @@ class ConnectorConfig:
     host: str
     port: int
     system_id: str
-    password: str
+    password: str = field(repr=False)
     system_type: str = ""
     bind_mode: BindModeName = "transceiver"
     #: Maximum unanswered submit_sm at any time.

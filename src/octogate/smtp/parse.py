@@ -35,7 +35,7 @@ from email.header import Header, decode_header
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 from octogate.octopush.params import decode_pairs, params_from_pairs
 
@@ -45,6 +45,7 @@ END = "&end=end"
 BREAK = re.compile(r"[ \t]*\r?\n[ \t]*")
 FOLD = re.compile(r"\r?\n[ \t]*")
 CREDENTIAL_TYPO = re.compile(r"(user_login|api_key)[@:](.*)", re.S)
+SEGMENT = re.compile(r"([^=@:]*)([=@:])(.*)", re.S)
 API_KEY_PAIR = re.compile(r"(?i)(api(?:_|%5f)key)([=@:])[^&\s]*")
 REDACTED = "[removed]"
 #: Defects after which the text read from a mail cannot be trusted: such a mail is never sent.
@@ -141,9 +142,18 @@ def header_text(value: str | Header | None) -> str:
 
 
 def redact(subject: str, params: dict[str, str]) -> str:
-    """The subject without the API key: its pair's value, and the key's value wherever else it appears."""
-    subject = API_KEY_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", subject)
+    """The subject without the API key: the value of any pair whose decoded name is api_key (however its name
+    is percent-encoded), any pair whose decoded value is the key, and the key's value wherever else it appears."""
     key = params.get("api_key", "")
+    segments = subject.split("&")
+    for index, segment in enumerate(segments):
+        match = SEGMENT.match(segment)
+        if match is None:
+            continue
+        name, separator, value = match.groups()
+        if unquote_plus(name).strip().lower() == "api_key" or (key and unquote_plus(value).strip() == key):
+            segments[index] = f"{name}{separator}{REDACTED}"
+    subject = API_KEY_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", "&".join(segments))
     if len(key) >= 4:
         for form in {key, quote(key, safe=""), quote_plus(key, safe="")}:
             subject = subject.replace(form, REDACTED)
