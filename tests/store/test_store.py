@@ -12,7 +12,7 @@ from octogate.config import Settings
 from octogate.keys import api_key_matches
 from octogate.server import build_app
 from octogate.store import queries, schema
-from octogate.store.db import Connection
+from octogate.store.db import Connection, DatabaseError
 from octogate.store.records import (
     DuplicateRequest,
     InsufficientCredit,
@@ -143,3 +143,25 @@ async def test_the_writer_survives_a_failed_commit(store: Store, monkeypatch: py
         await store.write(queries.insert_campaign, campaign(account.id, cost=100_000), 0)
     accepted = await store.write(queries.insert_campaign, campaign(account.id, cost=100_000), 0)
     assert accepted.balance == 900_000
+
+
+async def test_an_operation_that_swallows_a_database_error_does_not_spoil_its_batch(store: Store) -> None:
+    """On PostgreSQL a swallowed error aborts the shared transaction: that operation must fail, not its batch."""
+    customer = make_customer(store, credit="1")
+    account = store.run(queries.account, customer.login)
+
+    def swallowing(conn: Connection) -> str:
+        try:
+            conn.execute("SELECT 1 FROM no_such_table")
+        except DatabaseError:
+            return "swallowed"
+        return "no error"
+
+    results = await asyncio.gather(
+        store.write(queries.insert_campaign, campaign(account.id, cost=100_000, request_id="a"), 0),
+        store.write(swallowing),
+        store.write(queries.insert_campaign, campaign(account.id, cost=100_000, request_id="b"), 0),
+        return_exceptions=True,
+    )
+    assert [r.balance for r in results if not isinstance(r, BaseException | str)] == [900_000, 800_000]
+    assert store.run(queries.count_campaigns, account.id) == 2

@@ -128,17 +128,20 @@ class Dispatcher:
         next_renew = time.monotonic() + self.settings.lease_seconds / 3
         while True:
             try:
-                if time.monotonic() >= next_sweep:
-                    next_sweep = time.monotonic() + SWEEP_EVERY
-                    freed = await self.store.write(delivery.release_expired, self._now())
-                    if freed:
-                        log.warning("dispatch: %d message(s) whose claim expired are queued again", freed)
-                if time.monotonic() >= next_renew:
+                if time.monotonic() >= next_renew:  # renew first: the sweep must never find our own claims
                     next_renew = time.monotonic() + self.settings.lease_seconds / 3
                     await self.store.write(delivery.renew, self.owner, sorted(self.held), self._lease_until())
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + SWEEP_EVERY
+                    freed = await self.store.write(delivery.release_expired, self._now(), self.owner)
+                    if freed:
+                        log.warning("dispatch: %d message(s) whose claim expired are queued again", freed)
                 claimed = await self._claim_round()
             except StoreUnavailable as error:
                 log.error("dispatch: store unavailable: %.200s", error)
+                claimed = 0
+            except Exception:  # a bug must not stop delivery for good: logged, and the loop goes on
+                log.exception("dispatch: claim round failed")
                 claimed = 0
             if claimed:
                 continue  # more may be due: claim again at once while there is room
@@ -240,7 +243,9 @@ class Dispatcher:
                 continue
             try:
                 lost = await self.store.write(delivery.record, self.owner, batch, self._now())
-            except StoreUnavailable as error:
+            except Exception as error:  # unavailable store, or a bug: the outcomes are kept and retried
+                if not isinstance(error, StoreUnavailable):
+                    log.exception("dispatch: recording %d outcome(s) failed", len(batch))
                 log.error("dispatch: cannot record %d outcome(s), retrying: %.200s", len(batch), error)
                 self._outcomes[:0] = batch
                 await asyncio.sleep(1.0)

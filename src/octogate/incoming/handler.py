@@ -135,6 +135,8 @@ class IncomingHandler:
                     log.info("incoming: %d early receipt(s) matched their part on a later look", found)
             except StoreUnavailable as error:
                 log.error("incoming: maintenance failed: %.200s", error)
+            except Exception:  # a bug must not stop the later looks for good
+                log.exception("incoming: maintenance failed")
 
     def _count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1

@@ -135,11 +135,13 @@ class Connection:
         self.execute("SAVEPOINT op")
         try:
             yield self
+            # Inside the try: if the operation swallowed a database error, PostgreSQL's transaction is aborted,
+            # RELEASE fails, and the operation is rolled back here instead of silently spoiling its batch.
+            self.execute("RELEASE SAVEPOINT op")
         except BaseException:
             self.execute("ROLLBACK TO SAVEPOINT op")
             self.execute("RELEASE SAVEPOINT op")
             raise
-        self.execute("RELEASE SAVEPOINT op")
 
     def close(self) -> None:
         if self._sqlite is not None:

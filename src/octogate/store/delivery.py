@@ -130,7 +130,7 @@ def _done_parts(
 ) -> dict[int, tuple[dict[int, str], str | None]]:
     rows = conn.fetchall(
         f"SELECT message_id, seq, connector, carrier_id FROM message_parts "  # noqa: S608
-        f"WHERE status = 'submitted' AND message_id IN ({marks})",
+        f"WHERE status <> 'failed' AND message_id IN ({marks})",  # a part with a receipt was accepted too
         ids,
     )
     done: dict[int, tuple[dict[int, str], str | None]] = {}
@@ -170,12 +170,13 @@ def release(conn: Connection, owner: str, ids: Sequence[int]) -> int:
     return released
 
 
-def release_expired(conn: Connection, now: int) -> int:
-    """Claims whose lease ran out (their process died or hung) become claimable again."""
+def release_expired(conn: Connection, now: int, owner: str) -> int:
+    """Claims whose lease ran out (their process died or hung) become claimable again; never the caller's own,
+    which it still holds and renews (a wall clock that jumped must not make it send them twice)."""
     cursor = conn.execute(
         "UPDATE messages SET status = 'queued', claimed_by = NULL, lease_until = NULL "
-        "WHERE status = 'sending' AND lease_until <= ?",
-        (now,),
+        "WHERE status = 'sending' AND lease_until <= ? AND claimed_by <> ?",
+        (now, owner),
     )
     return max(cursor.rowcount, 0)
 

@@ -19,6 +19,8 @@ from octogate.store.tickets import ticket_for
 
 #: messages that really went out (what a STOP or a reply can answer)
 SENT = ("submitted", "delivered", "undelivered")
+EARLY_PAGES = 20  # at most EARLY_PAGES * EARLY_BATCH receipts looked at again per call
+EARLY_HORIZON = 48 * 3600
 EARLY_BATCH = 500
 
 
@@ -64,6 +66,7 @@ def apply_receipt(conn: Connection, update: ReceiptUpdate) -> str:
         _keep_early(conn, update)
         return "early"
     message_id, seq, status, same_form = part
+    _lock_message(conn, message_id)
     if status != "submitted":
         if same_form:
             return "duplicate"
@@ -75,6 +78,14 @@ def apply_receipt(conn: Connection, update: ReceiptUpdate) -> str:
     _set_part(conn, message_id, seq, update.stat, update.done_at, update.error)
     complete_message(conn, message_id, update.received_at)
     return "applied"
+
+
+def _lock_message(conn: Connection, message_id: int) -> None:
+    """Serialise receipts of one message across processes (PostgreSQL): two parts' receipts committed at once
+    must not both read the other part as pending and leave the message without its final state. SQLite's
+    single writer already serialises them."""
+    if conn.dialect == "postgresql":
+        conn.execute("SELECT id FROM messages WHERE id = ? FOR UPDATE", (message_id,))
 
 
 def _keep_early(conn: Connection, update: ReceiptUpdate) -> None:
@@ -180,23 +191,32 @@ def apply_early(conn: Connection, message_id: int, connector: str, parts: Sequen
 
 def retry_early(conn: Connection, now: int, older_than: int) -> int:
     """Early receipts still waiting after `older_than` seconds: looked up again (their part may have been
-    recorded by another process while the receipt was stored). Returns how many found their part."""
-    rows = conn.fetchall(
-        "SELECT id, connector, carrier_id, stat, error, done_at, received_at FROM early_receipts "
-        "WHERE received_at <= ? ORDER BY id LIMIT ?",
-        (now - older_than, EARLY_BATCH),
-    )
+    recorded by another process while the receipt was stored). Returns how many found their part.
+
+    Pages through by id, so receipts that never find a part (another system on the same SMSC account) cannot
+    hide the ones that will; those older than EARLY_HORIZON stay in the table for the operator, unscanned."""
     found = 0
-    for early_id, connector, carrier_id, stat, error, done, received in rows:
-        part = _find_part(conn, connector, carrier_id)
-        if part is None:
-            continue
-        message_id, seq, status, _ = part
-        if status == "submitted":
-            _set_part(conn, message_id, seq, stat, int(done or received), error)
-            complete_message(conn, message_id, now)
-        conn.execute("DELETE FROM early_receipts WHERE id = ?", (early_id,))
-        found += 1
+    after = 0
+    for _ in range(EARLY_PAGES):
+        rows = conn.fetchall(
+            "SELECT id, connector, carrier_id, stat, error, done_at, received_at FROM early_receipts "
+            "WHERE id > ? AND received_at <= ? AND received_at > ? ORDER BY id LIMIT ?",
+            (after, now - older_than, now - EARLY_HORIZON, EARLY_BATCH),
+        )
+        for early_id, connector, carrier_id, stat, error, done, received in rows:
+            after = early_id
+            part = _find_part(conn, connector, carrier_id)
+            if part is None:
+                continue
+            message_id, seq, status, _ = part
+            _lock_message(conn, message_id)
+            if status == "submitted":
+                _set_part(conn, message_id, seq, stat, int(done or received), error)
+                complete_message(conn, message_id, now)
+            conn.execute("DELETE FROM early_receipts WHERE id = ?", (early_id,))
+            found += 1
+        if len(rows) < EARLY_BATCH:
+            break
     return found
 
 
@@ -204,11 +224,13 @@ def retry_early(conn: Connection, now: int, older_than: int) -> int:
 
 LAST_MARKETING = (
     "SELECT m.id, m.campaign_id, m.account_id FROM messages m JOIN campaigns c ON c.id = m.campaign_id "
-    "WHERE m.recipient = ? AND c.transactional = 0 AND m.status IN (?, ?, ?) ORDER BY m.id DESC LIMIT 1"
+    "WHERE m.recipient = ? AND c.transactional = 0 AND m.status IN (?, ?, ?) "
+    "ORDER BY m.submitted_at DESC, m.id DESC LIMIT 1"
 )
 LAST_WITH_REPLIES = (
     "SELECT m.id, m.campaign_id, m.account_id FROM messages m JOIN campaigns c ON c.id = m.campaign_id "
-    "WHERE m.recipient = ? AND c.with_replies = 1 AND m.status IN (?, ?, ?) ORDER BY m.id DESC LIMIT 1"
+    "WHERE m.recipient = ? AND c.with_replies = 1 AND m.status IN (?, ?, ?) "
+    "ORDER BY m.submitted_at DESC, m.id DESC LIMIT 1"
 )
 
 
