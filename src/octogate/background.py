@@ -23,7 +23,7 @@ from octogate.dispatch.runtime import Delivery
 from octogate.store.store import Store
 
 log = logging.getLogger(__name__)
-STOP_GRACE = 15.0
+STOP_GRACE = 60.0  # more than the dispatcher gives submits in flight (the SMPP response timeout)
 
 
 async def run_background(store: Store, settings: Settings) -> tuple[Delivery, PushWorker | None]:
@@ -36,9 +36,8 @@ async def run_background(store: Store, settings: Settings) -> tuple[Delivery, Pu
 
 
 async def stop_background(delivery: Delivery, pushes: PushWorker | None) -> None:
-    if pushes is not None:
-        await pushes.stop()
-    await delivery.stop()
+    """Both at once: neither's grace period eats into the other's."""
+    await asyncio.gather(delivery.stop(), *([pushes.stop()] if pushes is not None else []))
 
 
 class BackgroundProcess:

@@ -99,8 +99,13 @@ class Dispatcher:
             asyncio.create_task(self._send_loop(), name=f"dispatch-sender-{i}") for i in range(self.senders)
         ]
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Clean stop: claim no more, give back what is buffered, let sends in flight finish and be recorded."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Clean stop: claim no more, give back what is buffered, let sends in flight finish and be recorded.
+
+        By default sends in flight get as long as an SMSC may take to answer: cancelled on the wire, their
+        outcome would be unknown and the message sent again once its lease ran out."""
+        if grace is None:
+            grace = max([10.0] + [c.config.response_timeout + 5 for c in self.clients.values()])
         await cancel_and_wait(self._claimer)
         buffered = self.queue.drain()
         if buffered:
