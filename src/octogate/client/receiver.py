@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from octogate.asgi import BodyTooLarge, ClientDisconnected, read_body
+from octogate.asgi import BodyTooLarge, ClientDisconnected, lifespan, read_body, respond
 from octogate.client.callbacks import Callback, CallbackError, parse_callback
 
 Scope = MutableMapping[str, Any]
@@ -32,7 +32,7 @@ def callback_app(handler: Handler) -> ASGIApp:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -77,18 +77,5 @@ def _form(body: bytes) -> dict[str, str]:
 async def _respond(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    head = [(b"content-length", str(len(body)).encode()), *(headers or [])]
-    if body:
-        head.append((b"content-type", b"text/plain; charset=utf-8"))
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+    text = [(b"content-type", b"text/plain; charset=utf-8")] if body else []
+    await respond(send, status, body, [*(headers or []), *text])

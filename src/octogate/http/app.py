@@ -15,7 +15,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from octogate.asgi import BodyTooLarge, ClientDisconnected, read_body
+from octogate.asgi import BodyTooLarge, ClientDisconnected, lifespan, read_body, respond
 from octogate.octopush import answers
 from octogate.octopush.errors import ApiError, Code
 from octogate.octopush.params import decode_pairs, params_from_pairs
@@ -30,6 +30,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_BODY = 16 * 1024 * 1024
 XML = b"text/xml; charset=UTF-8"
 JSON = b"application/json; charset=UTF-8"
+TEXT = b"text/plain; charset=UTF-8"
 ENDPOINTS = {"sms", "balance", "credit"}
 
 
@@ -58,16 +59,16 @@ class OctopushApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
         target = route(scope["path"])
         if target is None:
-            await _respond(send, 404, b"text/plain; charset=UTF-8", b"Not found: the API lives under /api/\n")
+            await respond(send, 404, b"Not found: the API lives under /api/\n", [(b"content-type", TEXT)])
             return
         if scope["method"] not in {"GET", "POST"}:
-            await _respond(send, 405, b"text/plain; charset=UTF-8", b"Use GET or POST\n", allow=b"GET, POST")
+            await respond(send, 405, b"Use GET or POST\n", [(b"content-type", TEXT), (b"allow", b"GET, POST")])
             return
         endpoint, as_json = target
         try:
@@ -77,7 +78,7 @@ class OctopushApp:
         except (BodyTooLarge, UnreadableBody):
             params = None
         body = await self._answer(params, endpoint, as_json)
-        await _respond(send, 200, JSON if as_json else XML, body)
+        await respond(send, 200, body, [(b"content-type", JSON if as_json else XML)])
 
     async def _answer(self, params: dict[str, str] | None, endpoint: str, as_json: bool) -> bytes:
         try:
@@ -145,23 +146,3 @@ def _header(scope: Scope, name: bytes) -> bytes:
         if key == name:
             return bytes(value).lower()
     return b""
-
-
-async def _respond(
-    send: Send, status: int, content_type: bytes, body: bytes, allow: bytes | None = None
-) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    if allow is not None:
-        headers.append((b"allow", allow))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
