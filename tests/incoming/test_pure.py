@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from octogate.incoming import ids, keywords, payloads, statuses
-from octogate.incoming.concat import Reassembler
 from octogate.incoming.receipts import read_receipt
 from octogate.smpp.constants import EsmClass, MessageState
 
@@ -125,25 +124,3 @@ def test_a_receipt_is_read_from_the_text_or_the_tlvs() -> None:
         receipt_event("id:1 stat:DELIVRD", esm_class=EsmClass.INTERMEDIATE_NOTIFICATION), NOW
     )
     assert notice is not None and not statuses.is_final(notice.stat)
-
-
-def test_reassembly_waits_for_every_part_and_gives_up_on_stragglers() -> None:
-    now = [0.0]
-    parts = Reassembler(ttl=10, max_pending=2, clock=lambda: now[0])
-    key = ("sim", "33601020304", "36179", 7, 3)
-    assert parts.add(key, 2, "b") is None
-    assert parts.add(key, 2, "b") is None  # delivered twice: counted once
-    assert parts.add(key, 1, "a") is None
-    whole = parts.add(key, 3, "c")
-    assert whole is not None and (whole.text, whole.complete) == ("abc", True)
-    assert len(parts) == 0
-    straggler = ("sim", "33601020305", "36179", 8, 2)
-    assert parts.add(straggler, 1, "half") is None
-    assert parts.expired() == []
-    now[0] = 11
-    [gone] = parts.expired()
-    assert (gone.key, gone.text, gone.complete) == (straggler, "half", False)
-    for ref in range(3):  # more than max_pending at once: the oldest is pushed out, not lost
-        parts.add(("sim", "1", "2", ref, 2), 1, f"p{ref}")
-    [pushed] = parts.expired()
-    assert pushed.text == "p0"

@@ -120,3 +120,27 @@ async def test_a_text_that_matches_nothing_is_recorded_unmatched(
         ]
         assert pushes(conn, account_id(store, customer)) == []
     assert store.run(queries.stopped_numbers, account_id(store, customer), ["+33700000009"]) == set()
+
+
+def test_the_parts_of_a_long_text_survive_a_restart_and_stragglers_are_recorded(store: Store) -> None:
+    from octogate.store.incoming import IncomingPart, take_incomplete, take_part
+
+    def part(seq: int, text: str, ref: int = 7, source: str = "33601020304") -> IncomingPart:
+        return IncomingPart("sim", source, "+" + source, "36179", ref, 3, seq, text, 1000)
+
+    assert store.run(take_part, part(2, "b")) is None
+    assert store.run(take_part, part(2, "b")) is None  # delivered twice: stored once
+    restarted = Store(store.url)  # nothing of the text is held in memory
+    try:
+        assert restarted.run(take_part, part(1, "a")) is None
+        assert restarted.run(take_part, part(3, "c")) == "unmatched"  # whole: taken (nobody sent it a campaign)
+        assert restarted.run(take_part, part(1, "half", ref=8, source="33601020305")) is None
+        assert restarted.run(take_incomplete, 1500, 600, lambda source: "+" + source) == 0  # not yet given up
+        assert restarted.run(take_incomplete, 1601, 600, lambda source: "+" + source) == 1
+        with restarted.connect() as conn:
+            texts = conn.fetchall("SELECT source, text, kind FROM incoming ORDER BY id")
+            left = conn.fetchone("SELECT COUNT(*) FROM incoming_parts")
+    finally:
+        restarted.close()
+    assert texts == [("+33601020304", "abc", "unmatched"), ("+33601020305", "half", "incomplete")]
+    assert left == (0,)

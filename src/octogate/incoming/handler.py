@@ -2,8 +2,9 @@
 
 The SMPP client acknowledges a deliver_sm only after this returns, and answers an error (so the SMSC delivers it
 again) when it raises: every write here is awaited to durability first, and a store failure propagates.
-A maintenance loop gives up on long texts whose parts never all arrived (recorded as incomplete) and looks
-again for early receipts whose part another process recorded meanwhile.
+The parts of a long text are stored as they come (acknowledged only once stored), and the text is taken in the
+transaction that stores its last part. A maintenance loop records long texts whose parts never all arrived (as
+incomplete) and looks again for early receipts whose part another process recorded meanwhile.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, tzinfo
 
-from octogate.incoming.concat import Assembled, Reassembler
 from octogate.incoming.keywords import is_stop
 from octogate.incoming.receipts import read_receipt
 from octogate.smpp.client import DeliverEvent
 from octogate.sms.numbers import NumberError, normalise
 from octogate.store import incoming
-from octogate.store.incoming import IncomingText
+from octogate.store.incoming import IncomingPart, IncomingText
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
 
@@ -45,14 +45,14 @@ class IncomingHandler:
         *,
         clock: Callable[[], float] = time.time,
         receipt_zone: tzinfo = UTC,
-        reassembler: Reassembler | None = None,
+        incomplete_after: int = 600,
         maintenance_every: float = 30.0,
         early_retry_after: int = 60,
     ) -> None:
         self.store = store
         self.clock = clock
         self.receipt_zone = receipt_zone
-        self.reassembler = reassembler or Reassembler()
+        self.incomplete_after = incomplete_after
         self.maintenance_every = maintenance_every
         self.early_retry_after = early_retry_after
         self.counts: dict[str, int] = {}
@@ -89,45 +89,31 @@ class IncomingHandler:
     async def text(self, event: DeliverEvent) -> str | None:
         """One MO part; the kind of the text once it is whole, None while parts are missing."""
         now = int(self.clock())
-        if event.concat is not None:
-            key = (
-                event.connector,
-                event.source_addr,
-                event.destination_addr,
-                event.concat.ref,
-                event.concat.total,
-            )
-            whole = self.reassembler.add(key, event.concat.seq, event.text)
+        number = sender_number(event.source_addr)
+        if event.concat is None or event.concat.total <= 1:
+            mo = IncomingText(event.connector, event.source_addr, number, event.destination_addr, event.text, now)
+            kind: str | None = await self.store.write(incoming.take_text, mo, is_stop(event.text))
         else:
-            whole = Assembled(
-                (event.connector, event.source_addr, event.destination_addr, 0, 1), event.text, True
-            )
-        await self._given_up(now)
-        if whole is None:
-            return None
-        return await self._take(whole, now)
-
-    async def _take(self, whole: Assembled, now: int) -> str:
-        connector, source, destination, _, _ = whole.key
-        mo = IncomingText(
-            connector, source, sender_number(source), destination, whole.text, now, whole.complete
-        )
-        kind = await self.store.write(incoming.take_text, mo, whole.complete and is_stop(whole.text))
-        self._count(f"mo-{kind}")
-        log.info("%s: incoming text from %.20s: %s", connector, source, kind)
+            part = IncomingPart(
+                event.connector, event.source_addr, number, event.destination_addr, event.concat.ref,
+                event.concat.total, event.concat.seq, event.text, now,
+            )  # fmt: skip
+            kind = await self.store.write(incoming.take_part, part)
+        if kind is not None:
+            self._count(f"mo-{kind}")
+            log.info("%s: incoming text from %.20s: %s", event.connector, event.source_addr, kind)
         return kind
-
-    async def _given_up(self, now: int) -> None:
-        for partial in self.reassembler.expired():
-            log.warning("%s: long incoming text from %.20s incomplete after %gs: recorded as is",
-                        partial.key[0], partial.key[1], self.reassembler.ttl)  # fmt: skip
-            await self._take(partial, now)
 
     async def _maintain(self) -> None:
         while True:
             await asyncio.sleep(self.maintenance_every)
             try:
-                await self._given_up(int(self.clock()))
+                given_up = await self.store.write(
+                    incoming.take_incomplete, int(self.clock()), self.incomplete_after, sender_number
+                )
+                if given_up:
+                    log.warning("incoming: %d long text(s) incomplete after %ds: recorded as they are", given_up,
+                                self.incomplete_after)  # fmt: skip
                 found = await self.store.write(
                     incoming.retry_early, int(self.clock()), self.early_retry_after
                 )

@@ -8,10 +8,11 @@ SQLite and PostgreSQL, every value a parameter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from octogate.incoming import ids, payloads, statuses
+from octogate.incoming.keywords import is_stop
 from octogate.store import queries
 from octogate.store.callbacks import enqueue_push
 from octogate.store.db import Connection
@@ -374,3 +375,59 @@ def stops(conn: Connection, account_id: int) -> list[tuple[str, str | None, int]
 def remove_stop(conn: Connection, account_id: int, number: str) -> bool:
     cursor = conn.execute("DELETE FROM stops WHERE account_id = ? AND number = ?", (account_id, number))
     return bool(cursor.rowcount)
+
+
+# --- long incoming texts --------------------------------------------------------------------------------------
+
+PART_GROUP = "connector = ? AND source = ? AND destination = ? AND ref = ? AND total = ?"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingPart:
+    """One part of a long incoming text (UDH or SAR concatenation)."""
+
+    connector: str
+    source: str
+    number: str | None
+    destination: str
+    ref: int
+    total: int
+    seq: int
+    text: str
+    received_at: int
+
+
+def take_part(conn: Connection, part: IncomingPart) -> str | None:
+    """Store a part; when it completes its text, take the text in the same transaction (returns its kind).
+
+    None while parts are missing. A part delivered twice by the SMSC is stored once."""
+    group = (part.connector, part.source, part.destination, part.ref, part.total)
+    conn.execute(
+        "INSERT INTO incoming_parts (connector, source, destination, ref, total, seq, text, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (*group, part.seq, part.text, part.received_at),
+    )
+    rows = conn.fetchall(f"SELECT seq, text FROM incoming_parts WHERE {PART_GROUP} ORDER BY seq", group)  # noqa: S608
+    if len(rows) < part.total:
+        return None
+    conn.execute(f"DELETE FROM incoming_parts WHERE {PART_GROUP}", group)  # noqa: S608
+    text = "".join(row[1] for row in rows)
+    mo = IncomingText(part.connector, part.source, part.number, part.destination, text, part.received_at)
+    return take_text(conn, mo, is_stop(text))
+
+
+def take_incomplete(conn: Connection, now: int, ttl: int, number_of: Callable[[str], str | None]) -> int:
+    """Texts whose parts did not all arrive within `ttl` seconds: recorded as they are ('incomplete'), never
+    dropped. Returns how many."""
+    groups = conn.fetchall(
+        "SELECT connector, source, destination, ref, total FROM incoming_parts "
+        "GROUP BY connector, source, destination, ref, total HAVING MIN(received_at) <= ?",
+        (now - ttl,),
+    )
+    for group in groups:
+        rows = conn.fetchall(f"SELECT text FROM incoming_parts WHERE {PART_GROUP} ORDER BY seq", group)  # noqa: S608
+        conn.execute(f"DELETE FROM incoming_parts WHERE {PART_GROUP}", group)  # noqa: S608
+        connector, source, destination = group[0], group[1], group[2]
+        text = "".join(row[0] for row in rows)
+        take_text(conn, IncomingText(connector, source, number_of(source), destination, text, now, False), False)
+    return len(groups)
