@@ -52,6 +52,7 @@ from typing import Literal
 
 from octogate.sms.segments import ConcatInfo
 
+from .batching import BatchedWrites
 from .constants import (
     THROTTLING_STATUSES,
     TRANSIENT_SUBMIT_STATUSES,
@@ -382,7 +383,7 @@ class Pacer:
 
 
 @dataclass(slots=True, eq=False)
-class _Connection:
+class _Connection(BatchedWrites):
     """One TCP connection and its Session; owned by the client's connection loop."""
 
     client: SmppClient
@@ -410,18 +411,8 @@ class _Connection:
         self.write(data)
         return fut
 
-    def write(self, data: bytes) -> None:
-        out = self.out
-        if not out:
-            asyncio.get_running_loop().call_soon(self.flush)
-        out.append(data)
-        if len(out) >= 8:
-            self.flush()  # keep the peer busy meanwhile: batches, but no lockstep of whole windows
-
-    def flush(self) -> None:
-        data, self.out = self.out, []
-        if data and not self.closed.done() and not self.writer.is_closing():
-            self.writer.write(b"".join(data))
+    def writable(self) -> bool:
+        return not self.closed.done()
 
     def close(self, reason: str) -> None:
         if self.closed.done():

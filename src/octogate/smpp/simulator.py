@@ -31,6 +31,7 @@ from typing import Literal
 
 from octogate.sms.segments import encode_part, split_text, udh_concat
 
+from .batching import BatchedWrites
 from .constants import RECEIPT_STAT_TO_STATE, CommandId, CommandStatus, DataCoding, EsmClass, status_name
 from .pdu import DEFAULT_MAX_PDU_LENGTH, DeliverSm, Pdu, SubmitSm, Tlv, Unbind
 from .receipts import format_receipt_text
@@ -153,7 +154,7 @@ class _Job:
 
 
 @dataclass(slots=True, eq=False)
-class _SimConnection:
+class _SimConnection(BatchedWrites):
     sim: SmscSimulator
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
@@ -170,19 +171,6 @@ class _SimConnection:
     unbound: asyncio.Event = field(default_factory=asyncio.Event)
     #: PDUs written during this loop iteration, sent as one write
     out: list[bytes] = field(default_factory=list)
-
-    def write(self, data: bytes) -> None:
-        out = self.out
-        if not out:
-            asyncio.get_running_loop().call_soon(self.flush)
-        out.append(data)
-        if len(out) >= 8:
-            self.flush()  # keep the peer busy meanwhile: batches, but no lockstep of whole windows
-
-    def flush(self) -> None:
-        data, self.out = self.out, []
-        if data and not self.writer.is_closing():
-            self.writer.write(b"".join(data))
 
 
 class _RateLimiter:
