@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from octogate.config import Settings
+from octogate.http.app import OctopushApp
 from octogate.octopush.campaign import Rules
 from octogate.server import build_app, prepare_store
 from octogate.store.store import Store
@@ -66,9 +67,15 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def api(store: Store, settings: Settings, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(store, settings)
-    app.gateway.clock = clock
+def app(store: Store, settings: Settings, clock: Clock) -> OctopushApp:
+    """The real ASGI app on the test's store, with the test's clock."""
+    built = build_app(store, settings)
+    built.gateway.clock = clock
+    return built
+
+
+@pytest.fixture
+async def api(app: OctopushApp) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://octogate.test"
     ) as client:

@@ -8,14 +8,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import httpx
-import pytest
-
-from octogate.config import DispatchSettings, RouteConfig, Settings
+from octogate.config import DispatchSettings, RouteConfig
 from octogate.dispatch.dispatcher import Dispatcher
 from octogate.dispatch.routing import Router
 from octogate.http.app import OctopushApp
-from octogate.server import build_app
 from octogate.smpp.client import ConnectorConfig, SmppClient
 from octogate.smpp.simulator import SimulatorConfig, SmscSimulator
 from octogate.store.store import Store
@@ -98,18 +94,3 @@ async def delivering(
         for client in clients.values():
             await client.stop(grace=1.0)
         await simulator.stop(grace=1.0)
-
-
-@pytest.fixture
-async def app(store: Store, clock: Clock) -> OctopushApp:
-    built = build_app(store, Settings())
-    built.gateway.clock = clock
-    return built
-
-
-@pytest.fixture
-async def http(app: OctopushApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://octogate.test"
-    ) as client:
-        yield client

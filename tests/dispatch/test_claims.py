@@ -34,14 +34,14 @@ async def statuses(store: Store) -> dict[str, int]:
 
 
 async def test_one_accounts_big_campaign_does_not_hold_back_another_accounts_message(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, clock: Clock
 ) -> None:
     big, small = make_customer(store, credit="1000"), make_customer(store)
     async with delivering(store, clock, app=app, sim=slow(20)) as d:
-        await send(http, big, sms_recipients=numbers(5000))
+        await send(api, big, sms_recipients=numbers(5000))
         await d.sim.wait_for(lambda: len(d.sim.messages) >= 50, within=30)
         before = len(d.sim.messages)
-        await send(http, small, sms_recipients="+447911123456", sms_type="WWW")
+        await send(api, small, sms_recipients="+447911123456", sms_type="WWW")
         await d.sim.wait_for(
             lambda: any(m.destination_addr == "447911123456" for m in d.sim.messages), within=30
         )
@@ -52,7 +52,7 @@ async def test_one_accounts_big_campaign_does_not_hold_back_another_accounts_mes
 
 
 async def test_two_dispatchers_on_one_database_never_send_a_message_twice(
-    http: httpx.AsyncClient,
+    api: httpx.AsyncClient,
     app: OctopushApp,
     store: Store,
     customer: Customer,
@@ -66,7 +66,7 @@ async def test_two_dispatchers_on_one_database_never_send_a_message_twice(
             first = await d.start_dispatcher()
             second = await d.start_dispatcher(other)
             for start in range(0, 400, 100):
-                await send(http, customer, sms_recipients=numbers(100, start))
+                await send(api, customer, sms_recipients=numbers(100, start))
 
             async def all_sent() -> bool:
                 return (await statuses(store)) == {"submitted": 400}
@@ -81,11 +81,11 @@ async def test_two_dispatchers_on_one_database_never_send_a_message_twice(
 
 
 async def test_a_crash_mid_campaign_loses_nothing(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     settings = DispatchSettings(poll_interval=0.05, lease_seconds=60)
     async with delivering(store, clock, app=app, sim=slow(30), settings=settings) as d:
-        await send(http, customer, sms_recipients=numbers(300))
+        await send(api, customer, sms_recipients=numbers(300))
         await d.sim.wait_for(lambda: len(d.sim.parts) >= 30, within=30)
         crashed = d.dispatchers.pop()
         await crashed.abort()
@@ -115,10 +115,10 @@ async def test_a_crash_mid_campaign_loses_nothing(
 
 
 async def test_parts_accepted_before_a_transient_failure_are_not_sent_again(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     async with delivering(store, clock, app=app, dispatcher=False) as d:
-        campaign = await send(http, customer, sms_recipients="+33601020304", sms_text=LONG_TEXT)
+        campaign = await send(api, customer, sms_recipients="+33601020304", sms_text=LONG_TEXT)
         [(message_id, _)] = await store.read(delivery.campaign_message_ids, campaign)
         now = int(clock.now)
         [claimed] = await store.write(

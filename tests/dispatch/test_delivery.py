@@ -26,13 +26,13 @@ async def all_submitted(store: Store, campaign_id: int, status: str = "submitted
 
 
 async def test_a_campaign_reaches_the_smsc_with_its_text_sender_and_parts(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     async with delivering(
         store, clock, app=app, routes=[RouteConfig(connectors=("sim",), stop_short_code="38200")]
     ) as d:
-        short = await send(http, customer, sms_recipients="+33601020304,+33601020305")
-        long = await send(http, customer, sms_recipients="+33601020306", sms_text=LONG_TEXT)
+        short = await send(api, customer, sms_recipients="+33601020304,+33601020305")
+        long = await send(api, customer, sms_recipients="+33601020306", sms_text=LONG_TEXT)
         await eventually(lambda: all_submitted(store, short), what="the short campaign submitted")
         await eventually(lambda: all_submitted(store, long), what="the long campaign submitted")
 
@@ -65,15 +65,15 @@ async def test_a_campaign_reaches_the_smsc_with_its_text_sender_and_parts(
 
 
 async def test_a_number_sender_goes_as_ton_1_npi_1_and_no_sender_as_the_routes_default(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     routes = [RouteConfig(connectors=("sim",), default_sender="Octo")]
     async with delivering(store, clock, app=app, routes=routes) as d:
         numeric = await send(
-            http, customer, sms_recipients="+33601020304", sms_sender="+33700000001", msisdn_sender=1
+            api, customer, sms_recipients="+33601020304", sms_sender="+33700000001", msisdn_sender=1
         )
         nameless = await send(
-            http,
+            api,
             customer,
             sms_recipients="+33601020305",
             sms_type="XXX",
@@ -94,12 +94,12 @@ async def test_a_number_sender_goes_as_ton_1_npi_1_and_no_sender_as_the_routes_d
 
 
 async def test_a_deferred_campaign_waits_until_it_is_due(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     async with delivering(store, clock, app=app) as d:
         later = int(clock.now) + 3600
-        deferred = await send(http, customer, sms_recipients="+33601020304", sms_mode=2, sending_date=later)
-        now = await send(http, customer, sms_recipients="+33601020305")
+        deferred = await send(api, customer, sms_recipients="+33601020304", sms_mode=2, sending_date=later)
+        now = await send(api, customer, sms_recipients="+33601020305")
         await eventually(lambda: all_submitted(store, now), what="the immediate campaign submitted")
         # Several more looks at the store see the deferred message: it stays queued.
         dispatcher = d.dispatchers[0]
@@ -118,7 +118,7 @@ async def test_a_deferred_campaign_waits_until_it_is_due(
 
 
 async def test_routes_by_type_and_country_and_fails_over_when_a_connector_is_down(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     dead = closed_port()
     routes = [
@@ -132,8 +132,8 @@ async def test_routes_by_type_and_country_and_fails_over_when_a_connector_is_dow
         return [connector("down", dead), connector("france", port, "octo"), connector("world", port, "octo2")]
 
     async with delivering(store, clock, app=app, routes=routes, connectors=connectors) as d:
-        french = await send(http, customer, sms_recipients="+33601020304")
-        british = await send(http, customer, sms_recipients="+447911123456", sms_type="WWW")
+        french = await send(api, customer, sms_recipients="+33601020304")
+        british = await send(api, customer, sms_recipients="+447911123456", sms_type="WWW")
         await eventually(lambda: all_submitted(store, french), what="the French campaign submitted")
         await eventually(lambda: all_submitted(store, british), what="the British campaign submitted")
         systems = {m.destination_addr: m.system_id for m in d.sim.messages}
@@ -143,11 +143,11 @@ async def test_routes_by_type_and_country_and_fails_over_when_a_connector_is_dow
 
 
 async def test_a_refused_destination_fails_with_invalid_destination_address(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     sim = SimulatorConfig(accounts=dict(ACCOUNTS), invalid_prefixes=("3369",), receipt_delay_ms=60_000)
     async with delivering(store, clock, app=app, sim=sim) as d:
-        campaign = await send(http, customer, sms_recipients="+33690000001,+33601020304")
+        campaign = await send(api, customer, sms_recipients="+33690000001,+33601020304")
         ids = dict((r, i) for i, r in await store.read(delivery.campaign_message_ids, campaign))
 
         async def settled() -> bool:

@@ -25,10 +25,10 @@ LONG_TEXT = (
 
 
 async def test_a_part_whose_receipt_came_back_is_not_sent_again(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     async with delivering(store, clock, app=app, dispatcher=False) as d:
-        campaign = await send(http, customer, sms_recipients="+33601020304", sms_text=LONG_TEXT)
+        campaign = await send(api, customer, sms_recipients="+33601020304", sms_text=LONG_TEXT)
         [(message_id, _)] = await store.read(delivery.campaign_message_ids, campaign)
         now = int(clock.now)
         account = store.run(queries.account, customer.login).id
@@ -53,15 +53,15 @@ async def test_a_part_whose_receipt_came_back_is_not_sent_again(
 
 
 async def test_a_stop_goes_to_the_account_that_sent_last(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, clock: Clock
 ) -> None:
     early, late = make_customer(store), make_customer(store)
     for customer in (early, late):
         store.run(outbox.set_urls, customer.login, {"stop": "http://customer.test/stop"})
     now = int(clock.now)
     # `early` schedules its campaign for tomorrow; `late` sends now; `early`'s goes out tomorrow.
-    scheduled = await send(http, early, sms_recipients="+33601020304", sms_mode=2, sending_date=now + 86400)
-    immediate = await send(http, late, sms_recipients="+33601020304")
+    scheduled = await send(api, early, sms_recipients="+33601020304", sms_mode=2, sending_date=now + 86400)
+    immediate = await send(api, late, sms_recipients="+33601020304")
     with store.connect() as conn:
         for campaign, at in ((immediate, now), (scheduled, now + 86400)):
             conn.execute(
@@ -76,7 +76,7 @@ async def test_a_stop_goes_to_the_account_that_sent_last(
 
 
 async def test_a_clock_jump_past_the_lease_does_not_send_twice(
-    http: httpx.AsyncClient,
+    api: httpx.AsyncClient,
     app: OctopushApp,
     store: Store,
     customer: Customer,
@@ -95,7 +95,7 @@ async def test_a_clock_jump_past_the_lease_does_not_send_twice(
             connectors=lambda port: [connector("sim", port)],
             settings=settings,
         ) as d:
-            await send(http, customer, sms_recipients=",".join(f"+336{n:08d}" for n in range(10)))
+            await send(api, customer, sms_recipients=",".join(f"+336{n:08d}" for n in range(10)))
             await d.sim.wait_for(lambda: len(d.sim.parts) >= 1, within=10)
             clock.now += 61  # the wall clock jumps past the lease while submits are on the wire
             await asyncio.sleep(1.0)  # several sweeps run

@@ -18,7 +18,7 @@ from .conftest import connector
 
 
 async def test_without_connectors_the_builtin_simulator_delivers(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     running = await Delivery.start(store, Settings(), clock=clock)
     app.gateway.on_accepted.append(running.dispatcher.wake)
@@ -27,7 +27,7 @@ async def test_without_connectors_the_builtin_simulator_delivers(
         assert running.describe() == (
             f"octogate: delivering over SMPP to the built-in SMSC simulator on 127.0.0.1:{running.simulator.port}"
         )
-        campaign = await send(http, customer, sms_recipients="+33601020304")
+        campaign = await send(api, customer, sms_recipients="+33601020304")
         [(message_id, _)] = await store.read(delivery.campaign_message_ids, campaign)
 
         async def submitted() -> bool:

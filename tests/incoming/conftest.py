@@ -8,15 +8,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-import httpx
-import pytest
-
-from octogate.config import DispatchSettings, RouteConfig, Settings
+from octogate.config import DispatchSettings, RouteConfig
 from octogate.dispatch.dispatcher import Dispatcher
 from octogate.dispatch.routing import Router
 from octogate.http.app import OctopushApp
 from octogate.incoming.handler import IncomingHandler
-from octogate.server import build_app
 from octogate.smpp.client import ConnectorConfig, DeliverEvent, SmppClient
 from octogate.smpp.constants import EsmClass
 from octogate.smpp.simulator import SimulatorConfig, SmscSimulator
@@ -64,21 +60,6 @@ async def gateway(
         await dispatcher.stop(grace=2.0)
         await clients["sim"].stop(grace=1.0)
         await simulator.stop(grace=1.0)
-
-
-@pytest.fixture
-async def app(store: Store, clock: Clock) -> OctopushApp:
-    built = build_app(store, Settings())
-    built.gateway.clock = clock
-    return built
-
-
-@pytest.fixture
-async def http(app: OctopushApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://octogate.test"
-    ) as client:
-        yield client
 
 
 def set_urls(conn: Connection, login: str) -> None:

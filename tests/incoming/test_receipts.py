@@ -39,7 +39,7 @@ def done_dates(store: Store, campaign_id: int) -> dict[str, str]:
 
 
 async def test_a_receipt_mix_gives_one_push_per_recipient_with_the_rulings_statuses(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     store.run(set_urls, customer.login)
     recipients = [f"+336010203{n:02d}" for n in range(12)]
@@ -48,7 +48,7 @@ async def test_a_receipt_mix_gives_one_push_per_recipient_with_the_rulings_statu
         receipt_mix={"DELIVRD": 1.0, "UNDELIV": 1.0, "REJECTD": 1.0},
     )  # fmt: skip
     async with gateway(store, clock, app, sim) as g:
-        campaign = await send(http, customer, sms_recipients=",".join([*recipients, "+33699000001"]))
+        campaign = await send(api, customer, sms_recipients=",".join([*recipients, "+33699000001"]))
         await eventually(lambda: final(store, campaign), what="every message final")
         stats = {"+" + r.destination_addr: r.stat for r in g.sim.receipts}
     assert set(stats.values()) == {"DELIVRD", "UNDELIV", "REJECTD"}  # the seed draws all three
@@ -80,11 +80,11 @@ async def test_a_receipt_mix_gives_one_push_per_recipient_with_the_rulings_statu
 
 
 async def test_a_long_message_gives_one_receipt_push_per_recipient(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     store.run(set_urls, customer.login)
     async with gateway(store, clock, app) as g:
-        campaign = await send(http, customer, sms_recipients="+33601020304,+33601020305", sms_text=LONG_TEXT)
+        campaign = await send(api, customer, sms_recipients="+33601020304,+33601020305", sms_text=LONG_TEXT)
         await eventually(lambda: final(store, campaign), what="both long messages final")
         assert len(g.sim.receipts) == 4
     with store.connect() as conn:
@@ -120,13 +120,13 @@ async def test_a_long_message_with_one_part_lost_is_not_delivered_and_pushed_onc
 
 
 async def test_hex_and_decimal_ids_match_either_way(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     store.run(set_urls, customer.login)
     sim = SimulatorConfig(accounts=dict(SIM_ACCOUNTS), receipt_delay_ms=600_000, message_id_style="decimal")
     numbers = ["+33601020304", "+33601020305", "+33601020306"]
     async with gateway(store, clock, app, sim) as g:
-        campaign = await send(http, customer, sms_recipients=",".join(numbers))
+        campaign = await send(api, customer, sms_recipients=",".join(numbers))
         await eventually(lambda: _all_status(store, campaign, "submitted"), what="the campaign submitted")
         carrier = {}
         for message_id, number in await store.read(delivery.campaign_message_ids, campaign):
@@ -162,7 +162,7 @@ async def test_decimal_receipts_match_hex_ids(store: Store, customer: Customer) 
 
 
 async def test_receipts_that_overtake_their_submit_response_are_applied_when_the_part_is_recorded(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     store.run(set_urls, customer.login)
     # no delay: the simulator writes each receipt before the submit_sm_resp, so it reaches the store before
@@ -170,7 +170,7 @@ async def test_receipts_that_overtake_their_submit_response_are_applied_when_the
     sim = SimulatorConfig(accounts=dict(SIM_ACCOUNTS), receipt_delay_ms=0, receipt_mix={"UNDELIV": 1.0})
     numbers = [f"+336010203{n:02d}" for n in range(10)]
     async with gateway(store, clock, app, sim) as g:
-        campaign = await send(http, customer, sms_recipients=",".join(numbers))
+        campaign = await send(api, customer, sms_recipients=",".join(numbers))
         await eventually(lambda: final(store, campaign), what="every message final")
         assert g.handler.counts.get("early", 0) > 0
     with store.connect() as conn:

@@ -36,16 +36,16 @@ def quiet_sim() -> SimulatorConfig:
 
 
 async def test_a_stop_puts_the_number_on_the_list_of_the_last_marketing_sender_and_pushes_it(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     other = make_customer(store)
     for who in (customer, other):
         store.run(set_urls, who.login)
     async with gateway(store, clock, app, quiet_sim()) as g:
-        marketing = await send(http, customer, sms_recipients=NUMBER)
+        marketing = await send(api, customer, sms_recipients=NUMBER)
         await eventually(lambda: submitted(store, marketing), what="the marketing campaign submitted")
         # a later transactional message from another account does not take the STOP
-        otp = await send(http, other, sms_recipients=NUMBER, sms_text="Code 1234", transactional=1)
+        otp = await send(api, other, sms_recipients=NUMBER, sms_text="Code 1234", transactional=1)
         await eventually(lambda: submitted(store, otp), what="the transactional message submitted")
         assert await g.sim.inject_mo("33601020304", "36179", "  Arrêt ") == [0]
     mine, theirs = account_id(store, customer), account_id(store, other)
@@ -67,7 +67,7 @@ async def test_a_stop_puts_the_number_on_the_list_of_the_last_marketing_sender_a
         sms_text="Sale STOP au XXXXX",
         sms_recipients=f"{NUMBER},+33601020305",
     )
-    root = xml(await http.post("/api/sms", data=params))
+    root = xml(await api.post("/api/sms", data=params))
     assert root.findtext("error_code") == "000"
     assert [
         (f.findtext("recipient"), f.findtext("error_code")) for f in root.findall("failures/failure")
@@ -76,16 +76,16 @@ async def test_a_stop_puts_the_number_on_the_list_of_the_last_marketing_sender_a
 
 
 async def test_a_reply_goes_to_the_campaign_with_replies_the_number_last_received(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     store.run(set_urls, customer.login)
     long_reply = "Yes please, book me for Thursday at ten. " * 5
     async with gateway(store, clock, app, quiet_sim()) as g:
         asked = await send(
-            http, customer, sms_recipients=NUMBER, with_replies=1, sms_text="Come? STOP au XXXXX"
+            api, customer, sms_recipients=NUMBER, with_replies=1, sms_text="Come? STOP au XXXXX"
         )
         await eventually(lambda: submitted(store, asked), what="the campaign submitted")
-        later = await send(http, customer, sms_recipients=NUMBER, sms_text="No replies here STOP au XXXXX")
+        later = await send(api, customer, sms_recipients=NUMBER, sms_text="No replies here STOP au XXXXX")
         await eventually(lambda: submitted(store, later), what="the second campaign submitted")
         assert await g.sim.inject_mo("33601020304", "36179", "Oui") == [0]
         assert await g.sim.inject_mo("33601020304", "36179", long_reply) == [0, 0]  # two parts, one text
@@ -103,11 +103,11 @@ async def test_a_reply_goes_to_the_campaign_with_replies_the_number_last_receive
 
 
 async def test_a_text_that_matches_nothing_is_recorded_unmatched(
-    http: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     store.run(set_urls, customer.login)
     async with gateway(store, clock, app, quiet_sim()) as g:
-        plain = await send(http, customer, sms_recipients=NUMBER)  # no replies asked
+        plain = await send(api, customer, sms_recipients=NUMBER)  # no replies asked
         await eventually(lambda: submitted(store, plain), what="the campaign submitted")
         assert await g.sim.inject_mo("33601020304", "36179", "Who is this?") == [0]
         assert await g.sim.inject_mo("33700000009", "36179", "STOP") == [0]  # nobody ever wrote to it
@@ -133,7 +133,9 @@ def test_the_parts_of_a_long_text_survive_a_restart_and_stragglers_are_recorded(
     restarted = Store(store.url)  # nothing of the text is held in memory
     try:
         assert restarted.run(take_part, part(1, "a")) is None
-        assert restarted.run(take_part, part(3, "c")) == "unmatched"  # whole: taken (nobody sent it a campaign)
+        assert (
+            restarted.run(take_part, part(3, "c")) == "unmatched"
+        )  # whole: taken (nobody sent it a campaign)
         assert restarted.run(take_part, part(1, "half", ref=8, source="33601020305")) is None
         assert restarted.run(take_incomplete, 1500, 600, lambda source: "+" + source) == 0  # not yet given up
         assert restarted.run(take_incomplete, 1601, 600, lambda source: "+" + source) == 1
