@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
 
 Row = tuple[Any, ...]
+R = TypeVar("R")
 IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
 DatabaseError: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 
@@ -118,6 +119,21 @@ class Connection:
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return [tuple(row) for row in self.execute(sql, params).fetchall()]
+
+    def records(self, record: Callable[..., R], sql: str, params: Sequence[Any] = ()) -> list[R]:
+        """Rows as named records: each row's columns passed by name (the SELECT's column names or aliases), so
+        a reordered SELECT can never put a value in the wrong field."""
+        cursor = self.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [record(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+    def record(self, record: Callable[..., R], sql: str, params: Sequence[Any] = ()) -> R | None:
+        """The first row as a named record, or None."""
+        cursor = self.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return record(**{column[0]: value for column, value in zip(cursor.description, row, strict=True)})
 
     @contextmanager
     def transaction(self, *, exclusive: bool = False) -> Iterator[Connection]:
