@@ -7,8 +7,8 @@ import argparse
 import pytest
 
 from callbacks.support import account_id, enqueue, statuses
-from octogate.callbacks.cli import add_callback_commands
 from octogate.cli import CommandError
+from octogate.cli.pushes import add_callback_commands
 from octogate.config import Settings
 from octogate.server import prepare_store
 from octogate.store import outbox

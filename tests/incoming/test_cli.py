@@ -7,8 +7,8 @@ import argparse
 import pytest
 
 from octogate.cli import CommandError
+from octogate.cli.incoming import add_incoming_commands
 from octogate.config import Settings
-from octogate.incoming.cli import add_incoming_commands
 from octogate.store import delivery
 from octogate.store.incoming import ReceiptUpdate, apply_receipts
 from octogate.store.store import Store

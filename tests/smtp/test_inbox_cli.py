@@ -6,9 +6,9 @@ import argparse
 
 import pytest
 
+from octogate.cli.mail import add_inbox_command
 from octogate.config import ConfigError, Settings
 from octogate.server import prepare_store
-from octogate.smtp.cli import add_inbox_command
 from octogate.store import inbox
 from octogate.store.inbox import InboxEntry
 

@@ -100,3 +100,23 @@ class AcceptedCampaign:
     campaign_id: int
     ticket: str
     balance: int
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    received_at: int
+    mail_from: str
+    subject: str  # decoded, the api_key removed
+    message_id: str
+    login: str | None  # as the mail claims it: the outcome says whether it authenticated
+    request_id: str | None
+    outcome: str  # accepted | refused | ignored | rejected
+    error_code: int | None  # the API code of a refusal
+    ticket: str | None  # the campaign's ticket when accepted
+    reason: str  # short, for the operator
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    entry: InboxEntry

@@ -1,19 +1,13 @@
-"""`octogate inbox`: the mails received for e-mail to SMS, newest first, with what became of each.
-
-Kept apart from octogate.cli (which imports this module) so that it imports nothing back from it.
-"""
+"""`octogate inbox`: the mails received for e-mail to SMS, newest first, with what became of each."""
 
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import Any
 
+from octogate.cli.common import database_option, operate, utc_date
 from octogate.config import Settings
-from octogate.service import normalise_login
-from octogate.store import inbox
-from octogate.store.inbox import InboxRow
-from octogate.store.store import Store
+from octogate.operations import InboxRow
 
 
 def add_inbox_command(commands: Any) -> argparse.ArgumentParser:
@@ -23,21 +17,13 @@ def add_inbox_command(commands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--limit", type=_positive, default=20, help="how many mails (default 20)")
     parser.add_argument("--login", help="only this account's mails")
-    parser.add_argument(
-        "--database-url", help="sqlite:///file.db or postgresql://… (or OCTOGATE_DATABASE_URL)"
-    )
+    database_option(parser)
     parser.set_defaults(handler=cmd_inbox)
     return parser
 
 
 def cmd_inbox(args: argparse.Namespace, settings: Settings) -> None:
-    store = Store(args.database_url or settings.database_url)
-    try:
-        store.migrate()
-        login = normalise_login(args.login) if args.login else None
-        rows = store.run(inbox.recent, args.limit, login)
-    finally:
-        store.close()
+    rows = operate(args, settings, lambda operator: operator.inbox(args.limit, args.login))
     if not rows:
         print("no mail received")
         return
@@ -49,10 +35,9 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> None:
 def format_row(row: InboxRow) -> str:
     """Two lines: the outcome, then where the mail came from (its subject has no API key)."""
     e = row.entry
-    received = datetime.fromtimestamp(e.received_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
     code = f"{e.error_code:03d}" if e.error_code is not None else "-"
     first = (
-        f"{row.id:>6}  {received:<19}  {e.outcome:<8}  {code:>4}  {e.ticket or '-':<16}  "
+        f"{row.id:>6}  {utc_date(e.received_at):<19}  {e.outcome:<8}  {code:>4}  {e.ticket or '-':<16}  "
         f"{e.login or '-':<30}  {e.reason}"
     )
     return f"{first}\n{'':>8}from <{e.mail_from}>  message-id {e.message_id or '-'}  subject {e.subject!r}"

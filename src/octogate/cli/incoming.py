@@ -5,18 +5,13 @@ Dates are shown in Europe/Paris, like the pushes."""
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
-from octogate.cli import CommandError, _database_option, with_store
+from octogate.cli.common import database_option, operate
 from octogate.config import Settings
-from octogate.incoming.payloads import paris_date
+from octogate.operations import CampaignView, ticket_for
+from octogate.paris import paris_date
 from octogate.service import normalise_login
-from octogate.sms.numbers import NumberError, normalise
-from octogate.store import incoming, queries
-from octogate.store.incoming import CampaignView
-from octogate.store.store import Store
-from octogate.store.tickets import campaign_id_for, ticket_for
 
 
 def add_incoming_commands(commands: Any) -> None:
@@ -24,14 +19,14 @@ def add_incoming_commands(commands: Any) -> None:
     status = commands.add_parser("status", help="a campaign's recipients, parts and receipts")
     status.add_argument("ticket", help="the campaign's ticket (api…)")
     status.add_argument("--limit", type=int, default=1000, help="recipients shown at most (default 1000)")
-    _database_option(status)
+    database_option(status)
     status.set_defaults(handler=cmd_status)
     stops = commands.add_parser("stops", help="an account's STOP list; add or remove a number")
     stops.add_argument("login")
     group = stops.add_mutually_exclusive_group()
     group.add_argument("--add", metavar="NUMBER", help="put a number on the list")
     group.add_argument("--remove", metavar="NUMBER", help="take a number off the list")
-    _database_option(stops)
+    database_option(stops)
     stops.set_defaults(handler=cmd_stops)
 
 
@@ -66,43 +61,20 @@ def render_campaign(view: CampaignView) -> list[str]:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
-    campaign_id = campaign_id_for(args.ticket)
-    if campaign_id is None:
-        raise CommandError(f"not a ticket: {args.ticket[:40]!r}")
-    view = with_store(
-        args, settings, lambda store: store.run(incoming.campaign_view, campaign_id, args.limit)
-    )
-    if view is None:
-        raise CommandError(f"no campaign with ticket {args.ticket[:40]!r}")
+    view = operate(args, settings, lambda operator: operator.campaign(args.ticket, args.limit))
     print("\n".join(render_campaign(view)))
-
-
-def _number(raw: str) -> str:
-    try:
-        return normalise(raw).e164
-    except NumberError as error:
-        raise CommandError(str(error)) from None
 
 
 def cmd_stops(args: argparse.Namespace, settings: Settings) -> None:
     login = normalise_login(args.login)
-    number = _number(args.add or args.remove) if (args.add or args.remove) else None
-
-    def act(store: Store) -> list[tuple[str, str | None, int]] | bool:
-        account = store.run(queries.account, login)
-        if args.add:
-            return store.run(queries.add_stop, account.id, number, "added by the operator", int(time.time()))
-        if args.remove:
-            return store.run(incoming.remove_stop, account.id, number)
-        return store.run(incoming.stops, account.id)
-
-    result = with_store(args, settings, act)
     if args.add:
-        print(f"{login}: {number} {'added to' if result else 'already on'} the STOP list")
+        number, added = operate(args, settings, lambda operator: operator.add_stop(login, args.add))
+        print(f"{login}: {number} {'added to' if added else 'already on'} the STOP list")
     elif args.remove:
-        print(f"{login}: {number} {'removed from' if result else 'was not on'} the STOP list")
+        number, removed = operate(args, settings, lambda operator: operator.remove_stop(login, args.remove))
+        print(f"{login}: {number} {'removed from' if removed else 'was not on'} the STOP list")
     else:
-        assert isinstance(result, list)
-        for stopped, text, created in result:
-            print(f"{stopped:<16} {paris_date(created)}  {(text or '')[:60]}")
-        print(f"{len(result)} number(s) on the STOP list of {login}")
+        entries = operate(args, settings, lambda operator: operator.stops(login))
+        for entry in entries:
+            print(f"{entry.number:<16} {paris_date(entry.created_at)}  {(entry.text or '')[:60]}")
+        print(f"{len(entries)} number(s) on the STOP list of {login}")

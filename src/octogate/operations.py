@@ -1,0 +1,231 @@
+"""The operator's use cases: accounts, credit, prices, push URLs, pause, pushes, STOP lists, what came back.
+
+Called by the CLI and by any later edge (an admin API...): every rule about what an operator may do is written
+here once, and no edge reaches into the store's modules. Each call is one transaction (`Store.run`), as an
+operator's command is, so the methods are synchronous. A refusal is `Refused`, one line meant for the operator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from octogate.callbacks.targets import BadCallbackURL, check_url
+from octogate.keys import hash_api_key, new_api_key
+from octogate.service import normalise_login
+from octogate.sms.money import to_micro
+from octogate.sms.numbers import NumberError, normalise
+from octogate.sms.prices import PriceTable
+from octogate.statuses import PushKind
+from octogate.store import inbox, incoming, outbox, queries
+from octogate.store.incoming import CampaignView
+from octogate.store.prices import price_table_from_rows, rows_from_price_table
+from octogate.store.records import Account, DuplicateRequest, InboxRow, InsufficientCredit, UnknownAccount
+from octogate.store.store import Store
+from octogate.store.tickets import campaign_id_for, ticket_for
+
+# What an edge needs to show the results, re-exported so that no edge imports the store's modules.
+__all__ = [
+    "PUSH_KINDS", "Account", "CampaignView", "InboxRow", "NewAccount", "Operator", "Refused", "StopEntry", "ticket_for",
+]  # fmt: skip
+
+T = TypeVar("T")
+PUSH_KINDS: tuple[str, ...] = tuple(PushKind)  # one URL per kind, in this order
+MAX_LOGIN = 254
+MAX_NOTE = 200
+
+
+class Refused(Exception):
+    """An operator action that cannot be done; the message is one line saying why."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    account: Account
+    api_key: str  # shown once: only its hash is stored
+
+
+@dataclass(frozen=True, slots=True)
+class StopEntry:
+    number: str  # +E.164
+    text: str | None  # the STOP text received, or the operator's note
+    created_at: int
+
+
+class Operator:
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    # --- accounts -----------------------------------------------------------------------------------------------
+
+    def create_account(self, login: str, credit: str = "0") -> NewAccount:
+        login = check_login(login)
+        initial = amount(credit)
+        if initial < 0:
+            raise Refused("the initial credit cannot be negative")
+        key = new_api_key()
+        try:
+            account = self._run(queries.create_account, login, hash_api_key(key), initial, self._now())
+        except DuplicateRequest:
+            raise Refused(f"an account with login {login!r} already exists") from None
+        return NewAccount(account, key)
+
+    def accounts(self) -> list[Account]:
+        return self._run(queries.accounts)
+
+    def credit(self, login: str, value: str, note: str = "operator credit") -> int:
+        """Add (or, negative, remove) credit in EUR; never below zero. Returns the new balance (micro-units)."""
+        change = amount(value)
+        try:
+            return self._run(queries.add_credit, normalise_login(login), change, note[:MAX_NOTE], self._now())
+        except InsufficientCredit:
+            raise Refused("that would take the balance below zero") from None
+
+    def set_flags(self, login: str, flags: Mapping[str, bool]) -> Account:
+        if not flags:
+            raise Refused("nothing to set: give --activated/--not-activated, --blacklisted/--not-blacklisted, …")
+        unknown = set(flags) - queries.ACCOUNT_FLAGS
+        if unknown:
+            raise Refused(f"unknown account states: {', '.join(sorted(unknown))}")
+        return self._run(queries.set_account_flags, normalise_login(login), dict(flags))
+
+    def rotate_key(self, login: str) -> str:
+        """A new API key for the account (the old one stops working at once); returns it, shown once."""
+        key = new_api_key()
+        self._run(queries.set_api_key_hash, normalise_login(login), hash_api_key(key))
+        return key
+
+    # --- prices and the API switch ---------------------------------------------------------------------------------
+
+    def prices(self) -> PriceTable:
+        rows = self._run(queries.price_rows)
+        if not rows:
+            raise Refused("no price table yet: `octogate serve` loads the shipped one at first start")
+        return price_table_from_rows(rows)
+
+    def load_prices(self, csv_text: str, source: str = "CSV") -> int:
+        """Replace the price table (every running process reloads it); returns how many countries it has."""
+        try:
+            table = PriceTable.from_csv(csv_text)
+        except ValueError as error:
+            raise Refused(f"{source[:200]}: {error}") from None
+        rows = rows_from_price_table(table)
+        self._run(queries.replace_prices, rows)
+        return len(rows)
+
+    def set_paused(self, paused: bool) -> None:
+        """While paused, every API call answers 116."""
+        self._run(queries.set_paused, paused)
+
+    # --- pushes -------------------------------------------------------------------------------------------------
+
+    def push_urls(self, login: str) -> dict[str, str | None]:
+        return dict(zip(PUSH_KINDS, self._run(outbox.account_urls, normalise_login(login)), strict=True))
+
+    def set_push_urls(self, login: str, changes: Mapping[str, str | None]) -> dict[str, str | None]:
+        """Set (a URL) or clear (None) some of an account's push URLs; returns every kind's URL after."""
+        checked: dict[str, str | None] = {}
+        for kind, url in changes.items():
+            if kind not in PUSH_KINDS:
+                raise Refused(f"no push kind {kind[:20]!r}: {', '.join(PUSH_KINDS)}")
+            try:
+                checked[kind] = None if url is None else check_url(url)
+            except BadCallbackURL as error:
+                raise Refused(str(error)) from None
+        if not checked:
+            return self.push_urls(login)
+        urls = self._run(outbox.set_urls, normalise_login(login), checked)
+        return dict(zip(PUSH_KINDS, urls, strict=True))
+
+    def pushes(self, failed_only: bool, login: str | None, limit: int) -> list[outbox.OutboxRow]:
+        """Pending and failed pushes (or failed only), oldest first, optionally of one account."""
+        wanted = normalise_login(login) if login else None
+        return self._run(outbox.outbox, failed_only, wanted, limit)
+
+    def retry_pushes(self, push_id: int | None) -> int:
+        """Make a push (or, with None, every failed one) due now; returns how many."""
+        count = self._run(outbox.retry, push_id, self._now())
+        if push_id is not None and not count:
+            raise Refused(f"push {push_id} is not failed or waiting (or is being pushed right now)")
+        return count
+
+    # --- STOP lists ---------------------------------------------------------------------------------------------
+
+    def stops(self, login: str) -> list[StopEntry]:
+        def read(conn: Any) -> list[StopEntry]:
+            found = incoming.stops(conn, queries.account(conn, normalise_login(login)).id)
+            return [StopEntry(number, text, created) for number, text, created in found]
+
+        return self._run(read)
+
+    def add_stop(self, login: str, raw_number: str) -> tuple[str, bool]:
+        """Put a number on an account's STOP list: (the number as stored, whether it was not there yet)."""
+        number = phone_number(raw_number)
+        account_id = self._account_id(login)
+        # The lead switches this to the store+incoming transaction that also fails queued marketing messages.
+        added = self._run(queries.add_stop, account_id, number, "added by the operator", self._now())
+        return number, added
+
+    def remove_stop(self, login: str, raw_number: str) -> tuple[str, bool]:
+        """Take a number off an account's STOP list: (the number, whether it was there)."""
+        number = phone_number(raw_number)
+        return number, self._run(incoming.remove_stop, self._account_id(login), number)
+
+    # --- what came back -------------------------------------------------------------------------------------------
+
+    def campaign(self, ticket: str, limit: int = 1000) -> CampaignView:
+        campaign_id = campaign_id_for(ticket)
+        if campaign_id is None:
+            raise Refused(f"not a ticket: {ticket[:40]!r}")
+        view = self._run(incoming.campaign_view, campaign_id, limit)
+        if view is None:
+            raise Refused(f"no campaign with ticket {ticket[:40]!r}")
+        return view
+
+    def incoming_texts(self, limit: int = 100) -> list[tuple[str, str, str, str, int | None, int]]:
+        """The latest incoming texts: (source, destination, text, kind, campaign_id, received_at), newest first."""
+        return self._run(incoming.incoming_texts, limit)
+
+    def inbox(self, limit: int, login: str | None = None) -> list[InboxRow]:
+        """The mails received for e-mail to SMS, newest first, optionally one login's."""
+        return self._run(inbox.recent, limit, normalise_login(login) if login else None)
+
+    # --- steps ------------------------------------------------------------------------------------------------
+
+    def _account_id(self, login: str) -> int:
+        return self._run(queries.account, normalise_login(login)).id
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return self.store.run(fn, *args)
+        except UnknownAccount as error:
+            raise Refused(f"no account with login {str(error)[:100]!r}") from None
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+
+def check_login(login: str) -> str:
+    """A login is an e-mail address: normalised, not empty, without spaces."""
+    login = normalise_login(login)
+    if not login or len(login) > MAX_LOGIN or any(c.isspace() for c in login):
+        raise Refused("a login is an e-mail address, without spaces")
+    return login
+
+
+def amount(text: str) -> int:
+    """An amount in EUR, as the operator writes it, in micro-units."""
+    try:
+        return to_micro(text)
+    except ValueError:
+        raise Refused(f"not an amount in EUR: {text[:40]!r}") from None
+
+
+def phone_number(raw: str) -> str:
+    try:
+        return normalise(raw).e164
+    except NumberError as error:
+        raise Refused(str(error)) from None
