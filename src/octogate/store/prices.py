@@ -6,9 +6,14 @@ from decimal import Decimal
 
 from octogate.sms.money import from_micro, to_micro
 from octogate.sms.prices import SMS_TYPES, CountryPrices, PriceTable
-from octogate.store.queries import PriceRow
+from octogate.store.records import PriceRow
 
 PRICE_DECIMALS = Decimal("0.0001")  # prices carry four decimals (the CSV refuses more)
+
+
+def column(sms_type: str) -> str:
+    """The `prices` column of an SMS type: its name in lower case (fr, xxx, www)."""
+    return sms_type.lower()
 
 
 def rows_from_price_table(table: PriceTable) -> list[PriceRow]:
@@ -17,21 +22,21 @@ def rows_from_price_table(table: PriceTable) -> list[PriceRow]:
         return None if price is None else to_micro(price)
 
     return [
-        (c.calling_code, c.country, c.name, micro(c, "FR"), micro(c, "XXX"), micro(c, "WWW")) for c in table
+        PriceRow(c.calling_code, c.country, c.name, **{column(t): micro(c, t) for t in SMS_TYPES}) for c in table
     ]
 
 
 def price_table_from_rows(rows: list[PriceRow]) -> PriceTable:
     return PriceTable(
         CountryPrices(
-            calling_code=calling_code,
-            country=country,
-            name=name,
+            calling_code=row.calling_code,
+            country=row.country,
+            name=row.name,
             prices={
                 sms_type: from_micro(micro).quantize(PRICE_DECIMALS)
-                for sms_type, micro in zip(SMS_TYPES, (fr, xxx, www), strict=True)
-                if micro is not None
+                for sms_type in SMS_TYPES
+                if (micro := getattr(row, column(sms_type))) is not None
             },
         )
-        for calling_code, country, name, fr, xxx, www in rows
+        for row in rows
     )

@@ -7,6 +7,7 @@ command or a test decides where a transaction starts and ends. All statements ar
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from octogate.store.db import Connection, IntegrityError
 from octogate.store.records import (
@@ -16,9 +17,14 @@ from octogate.store.records import (
     DuplicateRequest,
     GatewayState,
     InsufficientCredit,
+    LedgerEntry,
     NewCampaign,
+    PriceRow,
+    StoredMessage,
     UnknownAccount,
     account_from_row,
+    account_record,
+    gateway_state_record,
 )
 from octogate.store.tickets import ticket_for
 
@@ -51,9 +57,9 @@ def gateway_and_account(conn: Connection, login: str) -> tuple[GatewayState, Acc
 
 
 def gateway_state(conn: Connection) -> GatewayState:
-    row = conn.fetchone("SELECT paused, prices_version FROM gateway_state WHERE id = 1")
-    assert row is not None
-    return GatewayState(paused=bool(row[0]), prices_version=row[1])
+    state = conn.record(gateway_state_record, "SELECT paused, prices_version FROM gateway_state WHERE id = 1")
+    assert state is not None, "gateway_state has its one row from the first migration"
+    return state
 
 
 def set_paused(conn: Connection, paused: bool) -> None:
@@ -78,32 +84,37 @@ def create_account(conn: Connection, login: str, api_key_hash: str, credit: int,
 
 
 def account(conn: Connection, login: str) -> Account:
-    row = conn.fetchone(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE login = ?", (login,))  # noqa: S608
-    if row is None:
+    found = conn.record(account_record, f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE login = ?", (login,))  # noqa: S608
+    if found is None:
         raise UnknownAccount(login)
-    return account_from_row(row)
+    return found
 
 
 def accounts(conn: Connection) -> list[Account]:
-    rows = conn.fetchall(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY login")  # noqa: S608
-    return [account_from_row(row) for row in rows]
+    return conn.records(account_record, f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY login")  # noqa: S608
 
 
 def add_credit(conn: Connection, login: str, amount: int, note: str, now: int) -> int:
     """Credit (or, negative, debit) an account by hand; never below zero. Returns the new balance."""
-    row = conn.fetchone(
+    credited = conn.record(
+        _Credited,
         "UPDATE accounts SET balance = balance + ? WHERE login = ? AND balance + ? >= 0 RETURNING id, balance",
         (amount, login, amount),
     )
-    if row is None:
+    if credited is None:
         account(conn, login)  # raises UnknownAccount if that is the reason
         raise InsufficientCredit(order_pending=False)
-    account_id, balance = row
     conn.execute(
         "INSERT INTO ledger (account_id, amount, balance_after, reason, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (account_id, amount, balance, "credit", note, now),
+        (credited.id, amount, credited.balance, "credit", note, now),
     )
-    return int(balance)
+    return int(credited.balance)
+
+
+@dataclass(frozen=True, slots=True)
+class _Credited:
+    id: int
+    balance: int
 
 
 ACCOUNT_FLAGS = frozenset({"activated", "blacklisted", "pending_order", "transliterate"})
@@ -126,15 +137,14 @@ def set_api_key_hash(conn: Connection, login: str, api_key_hash: str) -> None:
         raise UnknownAccount(login)
 
 
-def ledger(
-    conn: Connection, account_id: int, limit: int = 50
-) -> list[tuple[int, int, str, int | None, str | None, int]]:
-    rows = conn.fetchall(
+def ledger(conn: Connection, account_id: int, limit: int = 50) -> list[LedgerEntry]:
+    """An account's latest movements, newest first."""
+    return conn.records(
+        LedgerEntry,
         "SELECT amount, balance_after, reason, campaign_id, note, created_at FROM ledger "
         "WHERE account_id = ? ORDER BY id DESC LIMIT ?",
         (account_id, limit),
     )
-    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 # --- STOP list ------------------------------------------------------------------------------------------------
@@ -222,13 +232,13 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
     return AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance)
 
 
-def campaign_messages(conn: Connection, campaign_id: int) -> list[tuple[str, str, int, int, str, int]]:
-    """(recipient, country, sms, cost, status, send_at) of a campaign's messages, in insertion order."""
-    rows = conn.fetchall(
+def campaign_messages(conn: Connection, campaign_id: int) -> list[StoredMessage]:
+    """A campaign's messages, in insertion order."""
+    return conn.records(
+        StoredMessage,
         "SELECT recipient, country, sms, cost, status, send_at FROM messages WHERE campaign_id = ? ORDER BY id",
         (campaign_id,),
     )
-    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 def count_campaigns(conn: Connection, account_id: int) -> int:
@@ -238,12 +248,10 @@ def count_campaigns(conn: Connection, account_id: int) -> int:
 
 # --- prices ------------------------------------------------------------------------------------------------------
 
-PriceRow = tuple[int, str, str, int | None, int | None, int | None]
-
-
 def price_rows(conn: Connection) -> list[PriceRow]:
-    rows = conn.fetchall("SELECT calling_code, country, name, fr, xxx, www FROM prices ORDER BY calling_code")
-    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    return conn.records(
+        PriceRow, "SELECT calling_code, country, name, fr, xxx, www FROM prices ORDER BY calling_code"
+    )
 
 
 def replace_prices(conn: Connection, rows: Iterable[PriceRow]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 
 class DuplicateRequest(Exception):
@@ -45,7 +46,18 @@ ACCOUNT_COLUMNS = (
 )
 
 
+FLAG_COLUMNS = ("activated", "blacklisted", "pending_order", "transliterate")  # 0/1 in SQLite
+
+
+def account_record(**columns: Any) -> Account:
+    """An `accounts` row, its columns by name (ACCOUNT_COLUMNS)."""
+    for name in FLAG_COLUMNS:
+        columns[name] = bool(columns[name])
+    return Account(**columns)
+
+
 def account_from_row(row: tuple) -> Account:  # type: ignore[type-arg]
+    """The same from ACCOUNT_COLUMNS by position, for the API's one joined read (gateway_and_account)."""
     return Account(
         id=row[0],
         login=row[1],
@@ -66,6 +78,43 @@ def account_from_row(row: tuple) -> Account:  # type: ignore[type-arg]
 class GatewayState:
     paused: bool
     prices_version: int
+
+
+def gateway_state_record(paused: int, prices_version: int) -> GatewayState:
+    return GatewayState(paused=bool(paused), prices_version=int(prices_version))
+
+
+class LedgerEntry(NamedTuple):
+    """One movement of an account's money, newest first in a statement."""
+
+    amount: int  # micro-units; negative: a debit
+    balance_after: int
+    reason: str  # credit | campaign | refund
+    campaign_id: int | None
+    note: str | None
+    created_at: int
+
+
+class StoredMessage(NamedTuple):
+    """A campaign's message as stored (the tests' and the operator's view of what was accepted)."""
+
+    recipient: str
+    country: str
+    sms: int
+    cost: int
+    status: str
+    send_at: int
+
+
+class PriceRow(NamedTuple):
+    """A `prices` row: one country's prices in micro-units per SMS type (None: not offered)."""
+
+    calling_code: int
+    country: str
+    name: str
+    fr: int | None
+    xxx: int | None
+    www: int | None
 
 
 @dataclass(frozen=True, slots=True)
