@@ -16,6 +16,7 @@ from typing import Any, Literal
 from octogate.octopush.campaign import Rules
 from octogate.smpp.client import ConnectorConfig
 from octogate.sms.hours import MarketingHours
+from octogate.sms.types import SMS_TYPES as SMS_TYPE_CODES
 
 DEFAULT_DATABASE_URL = "sqlite:///octogate-data/octogate.db"
 ENVIRONMENT = {
@@ -27,7 +28,7 @@ ENVIRONMENT = {
 }
 
 
-SMS_TYPES = frozenset({"FR", "XXX", "WWW"})
+SMS_TYPES = frozenset(SMS_TYPE_CODES)
 SIMULATOR_CONNECTOR = "simulator"
 
 

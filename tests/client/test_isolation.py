@@ -12,7 +12,8 @@ SERVER_MODULES = (
 # The only gateway modules the client may load: the pure, stdlib-only statements of the document, and the
 # stdlib-only ASGI body reader shared with the API.
 ALLOWED = {"octogate", "octogate.octopush", "octogate.octopush.errors", "octogate.octopush.signature",
-           "octogate.octopush.mailmerge", "octogate.octopush.params", "octogate.asgi"}  # fmt: skip
+           "octogate.octopush.mailmerge", "octogate.octopush.params", "octogate.asgi", "octogate.paris",
+           "octogate.sms", "octogate.sms.types"}  # fmt: skip
 
 SCRIPT = f"""
 import sys

@@ -11,10 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+from octogate.paris import DATE_FORMAT, PARIS
 
 
 class DeliveryStatus(StrEnum):

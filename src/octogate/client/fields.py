@@ -9,20 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal, TypedDict
 
 from octogate.octopush.mailmerge import MERGE_FIELDS
 from octogate.octopush.signature import KEY_FIELDS, request_sha1
-
-
-class SmsType(StrEnum):
-    """The document's three qualities."""
-
-    PREMIUM = "FR"
-    LOW_COST = "XXX"
-    WORLD = "WWW"
-
+from octogate.sms.types import SmsType
 
 SmsTypeLike = SmsType | Literal["FR", "XXX", "WWW"]
 SIMULATION_TICKET = "XXXSIMULATIONXXX"

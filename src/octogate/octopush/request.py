@@ -9,25 +9,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from octogate.octopush.errors import ApiError, Code
 from octogate.octopush.mailmerge import MailMerge, parse_mail_merge
 from octogate.octopush.params import Params, flag
 from octogate.octopush.signature import check_signature
+from octogate.paris import PARIS
+from octogate.sms.types import SmsType
 
-PARIS = ZoneInfo("Europe/Paris")
 MAX_REQUEST_ID = 255
 LATEST_EPOCH = 32503680000  # 3000-01-01
 SENDER_ALPHANUMERIC = re.compile(r"[A-Za-z0-9 .\-]{3,11}")
 SENDER_MSISDN = re.compile(r"(?:\+|00)?([0-9]{3,15})")
-
-
-class SmsType(StrEnum):
-    PREMIUM = "FR"
-    LOW_COST = "XXX"
-    WORLD = "WWW"
 
 
 @dataclass(frozen=True, slots=True)

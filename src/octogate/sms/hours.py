@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from octogate.paris import PARIS
+
 # Sundays and holidays never close more than a few days in a row; a year is a safe upper bound.
 _MAX_DAYS_AHEAD = 366
 _SUNDAY = 6
@@ -32,7 +34,7 @@ class MarketingHours:
     closed_on_sundays: bool = True
     closed_on_public_holidays: bool = True
     enabled: bool = True
-    timezone: str = "Europe/Paris"
+    timezone: str = PARIS.key
 
     def __post_init__(self) -> None:
         # ValueError on purpose: the configuration loader reports it as a bad setting.

@@ -20,12 +20,7 @@ from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
-#: The Octopush SMS types, in the column order of the CSV.
-SMS_TYPES: tuple[str, ...] = ("FR", "XXX", "WWW")
-#: Their names in Octopush's documents and manager.
-TYPE_NAMES: Mapping[str, str] = MappingProxyType(
-    {"FR": "Premium", "XXX": "Low cost / Standard", "WWW": "World"}
-)
+from octogate.sms.types import SMS_TYPES
 
 _FIXED_COLUMNS = ("calling_code", "country", "name")
 _MAX_DECIMALS = 4  # prices are quoted, and per-recipient <cost> answered, with four decimals

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from octogate.sms.money import from_micro, to_micro
-from octogate.sms.prices import SMS_TYPES, CountryPrices, PriceTable
+from octogate.sms.prices import CountryPrices, PriceTable
+from octogate.sms.types import SMS_TYPES
 from octogate.store.records import PriceRow
 
 PRICE_DECIMALS = Decimal("0.0001")  # prices carry four decimals (the CSV refuses more)
