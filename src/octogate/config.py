@@ -13,6 +13,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
+from octogate import listen
 from octogate.octopush.campaign import Rules
 from octogate.smpp.client import ConnectorConfig
 from octogate.sms.hours import MarketingHours
@@ -124,11 +125,11 @@ class Settings:
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """`host:port` (IPv6 as `[::1]:8080`) → (host, port)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"not a host:port listen address: {value[:80]!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    """`host:port` (IPv6 as `[::1]:8080`) → (host, port); a bad one is a configuration error."""
+    try:
+        return listen.parse_listen(value)
+    except listen.BadListenAddress as error:
+        raise ConfigError(str(error)) from None
 
 
 def load_settings(config_file: str | None = None, environ: dict[str, str] | None = None) -> Settings:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from octogate.backoff import doubling, less_jitter
 from octogate.config import CallbackSettings
 
 
 def retry_delay(attempts: int, settings: CallbackSettings, rand: Callable[[], float]) -> int:
     """Seconds before the next try after `attempts` failed ones: backoff_min doubling up to backoff_max, less
     up to a quarter at random (jitter: pushes that failed together do not all come back together)."""
-    base = min(settings.backoff_max, settings.backoff_min * 2 ** min(max(attempts - 1, 0), 30))
-    return max(1, round(base * (1.0 - 0.25 * rand())))
+    base = doubling(attempts - 1, settings.backoff_min, settings.backoff_max)
+    return max(1, round(less_jitter(base, 0.25, rand)))
 
 
 def next_attempt(

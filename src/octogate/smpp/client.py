@@ -50,6 +50,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
+from octogate.backoff import doubling
 from octogate.sms.segments import ConcatInfo
 
 from .batching import BatchedWrites
@@ -625,7 +626,7 @@ class SmppClient:
                 if self._stopping:
                     return
                 log.info("%s: connection lost; reconnecting", self.name)
-            delay = min(self.config.reconnect_max, self.config.reconnect_min * (2 ** attempt))
+            delay = doubling(attempt, self.config.reconnect_min, self.config.reconnect_max)
             delay *= self._rng.uniform(0.5, 1.0)
             attempt = min(attempt + 1, 30)
             await asyncio.sleep(delay)
@@ -819,7 +820,7 @@ class SmppClient:
                 throttled += 1
                 if throttled > cfg.throttle_retries:
                     raise SmppRetriableError(f"{self.name}: part {seq} throttled {throttled} times")
-                await asyncio.sleep(min(2.0, 0.02 * 2 ** min(throttled, 7)) * self._rng.uniform(0.5, 1.0))
+                await asyncio.sleep(doubling(throttled, 0.02, 2.0) * self._rng.uniform(0.5, 1.0))
                 continue
             if status in TRANSIENT_SUBMIT_STATUSES:
                 transient += 1
@@ -827,7 +828,7 @@ class SmppClient:
                 if transient > cfg.submit_retries:
                     raise SmppRetriableError(f"{self.name}: part {seq}: {describe_status(status)} "
                                              f"after {transient} tries")
-                await asyncio.sleep(min(5.0, 0.1 * 2 ** transient) * self._rng.uniform(0.5, 1.0))
+                await asyncio.sleep(doubling(transient, 0.1, 5.0) * self._rng.uniform(0.5, 1.0))
                 continue
             self.stats.rejected += 1
             log.info("%s: submit to %s refused: %s", self.name, clip(pdu.destination_addr, 30),

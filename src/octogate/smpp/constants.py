@@ -250,6 +250,8 @@ RECEIPT_STAT_TO_STATE: dict[str, MessageState] = {
     "UNKNOWN": MessageState.UNKNOWN,
     "REJECTD": MessageState.REJECTED,
 }
+#: The same table read the other way: a message_state TLV's ``stat:`` word.
+STATE_TO_RECEIPT_STAT: dict[int, str] = {state: stat for stat, state in RECEIPT_STAT_TO_STATE.items()}
 
 
 class EsmClass:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from octogate.listen import BadListenAddress, parse_listen
 from octogate.sms.segments import encode_part, split_text, udh_concat
 
 from .batching import BatchedWrites
@@ -578,10 +579,10 @@ class SmscSimulator:
 # --- command line -----------------------------------------------------------------------------------
 
 def _parse_listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError("expected HOST:PORT, e.g. 127.0.0.1:2775")
-    return host or "127.0.0.1", int(port)
+    try:
+        return parse_listen(value)
+    except BadListenAddress as error:
+        raise argparse.ArgumentTypeError(f"{error}: expected HOST:PORT, e.g. 127.0.0.1:2775") from None
 
 
 def _parse_account(value: str) -> tuple[str, str]:
