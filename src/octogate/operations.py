@@ -20,6 +20,7 @@ from octogate.sms.numbers import NumberError, normalise
 from octogate.sms.prices import PriceTable
 from octogate.statuses import PushKind
 from octogate.store import inbox, incoming, outbox, queries
+from octogate.store.db import Connection
 from octogate.store.incoming import CampaignView
 from octogate.store.prices import price_table_from_rows, rows_from_price_table
 from octogate.store.records import Account, DuplicateRequest, InboxRow, InsufficientCredit, UnknownAccount
@@ -155,7 +156,7 @@ class Operator:
     # --- STOP lists ---------------------------------------------------------------------------------------------
 
     def stops(self, login: str) -> list[StopEntry]:
-        def read(conn: Any) -> list[StopEntry]:
+        def read(conn: Connection) -> list[StopEntry]:
             found = incoming.stops(conn, queries.account(conn, normalise_login(login)).id)
             return [StopEntry(number, text, created) for number, text, created in found]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from octogate.store.db import Connection, IntegrityError
 from octogate.store.records import (
     ACCOUNT_COLUMNS,
+    FLAG_COLUMNS,
     AcceptedCampaign,
     Account,
     DuplicateRequest,
@@ -117,7 +118,7 @@ class _Credited:
     balance: int
 
 
-ACCOUNT_FLAGS = frozenset({"activated", "blacklisted", "pending_order", "transliterate"})
+ACCOUNT_FLAGS = frozenset(FLAG_COLUMNS)
 
 
 def set_account_flags(conn: Connection, login: str, flags: dict[str, bool]) -> Account:
