@@ -249,6 +249,7 @@ class SmscSimulator:
         self._limiter = _RateLimiter(self.config.max_per_second)
         self._assembly: dict[tuple[str, str, str, int, int], dict[int, ReceivedPart]] = {}
         self._due: dict[str, deque[_Job]] = defaultdict(deque)
+        self._turns: dict[str, int] = defaultdict(int)
         self._timers: dict[asyncio.TimerHandle, _Job] = {}
         self._changed = asyncio.Event()
         self._watchers = 0
@@ -519,6 +520,13 @@ class SmscSimulator:
         self._due[job.system_id].append(job)
         self._pump(job.system_id)
 
+    def bound(self, system_id: str | None = None) -> int:
+        """Binds open now (of one system_id, or all): what a real SMSC counts against an account's cap."""
+        return sum(
+            1 for c in self._conns
+            if c.session.is_bound and not c.done.is_set() and (system_id is None or c.session.system_id == system_id)
+        )  # fmt: skip
+
     def _receivers(self, system_id: str) -> list[_SimConnection]:
         return [c for c in self._conns
                 if c.session.system_id == system_id and c.session.can_receive and not c.closing
@@ -532,9 +540,13 @@ class SmscSimulator:
         receivers = self._receivers(system_id)
         if not receivers:
             return
-        for conn in itertools.cycle(receivers):
+        # Round robin across calls too (each receipt timer pumps one job): every bind gets its turn, as an
+        # SMSC spreads an account's receipts over its binds.
+        start = self._turns[system_id] % len(receivers)
+        for conn in itertools.cycle(receivers[start:] + receivers[:start]):
             if not queue:
                 break
+            self._turns[system_id] += 1
             job = queue.popleft()
             job.attempts += 1
             job.pdu.sequence_number = 0
