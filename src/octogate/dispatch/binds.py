@@ -178,7 +178,9 @@ class SharedBinds:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                await self.round()
+                # A round that hangs (a stalled database) counts as failed once the leases may run out.
+                async with asyncio.timeout(max(self.interval, self._held_until - time.monotonic())):
+                    await self.round()
             except Exception as error:  # the loop must outlive a store outage or a bug
                 if not isinstance(error, StoreUnavailable):
                     log.exception("binds: lease round failed")

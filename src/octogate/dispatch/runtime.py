@@ -102,7 +102,12 @@ class Delivery:
             client = SmppClient(config, incoming.on_deliver)
             clients[config.name] = client
             await client.start()
-        dispatcher = Dispatcher(store, Router(routes), clients, settings=settings.dispatch, clock=clock)
+        # Senders enough for every bind this host may come to hold (the others' binds, when they die).
+        windows = sum(c.window * c.binds for c in connectors)
+        dispatcher = Dispatcher(
+            store, Router(routes), clients, settings=settings.dispatch, clock=clock,
+            senders=max(16, min(2000, windows + 8)),
+        )  # fmt: skip
         # The dispatcher must route through this very dict (binds come and go); a dispatcher that copies
         # what it is given is pointed back at it.
         dispatcher.clients = clients
