@@ -60,7 +60,9 @@ class Host:
             self.process.stdout.close()
 
 
-def start_hosts_together(tmp_path: Path, database_url: str, count: int, within: float = 60.0) -> list[Host]:
+def start_hosts_together(
+    tmp_path: Path, database_url: str, count: int, within: float = 60.0, extra_env: dict[str, str] | None = None
+) -> list[Host]:
     """`count` serve processes released at one instant; returned once each has started its HTTP server (or
     exited). The caller stops them (`Host.stop`)."""
     gate = tmp_path / "gate"
@@ -74,6 +76,7 @@ def start_hosts_together(tmp_path: Path, database_url: str, count: int, within: 
             "OCTOGATE_DATABASE_URL": database_url,
         }
         env.pop("OCTOGATE_DEMO_KEY", None)
+        env.update(extra_env or {})
         process = subprocess.Popen(
             [sys.executable, "-c", GATED_SERVE, str(gate), str(tmp_path / f"ready-{n}")],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
