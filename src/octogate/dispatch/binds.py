@@ -42,6 +42,7 @@ ROUNDS_PER_LEASE = 5  # a round every fifth of the lease time
 #: a lease is written for this share of the configured lease time: a dead host's slot is free after it,
 #: and the others' next round (at most a fifth later) takes it: takeover within the configured time
 STORED_SHARE = 0.7
+RELEASE_TIMEOUT = 5.0  # seconds a clean stop waits to free its leases
 
 
 def new_owner() -> str:
@@ -182,7 +183,7 @@ class SharedBinds:
                 async with asyncio.timeout(max(self.interval, self._held_until - time.monotonic())):
                     await self.round()
             except Exception as error:  # the loop must outlive a store outage or a bug
-                if not isinstance(error, StoreUnavailable):
+                if not isinstance(error, StoreUnavailable | TimeoutError):
                     log.exception("binds: lease round failed")
                 log.error("binds: cannot renew bind leases: %.200s", error)
                 if time.monotonic() >= self._held_until and any(g.binds for g in self.groups.values()):
@@ -231,8 +232,10 @@ class SharedBinds:
             await asyncio.wait(list(self._stopping), timeout=grace + 1)
         self._forget()
         if self.connectors:
-            with contextlib.suppress(StoreUnavailable):
-                await self.store.write(binds.release, self.owner)
+            # A database that does not answer must not hold up the stop: the leases then simply run out.
+            with contextlib.suppress(StoreUnavailable, TimeoutError):
+                async with asyncio.timeout(RELEASE_TIMEOUT):
+                    await self.store.write(binds.release, self.owner)
 
     async def abort(self) -> None:
         """What a crash leaves: the binds drop (the kernel closes a dead host's sockets), the leases stay
