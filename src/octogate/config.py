@@ -76,6 +76,8 @@ class DispatchSettings:
     poll_interval: float = 0.2  # seconds between two looks at the store when nothing woke the dispatcher
     lease_seconds: int = 300  # how long a crashed process's claims stay unclaimable
     slice: int = 20  # messages claimed per account and round (fairness between accounts)
+    #: a dead host's binds are taken over by another host within this many seconds
+    bind_lease_seconds: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -265,8 +267,15 @@ def _dispatch(section: dict[str, Any]) -> DispatchSettings:
     if unknown:
         raise ConfigError(f"unknown [dispatch] settings: {', '.join(sorted(unknown))}")
     dispatch = DispatchSettings(**section)
-    if dispatch.poll_interval <= 0 or dispatch.lease_seconds < 10 or dispatch.slice < 1:
-        raise ConfigError("[dispatch] needs poll_interval > 0, lease_seconds >= 10, slice >= 1")
+    if (
+        dispatch.poll_interval <= 0
+        or dispatch.lease_seconds < 10
+        or dispatch.slice < 1
+        or not 3 <= dispatch.bind_lease_seconds <= 600
+    ):
+        raise ConfigError(
+            "[dispatch] needs poll_interval > 0, lease_seconds >= 10, slice >= 1, 3 <= bind_lease_seconds <= 600"
+        )
     return dispatch
 
 

@@ -19,7 +19,8 @@ from octogate.sms.money import to_micro
 from octogate.sms.numbers import warm
 from octogate.sms.prices import default_price_table
 from octogate.smtp.server import smtp_settings_from, start_smtp
-from octogate.store import queries
+from octogate.store import queries, schema
+from octogate.store.db import Connection
 from octogate.store.prices import rows_from_price_table
 from octogate.store.records import UnknownAccount
 from octogate.store.store import Store
@@ -28,30 +29,40 @@ log = logging.getLogger("octogate")
 
 
 def prepare_store(settings: Settings) -> Store:
-    """Open, migrate, and give a new database the shipped price table."""
+    """Open, migrate, and give a new database the shipped price table: one critical section under the start
+    lock, so any number of hosts started together on an empty database all come up."""
     store = Store(settings.database_url)
-    store.migrate()
-    if not store.run(queries.price_rows):
-        store.run(queries.replace_prices, rows_from_price_table(default_price_table()))
+    with store.connect() as conn:
+        schema.migrate(conn, seed=seed_prices)
     return store
+
+
+def seed_prices(conn: Connection) -> None:
+    """The shipped price table, on a database that has none (never over the operator's prices)."""
+    if not queries.price_rows(conn):
+        queries.replace_prices(conn, rows_from_price_table(default_price_table()))
 
 
 def ensure_demo_account(store: Store, settings: Settings) -> tuple[str, str | None]:
     """The sandbox's account. Its key is shown when it is made (or set by OCTOGATE_DEMO_KEY): keys are kept
-    only as hashes, so a later start cannot show it again."""
+    only as hashes, so a later start cannot show it again. Under the start lock: of several hosts started
+    together, one makes it (and shows its key), the others find it made."""
     login = normalise_login(settings.demo_login)
+    with store.connect() as conn, schema.start_section(conn):
+        return login, _demo_account(conn, login, settings)
+
+
+def _demo_account(conn: Connection, login: str, settings: Settings) -> str | None:
     key = settings.demo_key
     try:
-        store.run(queries.account, login)
-        if key:
-            store.run(queries.set_api_key_hash, login, hash_api_key(key))
-        return login, key
+        queries.account(conn, login)
     except UnknownAccount:
         key = key or new_api_key()
-        store.run(
-            queries.create_account, login, hash_api_key(key), to_micro(settings.demo_credit), int(time.time())
-        )
-        return login, key
+        queries.create_account(conn, login, hash_api_key(key), to_micro(settings.demo_credit), int(time.time()))
+        return key
+    if key:
+        queries.set_api_key_hash(conn, login, hash_api_key(key))
+    return key
 
 
 def build_app(store: Store, settings: Settings) -> OctopushApp:
@@ -68,10 +79,12 @@ async def serve(settings: Settings) -> None:
             login, key = ensure_demo_account(store, settings)
             print(f"demo account: user_login={login}")
             if key:
-                print(f"              api_key={key}")
+                print(f"              api_key={key}", flush=True)
             else:
                 print(
-                    "              api_key: shown when it was made; `octogate account rotate-key` gives a new one"
+                    "              api_key: the account exists already (its key was shown when it was made); "
+                    "`octogate account rotate-key` gives a new one",
+                    flush=True,
                 )
         app = build_app(store, settings)
         config = uvicorn.Config(

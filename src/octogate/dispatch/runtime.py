@@ -1,5 +1,10 @@
 """Delivery as `octogate serve` runs it: the connectors of the configuration (or the built-in SMSC simulator
-when none is configured, so a fresh install delivers end to end), the routes, and the dispatcher."""
+when none is configured, so a fresh install delivers end to end), the routes, and the dispatcher.
+
+The configured connectors' binds are shared by the hosts of a cluster (`dispatch/binds.py`): this host runs
+the binds it leases, and adds or removes connectors in the very dict the dispatcher routes through. The
+built-in simulator is this host's own (it listens on this host), so its connector is never leased.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 from octogate.config import (
     SIMULATOR_CONNECTOR,
@@ -16,6 +22,7 @@ from octogate.config import (
     SimulatorSettings,
     parse_listen,
 )
+from octogate.dispatch.binds import SharedBinds
 from octogate.dispatch.dispatcher import Dispatcher
 from octogate.dispatch.routing import Router
 from octogate.incoming.handler import IncomingHandler
@@ -43,20 +50,25 @@ class Delivery:
     def __init__(
         self,
         dispatcher: Dispatcher,
-        clients: dict[str, SmppClient],
+        clients: dict[str, Any],
         simulator: SmscSimulator | None,
         incoming: IncomingHandler | None = None,
+        binds: SharedBinds | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        #: connector name -> client (a `BindGroup` of leased binds, or the simulator's `SmppClient`): the
+        #: dispatcher's own dict, changed in place as this host takes or gives up binds
         self.clients = clients
         self.simulator = simulator
         self.incoming = incoming
+        self.binds = binds
 
     @classmethod
     async def start(
         cls, store: Store, settings: Settings, *, clock: Callable[[], float] = time.time
     ) -> Delivery:
-        connectors = list(settings.connectors)
+        configured = list(settings.connectors)
+        connectors = list(configured)
         simulator: SmscSimulator | None = None
         wanted = settings.simulator.enabled if settings.simulator.enabled is not None else not connectors
         if wanted:
@@ -81,30 +93,66 @@ class Delivery:
                 raise ConfigError(f"a route names unknown connectors: {', '.join(unknown)[:200]}")
         incoming = IncomingHandler(store, clock=clock)
         await incoming.start()
-        clients = {c.name: SmppClient(c, incoming.on_deliver) for c in connectors}
-        for client in clients.values():
+        clients: dict[str, Any] = {}
+        binds = SharedBinds(
+            store, configured, clients, incoming.on_deliver, lease_seconds=settings.dispatch.bind_lease_seconds
+        )
+        await binds.start()  # a first share of the binds before the dispatcher looks at `clients`
+        for config in connectors[len(configured) :]:
+            client = SmppClient(config, incoming.on_deliver)
+            clients[config.name] = client
             await client.start()
-        dispatcher = Dispatcher(store, Router(routes), clients, settings=settings.dispatch, clock=clock)
+        # Senders enough for every bind this host may come to hold (the others' binds, when they die).
+        windows = sum(c.window * c.binds for c in connectors)
+        dispatcher = Dispatcher(
+            store, Router(routes), clients, settings=settings.dispatch, clock=clock,
+            senders=max(16, min(2000, windows + 8)),
+        )  # fmt: skip
+        # The dispatcher must route through this very dict (binds come and go); a dispatcher that copies
+        # what it is given is pointed back at it.
+        dispatcher.clients = clients
         await dispatcher.start()
-        return cls(dispatcher, clients, simulator, incoming)
+        return cls(dispatcher, clients, simulator, incoming, binds)
 
     def describe(self) -> str:
         """One line for the operator: where messages go."""
         targets = []
-        for client in self.clients.values():
-            cfg = client.config
-            if client.name == SIMULATOR_CONNECTOR:
-                targets.append(f"the built-in SMSC simulator on {cfg.host}:{cfg.port}")
+        held = self.binds.held() if self.binds is not None else {}
+        for config in self.binds.connectors if self.binds is not None else ():
+            where = f"{config.host}:{config.port} as {config.system_id}"
+            slots = len(held.get(config.name, ()))
+            if config.binds > 1:
+                targets.append(f"{config.name} ({where}; {slots} of its {config.binds} binds on this host)")
+            elif slots:
+                targets.append(f"{config.name} ({where})")
             else:
-                targets.append(f"{cfg.name} ({cfg.host}:{cfg.port} as {cfg.system_id})")
+                targets.append(f"{config.name} ({where}; its bind is held by another host)")
+        simulator = self.clients.get(SIMULATOR_CONNECTOR)
+        if self.simulator is not None and simulator is not None:
+            cfg = simulator.config
+            targets.append(f"the built-in SMSC simulator on {cfg.host}:{cfg.port}")
         if not targets:
             return "octogate: no SMPP connector configured: accepted messages stay queued"
         return "octogate: delivering over SMPP to " + ", ".join(targets)
 
     async def stop(self) -> None:
         await self.dispatcher.stop()
-        for client in self.clients.values():
+        if self.binds is not None:
+            await self.binds.stop(grace=2.0)
+        for client in list(self.clients.values()):
             await client.stop(grace=2.0)
+        if self.incoming is not None:
+            await self.incoming.stop()
+        if self.simulator is not None:
+            await self.simulator.stop()
+
+    async def abort(self) -> None:
+        """What a crash leaves: nothing recorded or released (the leases run out). Tests use it."""
+        await self.dispatcher.abort()
+        if self.binds is not None:
+            await self.binds.abort()
+        for client in list(self.clients.values()):
+            await client.stop(grace=0)
         if self.incoming is not None:
             await self.incoming.stop()
         if self.simulator is not None:

@@ -130,6 +130,8 @@ class ConnectorConfig:
     #: on_deliver callbacks running at once before the client stops reading (TCP backpressure).
     max_pending_delivers: int = 100
     max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH
+    #: Binds the whole cluster may open for this account (SMSCs cap them); each host runs the ones it leases.
+    binds: int = 1
 
     def __post_init__(self) -> None:
         if self.bind_mode not in ("transceiver", "transmitter", "receiver"):
@@ -138,8 +140,8 @@ class ConnectorConfig:
             raise ValueError(f"concatenation must be one of {CONCATENATION_METHODS}: {self.concatenation!r}")
         if self.gsm_data_coding not in (DataCoding.SMSC_DEFAULT, DataCoding.IA5, DataCoding.LATIN1):
             raise ValueError("gsm_data_coding must be 0, 1 or 3")
-        if self.window < 1 or self.max_pending_delivers < 1:
-            raise ValueError("window and max_pending_delivers must be at least 1")
+        if self.window < 1 or self.max_pending_delivers < 1 or self.binds < 1:
+            raise ValueError("window, max_pending_delivers and binds must be at least 1")
         if self.max_per_second < 0:
             raise ValueError("max_per_second must not be negative")
         if not 0 < self.reconnect_min <= self.reconnect_max:

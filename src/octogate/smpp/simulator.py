@@ -21,6 +21,7 @@ import itertools
 import logging
 import math
 import random
+import secrets
 import signal
 import time
 from collections import defaultdict, deque
@@ -57,6 +58,23 @@ def _clip(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+#: ids stay below 2**63 (a signed 64-bit integer, if a store ever keeps them as numbers): 16 hex digits or at
+#: most 19 decimal ones, well within SMPP's 65-octet message_id.
+ID_LIMIT = 1 << 63
+RANDOM_BASE_BITS = 62  # leaves 2**62 ids before the limit: a counter never reaches it
+
+
+def id_base() -> int:
+    """A random start for a simulator's id counter: two bases 2**62 apart on average, so two simulators (or
+    two runs of one) would have to hand out about 2**30 ids each before a clash became plausible."""
+    return secrets.randbits(RANDOM_BASE_BITS)
+
+
+def format_message_id(number: int, style: str) -> str:
+    """Hex ids are 16 digits, zero-padded (what many SMSCs show); decimal ones are unpadded."""
+    return f"{number:016x}" if style == "hex" else str(number)
+
+
 @dataclass(slots=True)
 class SimulatorConfig:
     host: str = "127.0.0.1"
@@ -74,6 +92,10 @@ class SimulatorConfig:
     #: Destinations starting with one of these are refused with ESME_RINVDSTADR.
     invalid_prefixes: tuple[str, ...] = ()
     message_id_style: Literal["hex", "decimal"] = "hex"
+    #: First message id's number; None: a random 62-bit number drawn at each start(), so ids are unique
+    #: across restarts and across simulators (two hosts' embedded simulators must never hand out the same id,
+    #: or a receipt is applied to the other host's message).
+    message_id_base: int | None = None
     #: Delay before a receipt or MO answered with an error status is sent again.
     redelivery_delay_ms: float = 500.0
     seed: int | None = None
@@ -87,6 +109,8 @@ class SimulatorConfig:
             raise ValueError("receipt_mix needs a positive weight")
         if self.message_id_style not in ("hex", "decimal"):
             raise ValueError("message_id_style must be hex or decimal")
+        if self.message_id_base is not None and not 0 <= self.message_id_base < ID_LIMIT:
+            raise ValueError("message_id_base must be between 0 and 2**63")
 
 
 @dataclass(slots=True)
@@ -218,7 +242,7 @@ class SmscSimulator:
         self.bind_failures = 0
         self.submits_received = 0
         self._rng = random.Random(self.config.seed)  # simulated outcomes, not security
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(self._id_start())
         self._mo_ref = itertools.count(self._rng.randrange(256))
         self._server: asyncio.Server | None = None
         self._conns: set[_SimConnection] = set()
@@ -226,6 +250,7 @@ class SmscSimulator:
         self._limiter = _RateLimiter(self.config.max_per_second)
         self._assembly: dict[tuple[str, str, str, int, int], dict[int, ReceivedPart]] = {}
         self._due: dict[str, deque[_Job]] = defaultdict(deque)
+        self._turns: dict[str, int] = defaultdict(int)
         self._timers: dict[asyncio.TimerHandle, _Job] = {}
         self._changed = asyncio.Event()
         self._watchers = 0
@@ -243,6 +268,7 @@ class SmscSimulator:
         self._server = await asyncio.start_server(self._on_client, self.config.host, self.port,
                                                   limit=1 << 20)
         self.port = self._server.sockets[0].getsockname()[1]
+        self._ids = itertools.count(self._id_start())  # a restart never reuses an id it gave before
         log.info("SMSC simulator listening on %s:%d", self.config.host, self.port)
         for job in list(self._timers.values()):  # receipts scheduled before a stop are due now
             self._enqueue(job)
@@ -385,9 +411,13 @@ class SmscSimulator:
                 self._pump(system_id)
         self._notify()
 
+    def _id_start(self) -> int:
+        if self.config.message_id_base is None:
+            return id_base()
+        return self.config.message_id_base + self.submits_received  # restarts go on where they stopped
+
     def _new_message_id(self) -> str:
-        n = next(self._ids)
-        return f"{n:08x}" if self.config.message_id_style == "hex" else str(n)
+        return format_message_id(next(self._ids) % ID_LIMIT, self.config.message_id_style)
 
     def _on_submit(self, conn: _SimConnection, pdu: SubmitSm) -> None:
         session = conn.session
@@ -491,6 +521,13 @@ class SmscSimulator:
         self._due[job.system_id].append(job)
         self._pump(job.system_id)
 
+    def bound(self, system_id: str | None = None) -> int:
+        """Binds open now (of one system_id, or all): what a real SMSC counts against an account's cap."""
+        return sum(
+            1 for c in self._conns
+            if c.session.is_bound and not c.done.is_set() and (system_id is None or c.session.system_id == system_id)
+        )  # fmt: skip
+
     def _receivers(self, system_id: str) -> list[_SimConnection]:
         return [c for c in self._conns
                 if c.session.system_id == system_id and c.session.can_receive and not c.closing
@@ -504,9 +541,13 @@ class SmscSimulator:
         receivers = self._receivers(system_id)
         if not receivers:
             return
-        for conn in itertools.cycle(receivers):
+        # Round robin across calls too (each receipt timer pumps one job): every bind gets its turn, as an
+        # SMSC spreads an account's receipts over its binds.
+        start = self._turns[system_id] % len(receivers)
+        for conn in itertools.cycle(receivers[start:] + receivers[:start]):
             if not queue:
                 break
+            self._turns[system_id] += 1
             job = queue.popleft()
             job.attempts += 1
             job.pdu.sequence_number = 0
