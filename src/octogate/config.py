@@ -18,6 +18,8 @@ from octogate.smpp.client import ConnectorConfig
 from octogate.sms.hours import MarketingHours
 
 DEFAULT_DATABASE_URL = "sqlite:///octogate-data/octogate.db"
+DEFAULT_VALIDITY_HOURS = 48  # a message's validity: SMSCs commonly keep trying for 48 h
+MAX_VALIDITY_HOURS = 30 * 24
 ENVIRONMENT = {
     "OCTOGATE_HTTP": "http",
     "OCTOGATE_DATABASE_URL": "database_url",
@@ -74,6 +76,9 @@ class DispatchSettings:
     poll_interval: float = 0.2  # seconds between two looks at the store when nothing woke the dispatcher
     lease_seconds: int = 300  # how long a crashed process's claims stay unclaimable
     slice: int = 20  # messages claimed per account and round (fairness between accounts)
+    #: hours a submitted message may wait for its final receipt: sent as submit_sm's validity_period; past it
+    #: (no final receipt) the message becomes final UNKNOWN_DELIVERY and is pushed
+    validity_hours: int = DEFAULT_VALIDITY_HOURS
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,8 @@ def _dispatch(section: dict[str, Any]) -> DispatchSettings:
     dispatch = DispatchSettings(**section)
     if dispatch.poll_interval <= 0 or dispatch.lease_seconds < 10 or dispatch.slice < 1:
         raise ConfigError("[dispatch] needs poll_interval > 0, lease_seconds >= 10, slice >= 1")
+    if not 1 <= dispatch.validity_hours <= MAX_VALIDITY_HOURS:
+        raise ConfigError(f"[dispatch] validity_hours must be between 1 and {MAX_VALIDITY_HOURS}")
     return dispatch
 
 

@@ -8,9 +8,10 @@ import pytest
 
 from octogate.cli import CommandError
 from octogate.config import Settings
+from octogate.incoming.apply import apply_receipts
 from octogate.incoming.cli import add_incoming_commands
+from octogate.incoming.model import ReceiptUpdate
 from octogate.store import delivery
-from octogate.store.incoming import ReceiptUpdate, apply_receipts
 from octogate.store.store import Store
 from octogate.store.tickets import ticket_for
 from support import Customer

@@ -11,6 +11,7 @@ from typing import Any
 from octogate.cli import CommandError, _database_option, with_store
 from octogate.config import Settings
 from octogate.incoming.payloads import paris_date
+from octogate.incoming.texts import Stopped, stop_number
 from octogate.service import normalise_login
 from octogate.sms.numbers import NumberError, normalise
 from octogate.store import incoming, queries
@@ -88,17 +89,20 @@ def cmd_stops(args: argparse.Namespace, settings: Settings) -> None:
     login = normalise_login(args.login)
     number = _number(args.add or args.remove) if (args.add or args.remove) else None
 
-    def act(store: Store) -> list[tuple[str, str | None, int]] | bool:
+    def act(store: Store) -> list[tuple[str, str | None, int]] | bool | Stopped:
         account = store.run(queries.account, login)
-        if args.add:
-            return store.run(queries.add_stop, account.id, number, "added by the operator", int(time.time()))
+        if args.add:  # the number's queued marketing is cancelled and refunded in the same transaction
+            return store.run(stop_number, account.id, number, "added by the operator", int(time.time()))
         if args.remove:
             return store.run(incoming.remove_stop, account.id, number)
         return store.run(incoming.stops, account.id)
 
     result = with_store(args, settings, act)
     if args.add:
-        print(f"{login}: {number} {'added to' if result else 'already on'} the STOP list")
+        assert isinstance(result, Stopped)
+        print(f"{login}: {number} {'added to' if result.added else 'already on'} the STOP list")
+        if result.cancelled:
+            print(f"{login}: {result.cancelled} queued marketing message(s) to {number} cancelled and refunded")
     elif args.remove:
         print(f"{login}: {number} {'removed from' if result else 'was not on'} the STOP list")
     else:
