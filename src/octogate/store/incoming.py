@@ -145,13 +145,16 @@ def give_up_submitted(
     """Up to `limit` messages submitted before `submitted_before` and still waiting for receipts, made final
     (oldest first, on the partial index `messages_waiting`). A receipt committing at the same moment is
     serialised by the row lock and the re-checked status: exactly one of the two makes the message final."""
+    # The batch is chosen once, in a CTE (PostgreSQL materialises one that locks): an `IN (SELECT ... LIMIT)`
+    # may be scanned again per row and, re-checking rows this very statement updated, take more than `limit`.
     skip_locked = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""  # held by a receipt: next time
     return conn.records(
         Overdue,
-        "UPDATE messages SET status = ?, receipt_status = ?, done_at = ? "  # noqa: S608 - fixed clause only
-        "WHERE status = ? AND id IN (SELECT id FROM messages WHERE status = ? AND submitted_at < ? "
-        f"ORDER BY submitted_at LIMIT ?{skip_locked}) RETURNING id, campaign_id, account_id, recipient",
-        (status, receipt_status, now, MessageStatus.SUBMITTED, MessageStatus.SUBMITTED, submitted_before, limit),
+        "WITH due AS (SELECT id FROM messages WHERE status = ? AND submitted_at < ? "  # noqa: S608 - fixed clause
+        f"ORDER BY submitted_at LIMIT ?{skip_locked}) "
+        "UPDATE messages SET status = ?, receipt_status = ?, done_at = ? "
+        "WHERE status = ? AND id IN (SELECT id FROM due) RETURNING id, campaign_id, account_id, recipient",
+        (MessageStatus.SUBMITTED, submitted_before, limit, status, receipt_status, now, MessageStatus.SUBMITTED),
     )
 
 
