@@ -21,26 +21,30 @@ def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], n
     """Store what became of claimed messages; returns the ids whose claim had been lost meanwhile.
 
     Accepted parts are stored even then: they really went out, and a later attempt must not send them again.
+    The parts (and their keys) of the whole batch go in one statement each.
     """
     lost: list[int] = []
-    early = any(o.parts for o in outcomes) and sql.has_early_receipts(conn)
+    recorded: dict[int, bool] = {}
     for outcome in outcomes:
         if outcome.status == MessageStatus.QUEUED:
-            recorded = delivery.record_requeued(conn, owner, outcome.message_id, outcome.send_at, outcome.error)
+            done = delivery.record_requeued(conn, owner, outcome.message_id, outcome.send_at, outcome.error)
         else:
-            recorded = delivery.record_result(
+            done = delivery.record_result(
                 conn, owner, outcome.message_id, MessageStatus(outcome.status), outcome.connector,
                 outcome.total_parts, outcome.receipt_status, outcome.error, now,
             )  # fmt: skip
-        if not recorded:
+        recorded[outcome.message_id] = done
+        if not done:
             lost.append(outcome.message_id)
+    sent = [o for o in outcomes if o.parts and o.connector is not None]
+    record_parts(conn, [(o.message_id, o.connector or "", p.seq, p.carrier_id) for o in sent for p in o.parts], now)
+    early = bool(sent) and sql.has_early_receipts(conn)
+    for outcome in outcomes:
         applied = 0
-        if outcome.parts and outcome.connector is not None:
+        if early and outcome.parts and outcome.connector is not None:
             pairs = [(p.seq, p.carrier_id) for p in outcome.parts]
-            record_parts(conn, outcome.message_id, outcome.connector, pairs, now)
-            if early:
-                applied = apply_early(conn, outcome.message_id, outcome.connector, pairs)
-        if not recorded:
+            applied = apply_early(conn, outcome.message_id, outcome.connector, pairs)
+        if not recorded[outcome.message_id]:
             continue
         if outcome.status == MessageStatus.FAILED:
             # refused for good at submit: the customer is owed a receipt, in this same transaction
@@ -52,12 +56,17 @@ def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], n
     return lost
 
 
-def record_parts(conn: Connection, message_id: int, connector: str, parts: Sequence[tuple[int, str]], now: int) -> None:
-    """Accepted parts (seq, carrier id), and every key their ids can be found by (`ids.part_keys`)."""
-    sql.add_parts(conn, message_id, connector, parts, now)
-    keys = [(k.key, message_id, seq, k.same_base) for seq, carrier_id in parts for k in ids.part_keys(carrier_id)]
-    if keys:
-        sql.add_part_keys(conn, connector, keys)
+def record_parts(conn: Connection, parts: Sequence[tuple[int, str, int, str]], now: int) -> None:
+    """Accepted parts (message id, connector, seq, carrier id), and every key their ids can be found by
+    (`ids.part_keys`)."""
+    if not parts:
+        return
+    sql.add_parts(conn, parts, now)
+    sql.add_part_keys(conn, [
+        (connector, k.key, message_id, seq, k.same_base)
+        for message_id, connector, seq, carrier_id in parts
+        for k in ids.part_keys(carrier_id)
+    ])  # fmt: skip
 
 
 def push_refusal(conn: Connection, message_id: int, receipt_status: str, now: int) -> None:

@@ -32,23 +32,23 @@ class PartMatch:
     same_base: bool  # the key is the part's id as written (not re-spelled in the other base)
 
 
-def add_parts(
-    conn: Connection, message_id: int, connector: str, parts: Sequence[tuple[int, str]], now: int
-) -> None:
-    """Record accepted parts (seq, carrier id as the SMSC wrote it), pending their receipts."""
+def add_parts(conn: Connection, parts: Sequence[tuple[int, str, int, str]], now: int) -> None:
+    """Record accepted parts (message id, connector, seq, carrier id as the SMSC wrote it), pending receipts."""
     conn.executemany(
         "INSERT INTO message_parts (message_id, seq, connector, carrier_id, status, submitted_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [(message_id, seq, connector, carrier_id, MessageStatus.SUBMITTED, now) for seq, carrier_id in parts],
-    )
+        [(message_id, seq, connector, carrier_id, MessageStatus.SUBMITTED, now)
+         for message_id, connector, seq, carrier_id in parts],
+    )  # fmt: skip
 
 
-def add_part_keys(conn: Connection, connector: str, keys: Sequence[tuple[str, int, int, bool]]) -> None:
-    """The keys (key, message id, seq, same base) a part is found by (`octogate.incoming.ids.part_keys`)."""
+def add_part_keys(conn: Connection, keys: Sequence[tuple[str, str, int, int, bool]]) -> None:
+    """The keys (connector, key, message id, seq, same base) parts are found by
+    (`octogate.incoming.ids.part_keys`)."""
     conn.executemany(
         "INSERT INTO part_keys (connector, carrier_key, message_id, seq, same_base) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING",
-        [(connector, key, message_id, seq, int(same)) for key, message_id, seq, same in keys],
+        [(connector, key, message_id, seq, int(same)) for connector, key, message_id, seq, same in keys],
     )
 
 
