@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from octogate.statuses import MessageStatus
 from octogate.store.db import Connection
@@ -217,28 +218,50 @@ def status_counts(conn: Connection) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in rows}
 
 
-def message_state(conn: Connection, message_id: int) -> tuple[str, str | None, int | None, int, str | None]:
-    """(status, connector, parts, attempts, receipt_status) of one message."""
-    row = conn.fetchone(
-        "SELECT status, connector, parts, attempts, receipt_status FROM messages WHERE id = ?", (message_id,)
+class MessageState(NamedTuple):
+    """One message's delivery state (a tuple too: callers may unpack it)."""
+
+    status: str
+    connector: str | None
+    parts: int | None
+    attempts: int
+    receipt_status: str | None
+
+
+class PartRow(NamedTuple):
+    seq: int
+    connector: str
+    carrier_id: str | None
+    status: str
+
+
+class CampaignMessage(NamedTuple):
+    id: int
+    recipient: str
+
+
+def message_state(conn: Connection, message_id: int) -> MessageState:
+    found = conn.record(
+        MessageState,
+        "SELECT status, connector, parts, attempts, receipt_status FROM messages WHERE id = ?",
+        (message_id,),
     )
-    if row is None:
+    if found is None:
         raise LookupError(message_id)
-    return row[0], row[1], row[2], int(row[3]), row[4]
+    return found
 
 
-def message_parts(conn: Connection, message_id: int) -> list[tuple[int, str, str | None, str]]:
-    """(seq, connector, carrier_id, status) of a message's parts, in order."""
-    rows = conn.fetchall(
+def message_parts(conn: Connection, message_id: int) -> list[PartRow]:
+    """A message's parts, in order."""
+    return conn.records(
+        PartRow,
         "SELECT seq, connector, carrier_id, status FROM message_parts WHERE message_id = ? ORDER BY seq",
         (message_id,),
     )
-    return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
 
-def campaign_message_ids(conn: Connection, campaign_id: int) -> list[tuple[int, str]]:
-    """(id, recipient) of a campaign's messages, in insertion order."""
-    rows = conn.fetchall(
-        "SELECT id, recipient FROM messages WHERE campaign_id = ? ORDER BY id", (campaign_id,)
+def campaign_message_ids(conn: Connection, campaign_id: int) -> list[CampaignMessage]:
+    """A campaign's messages, in insertion order."""
+    return conn.records(
+        CampaignMessage, "SELECT id, recipient FROM messages WHERE campaign_id = ? ORDER BY id", (campaign_id,)
     )
-    return [(int(r[0]), r[1]) for r in rows]

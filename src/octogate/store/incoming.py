@@ -11,7 +11,7 @@ PostgreSQL, every value a parameter.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from octogate.statuses import MessageStatus
 from octogate.store.db import Connection
@@ -328,7 +328,7 @@ class MessageView:
     submitted_at: int | None
     done_at: int | None
     error: str | None
-    parts: tuple[PartView, ...]
+    parts: tuple[PartView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,46 +341,64 @@ class CampaignView:
     with_replies: bool
     send_at: int
     created_at: int
-    counts: dict[str, int]
-    messages: tuple[MessageView, ...]
+    counts: dict[str, int] = field(default_factory=dict)
+    messages: tuple[MessageView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _PartOf:
+    message_id: int
+    seq: int
+    connector: str
+    carrier_id: str | None
+    status: str
+    submitted_at: int | None
+    done_at: int | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Count:
+    status: str
+    count: int
 
 
 def campaign_view(conn: Connection, campaign_id: int, limit: int = 1000) -> CampaignView | None:
     """A campaign, its counts by status, and its first `limit` recipients with their parts."""
-    row = conn.fetchone(
+    head = conn.record(
+        CampaignView,
         "SELECT c.id, a.login, c.sms_type, c.sender, c.transactional, c.with_replies, c.send_at, c.created_at "
         "FROM campaigns c JOIN accounts a ON a.id = c.account_id WHERE c.id = ?",
         (campaign_id,),
     )
-    if row is None:
+    if head is None:
         return None
-    counts = {
-        r[0]: int(r[1])
-        for r in conn.fetchall(
-            "SELECT status, COUNT(*) FROM messages WHERE campaign_id = ? GROUP BY status", (campaign_id,)
-        )
-    }
-    rows = conn.fetchall(
+    counts = conn.records(
+        _Count, "SELECT status, COUNT(*) AS count FROM messages WHERE campaign_id = ? GROUP BY status", (campaign_id,)
+    )
+    rows = conn.records(
+        MessageView,
         "SELECT id, recipient, status, receipt_status, attempts, submitted_at, done_at, error FROM messages "
         "WHERE campaign_id = ? ORDER BY id LIMIT ?",
         (campaign_id, limit),
     )
     parts: dict[int, list[PartView]] = {}
     if rows:
-        part_rows = conn.fetchall(
+        for p in conn.records(
+            _PartOf,
             "SELECT p.message_id, p.seq, p.connector, p.carrier_id, p.status, p.submitted_at, p.done_at, p.error "
             "FROM message_parts p JOIN messages m ON m.id = p.message_id "
             "WHERE m.campaign_id = ? AND m.id <= ? ORDER BY p.message_id, p.seq",
-            (campaign_id, int(rows[-1][0])),
-        )
-        for p in part_rows:
-            parts.setdefault(int(p[0]), []).append(PartView(int(p[1]), p[2], p[3], p[4], p[5], p[6], p[7]))
-    messages = tuple(
-        MessageView(int(r[0]), r[1], r[2], r[3], int(r[4]), r[5], r[6], r[7], tuple(parts.get(int(r[0]), ())))
-        for r in rows
-    )
-    return CampaignView(int(row[0]), row[1], row[2], row[3], bool(row[4]), bool(row[5]), int(row[6]),
-                        int(row[7]), counts, messages)  # fmt: skip
+            (campaign_id, rows[-1].id),
+        ):
+            parts.setdefault(p.message_id, []).append(
+                PartView(p.seq, p.connector, p.carrier_id, p.status, p.submitted_at, p.done_at, p.error)
+            )
+    messages = tuple(replace(m, parts=tuple(parts.get(m.id, ()))) for m in rows)
+    return replace(
+        head, transactional=bool(head.transactional), with_replies=bool(head.with_replies),
+        counts={c.status: int(c.count) for c in counts}, messages=messages,
+    )  # fmt: skip
 
 
 def stops(conn: Connection, account_id: int) -> list[tuple[str, str | None, int]]:
