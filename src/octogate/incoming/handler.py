@@ -147,4 +147,5 @@ class IncomingHandler:
         return total
 
     def _count(self, what: str) -> None:
-        self.counts[what] = self.counts.get(what, 0) + 1
+        key = str(what)
+        self.counts[key] = self.counts.get(key, 0) + 1
