@@ -20,6 +20,8 @@ from octogate.sms.hours import MarketingHours
 from octogate.sms.types import SMS_TYPES as SMS_TYPE_CODES
 
 DEFAULT_DATABASE_URL = "sqlite:///octogate-data/octogate.db"
+DEFAULT_VALIDITY_HOURS = 48  # a message's validity: SMSCs commonly keep trying for 48 h
+MAX_VALIDITY_HOURS = 30 * 24
 ENVIRONMENT = {
     "OCTOGATE_HTTP": "http",
     "OCTOGATE_DATABASE_URL": "database_url",
@@ -78,6 +80,9 @@ class DispatchSettings:
     slice: int = 20  # messages claimed per account and round (fairness between accounts)
     #: a dead host's binds are taken over by another host within this many seconds
     bind_lease_seconds: float = 15.0
+    #: hours a submitted message may wait for its final receipt: sent as submit_sm's validity_period; past it
+    #: (no final receipt) the message becomes final UNKNOWN_DELIVERY and is pushed
+    validity_hours: int = DEFAULT_VALIDITY_HOURS
 
 
 @dataclass(frozen=True)
@@ -276,6 +281,8 @@ def _dispatch(section: dict[str, Any]) -> DispatchSettings:
         raise ConfigError(
             "[dispatch] needs poll_interval > 0, lease_seconds >= 10, slice >= 1, 3 <= bind_lease_seconds <= 600"
         )
+    if not 1 <= dispatch.validity_hours <= MAX_VALIDITY_HOURS:
+        raise ConfigError(f"[dispatch] validity_hours must be between 1 and {MAX_VALIDITY_HOURS}")
     return dispatch
 
 

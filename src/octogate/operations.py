@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from octogate.callbacks.targets import BadCallbackURL, check_url
+from octogate.incoming.texts import Stopped, stop_number
 from octogate.keys import hash_api_key, new_api_key
 from octogate.service import normalise_login
 from octogate.sms.money import to_micro
@@ -162,13 +163,12 @@ class Operator:
 
         return self._run(read)
 
-    def add_stop(self, login: str, raw_number: str) -> tuple[str, bool]:
-        """Put a number on an account's STOP list: (the number as stored, whether it was not there yet)."""
+    def add_stop(self, login: str, raw_number: str) -> tuple[str, Stopped]:
+        """Put a number on an account's STOP list, failing and refunding its queued marketing in the same
+        transaction: (the number as stored, what was done)."""
         number = phone_number(raw_number)
         account_id = self._account_id(login)
-        # The lead switches this to the store+incoming transaction that also fails queued marketing messages.
-        added = self._run(queries.add_stop, account_id, number, "added by the operator", self._now())
-        return number, added
+        return number, self._run(stop_number, account_id, number, "added by the operator", self._now())
 
     def remove_stop(self, login: str, raw_number: str) -> tuple[str, bool]:
         """Take a number off an account's STOP list: (the number, whether it was there)."""

@@ -74,8 +74,9 @@ def test_flags_push_urls_and_the_api_switch(operator: Operator) -> None:
 
 def test_stop_list_numbers_are_normalised(operator: Operator) -> None:
     operator.create_account("a@example.com")
-    assert operator.add_stop("a@example.com", "0033 6 01 02 03 04") == ("+33601020304", True)
-    assert operator.add_stop("a@example.com", "+33601020304") == ("+33601020304", False)
+    number, stopped = operator.add_stop("a@example.com", "0033 6 01 02 03 04")
+    assert (number, stopped.added, stopped.cancelled) == ("+33601020304", True, 0)
+    assert operator.add_stop("a@example.com", "+33601020304")[1].added is False
     [entry] = operator.stops("a@example.com")
     assert (entry.number, entry.text, entry.created_at) == ("+33601020304", "added by the operator", 1_790_000_000)
     with pytest.raises(Refused):

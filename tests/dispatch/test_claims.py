@@ -8,6 +8,7 @@ import httpx
 
 from octogate.config import DispatchSettings
 from octogate.http.app import OctopushApp
+from octogate.incoming.submits import record_outcomes
 from octogate.smpp.simulator import SimulatorConfig
 from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, Outcome
@@ -129,7 +130,7 @@ async def test_parts_accepted_before_a_transient_failure_are_not_sent_again(
         first_part = Outcome(
             message_id, "queued", "sim", (AcceptedPart(1, "carrier-1"),), error="lost", send_at=now
         )
-        assert await store.write(delivery.record, "earlier", [first_part], now) == []
+        assert await store.write(record_outcomes, "earlier", [first_part], now) == []
 
         await d.start_dispatcher()
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+from pathlib import Path
 
-from octogate.config import RouteConfig
+import httpx
+import pytest
+
+from octogate.config import ConfigError, DispatchSettings, RouteConfig, load_settings
+from octogate.dispatch.wire import relative_validity
 from octogate.http.app import OctopushApp
 from octogate.smpp.constants import Npi, Ton
 from octogate.smpp.simulator import SimulatorConfig
@@ -160,3 +164,25 @@ async def test_a_refused_destination_fails_with_invalid_destination_address(
         assert await store.read(delivery.message_parts, ids["+33690000001"]) == []
         assert (await store.read(delivery.message_state, ids["+33601020304"]))[0] == "submitted"
         assert [m.destination_addr for m in d.sim.messages] == ["33601020304"]
+
+
+def test_the_validity_is_written_in_smpp_relative_time() -> None:
+    assert relative_validity(48) == "000002000000000R"
+    assert relative_validity(1) == "000000010000000R"
+    assert relative_validity(30 * 24 + 5) == "000030050000000R"
+
+
+async def test_every_part_goes_with_the_configured_validity(
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock, tmp_path: Path
+) -> None:
+    config = tmp_path / "octogate.toml"
+    config.write_text("[dispatch]\nvalidity_hours = 26\npoll_interval = 0.05\n", encoding="utf-8")
+    settings = load_settings(str(config), environ={}).dispatch
+    assert settings.validity_hours == 26 and DispatchSettings().validity_hours == 48
+    async with delivering(store, clock, app=app, settings=settings) as d:
+        campaign = await send(api, customer, sms_recipients="+33601020304", sms_text=LONG_TEXT)
+        await eventually(lambda: all_submitted(store, campaign), what="the campaign submitted")
+        assert [p.validity_period for p in d.sim.parts] == ["000001020000000R"] * 2
+    config.write_text("[dispatch]\nvalidity_hours = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="validity_hours"):
+        load_settings(str(config), environ={})

@@ -10,10 +10,13 @@ import httpx
 from octogate.config import DispatchSettings
 from octogate.dispatch import dispatcher as dispatcher_module
 from octogate.http.app import OctopushApp
+from octogate.incoming.apply import apply_receipts
+from octogate.incoming.model import IncomingText, ReceiptUpdate
+from octogate.incoming.submits import record_outcomes
+from octogate.incoming.texts import take_text
 from octogate.smpp.simulator import SimulatorConfig
 from octogate.store import delivery, incoming, outbox, queries
 from octogate.store.delivery import AcceptedPart, Outcome
-from octogate.store.incoming import IncomingText, ReceiptUpdate
 from octogate.store.store import Store
 from support import Clock, Customer, eventually, make_customer, send
 
@@ -37,10 +40,10 @@ async def test_a_part_whose_receipt_came_back_is_not_sent_again(
         first = Outcome(
             message_id, "queued", "sim", (AcceptedPart(1, "carrier-1"),), error="lost", send_at=now
         )
-        await store.write(delivery.record, "earlier", [first], now)
+        await store.write(record_outcomes, "earlier", [first], now)
         # ...and part 1's receipt comes back before the retry.
         await store.write(
-            incoming.apply_receipts, [ReceiptUpdate("sim", "carrier-1", "DELIVRD", None, now, now)]
+            apply_receipts, [ReceiptUpdate("sim", "carrier-1", "DELIVRD", None, now, now)]
         )
         await d.start_dispatcher()
 
@@ -69,7 +72,7 @@ async def test_a_stop_goes_to_the_account_that_sent_last(
                 (at, campaign),
             )
     stop = IncomingText("sim", "33601020304", "+33601020304", "36179", "STOP", now + 86460)
-    store.run(incoming.take_text, stop, True)
+    store.run(take_text, stop, True)
     early_id, late_id = (store.run(queries.account, c.login).id for c in (early, late))
     assert [row[0] for row in store.run(incoming.stops, early_id)] == ["+33601020304"]
     assert store.run(incoming.stops, late_id) == []

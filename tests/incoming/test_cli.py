@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+import httpx
 import pytest
 
 from octogate.cli import CommandError
 from octogate.cli.incoming import add_incoming_commands
 from octogate.config import Settings
-from octogate.store import delivery
-from octogate.store.incoming import ReceiptUpdate, apply_receipts
+from octogate.incoming.apply import apply_receipts
+from octogate.incoming.model import ReceiptUpdate
+from octogate.store import delivery, queries
 from octogate.store.store import Store
 from octogate.store.tickets import ticket_for
-from support import Customer
+from support import Clock, Customer, send
 
 from .test_receipts import _submitted_message
 
@@ -68,3 +70,23 @@ def test_stops_lists_adds_and_removes_normalised_numbers(
     assert out[5] == f"{customer.login}: +33601020304 was not on the STOP list"
     with pytest.raises(CommandError):
         run(store, "stops", customer.login, "--add", "hello")
+
+
+async def test_a_number_the_operator_puts_on_the_stop_list_loses_its_queued_marketing_refunded(
+    api: httpx.AsyncClient, store: Store, customer: Customer, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    later = int(clock.now) + 86_400
+    campaign = await send(api, customer, sms_recipients="+33601020304,+33601020305", sms_mode=2, sending_date=later)
+    before = store.run(queries.account, customer.login).balance
+    run(store, "stops", customer.login, "--add", "+33601020304")
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"{customer.login}: +33601020304 added to the STOP list",
+        f"{customer.login}: 1 queued marketing message(s) to +33601020304 cancelled and refunded",
+    ]
+    assert {m[0]: m[4] for m in store.run(queries.campaign_messages, campaign)} == {
+        "+33601020304": "failed", "+33601020305": "queued",
+    }  # fmt: skip
+    assert store.run(queries.account, customer.login).balance > before
+    run(store, "status", ticket_for(campaign))
+    assert "error 114: the number sent STOP" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -45,18 +46,37 @@ def test_the_message_state_tlv_wins_over_the_text() -> None:
     assert statuses.receipt_stat("odd", 99) == "ODD"
 
 
-def test_id_candidates_cover_case_zeros_and_both_bases() -> None:
+def test_a_part_is_keyed_by_its_canonical_id_and_its_value_in_the_other_base() -> None:
     assert ids.canonical(" 0000002A ") == "2a" and ids.canonical("000") == "0"
-    assert ids.base_forms("0000002A") == ["2a", "42"]
+    assert ids.part_keys("0000002A") == [ids.PartKey("2a", True), ids.PartKey("42", False)]
     # all digits: decimal as written, its reading as hex (decimal form), and its hex form
-    assert ids.base_forms("42") == ["42", "66", "2a"]
-    candidates = ids.lookup_candidates("42")
-    assert candidates[0] == "42"
-    for recorded in ("0000002a", "0000002A", "2a", "0000000042", "00000042", "66"):
-        assert recorded in candidates
-    assert "0000002a" in ids.lookup_candidates("0042")
-    assert "42" in ids.lookup_candidates("0000002a")
-    assert ids.lookup_candidates("") == []
+    assert ids.part_keys("42") == [ids.PartKey("42", True), ids.PartKey("66", False), ids.PartKey("2a", False)]
+    assert ids.part_keys("carrier-1") == [ids.PartKey("carrier-1", True)]
+    assert ids.part_keys("") == [] and ids.part_keys("0") == [ids.PartKey("0", True)]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "receipt"),
+    [("0000002a", "42"), ("0000002A", "2a"), ("2a", "00000042"), ("42", "2A"), ("42", "0042"),
+     ("000000ff", "255"), ("255", "FF"), ("26", "38"), ("38", "26"), ("7fffffffffffffffff", "2361183241434822606847")],
+)  # fmt: skip
+def test_a_receipt_finds_its_part_by_one_key_whatever_the_spelling(recorded: str, receipt: str) -> None:
+    assert ids.receipt_key(receipt) in {k.key for k in ids.part_keys(recorded)}
+
+
+def test_the_part_read_in_its_own_base_wins_then_the_pending_one_then_the_newest() -> None:
+    @dataclass
+    class Part:
+        message_id: int
+        status: str
+        same_base: bool
+
+    own, other = Part(1, "DELIVRD", True), Part(2, "submitted", False)
+    assert ids.best_match([other, own], "submitted") is own
+    pending, final = Part(3, "submitted", False), Part(4, "DELIVRD", False)
+    assert ids.best_match([final, pending], "submitted") is pending
+    assert ids.best_match([Part(5, "submitted", True), Part(6, "submitted", True)], "submitted").message_id == 6
+    assert ids.best_match([], "submitted") is None
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,14 @@ import re
 import httpx
 
 from octogate.http.app import OctopushApp
+from octogate.incoming.apply import apply_receipts, retry_early
+from octogate.incoming.model import ReceiptUpdate
 from octogate.incoming.payloads import paris_date
+from octogate.incoming.submits import record_outcomes
 from octogate.smpp.constants import MessageState
 from octogate.smpp.simulator import SimulatorConfig
 from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, Outcome
-from octogate.store.incoming import ReceiptUpdate, apply_receipts, retry_early
 from octogate.store.store import Store
 from octogate.store.tickets import ticket_for
 from support import Clock, Customer, eventually, send
@@ -50,6 +52,9 @@ async def test_a_receipt_mix_gives_one_push_per_recipient_with_the_rulings_statu
     async with gateway(store, clock, app, sim) as g:
         campaign = await send(api, customer, sms_recipients=",".join([*recipients, "+33699000001"]))
         await eventually(lambda: final(store, campaign), what="every message final")
+        # The gateway applies a receipt before its deliver_sm_resp reaches the simulator, which records the
+        # receipt only then: wait for the simulator to have recorded all twelve, never read its list earlier.
+        await eventually(lambda: _recorded(g.sim.receipts, len(recipients)), what="the simulator's receipt list")
         stats = {"+" + r.destination_addr: r.stat for r in g.sim.receipts}
     assert set(stats.values()) == {"DELIVRD", "UNDELIV", "REJECTD"}  # the seed draws all three
     expected_status = {"DELIVRD": "DELIVERED", "UNDELIV": "NOT_DELIVERED", "REJECTD": "NOT_ALLOWED"}
@@ -189,7 +194,7 @@ async def test_an_early_receipt_is_kept_then_applied_in_the_recording_transactio
         "early"
     ]
     outcome = Outcome(message_id, "submitted", "sim", (AcceptedPart(1, "000000ff"),), 1)
-    assert await store.write(delivery.record, "me", [outcome], now + 1) == []
+    assert await store.write(record_outcomes, "me", [outcome], now + 1) == []
     assert (await store.read(delivery.message_state, message_id))[0] == "delivered"
     with store.connect() as conn:
         assert conn.fetchone("SELECT COUNT(*) FROM early_receipts") == (0,)
@@ -209,7 +214,7 @@ async def test_an_early_receipt_in_the_other_base_is_matched_by_the_later_look(
         "early"
     ]
     outcome = Outcome(message_id, "submitted", "sim", (AcceptedPart(1, "000000FF"),), 1)
-    assert await store.write(delivery.record, "me", [outcome], now + 1) == []
+    assert await store.write(record_outcomes, "me", [outcome], now + 1) == []
     assert (await store.read(delivery.message_state, message_id))[0] == "submitted"  # 255 may be hex: not yet
     assert await store.write(retry_early, now + 30, 60) == 0  # too recent
     assert await store.write(retry_early, now + 61, 60) == 1
@@ -233,7 +238,7 @@ async def test_an_all_digit_id_naming_a_final_part_in_the_other_base_waits_for_i
     ]
     _, hundred = _claimed_message(store, customer)
     outcome = Outcome(hundred, "submitted", "sim", (AcceptedPart(1, "00000064"),), 1)
-    assert await store.write(delivery.record, "me", [outcome], now + 1) == []
+    assert await store.write(record_outcomes, "me", [outcome], now + 1) == []
     assert (await store.read(delivery.message_state, forty))[4] == "DELIVERED"
     assert (await store.read(delivery.message_state, hundred))[4] == "NOT_DELIVERED"
 
@@ -268,10 +273,14 @@ def _submitted_message(store: Store, customer: Customer, carrier_ids: tuple[str,
     campaign, message_id = _claimed_message(store, customer)
     parts = tuple(AcceptedPart(seq, carrier) for seq, carrier in enumerate(carrier_ids, start=1))
     assert (
-        store.run(delivery.record, "me", [Outcome(message_id, "submitted", "sim", parts, len(parts))], 1)
+        store.run(record_outcomes, "me", [Outcome(message_id, "submitted", "sim", parts, len(parts))], 1)
         == []
     )
     return campaign, message_id
+
+
+async def _recorded(receipts: list[object], count: int) -> bool:
+    return len(receipts) >= count
 
 
 async def _all_status(store: Store, campaign_id: int, status: str) -> bool:

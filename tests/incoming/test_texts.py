@@ -123,7 +123,8 @@ async def test_a_text_that_matches_nothing_is_recorded_unmatched(
 
 
 def test_the_parts_of_a_long_text_survive_a_restart_and_stragglers_are_recorded(store: Store) -> None:
-    from octogate.store.incoming import IncomingPart, take_incomplete, take_part
+    from octogate.incoming.model import IncomingPart
+    from octogate.incoming.texts import take_incomplete, take_part
 
     def part(seq: int, text: str, ref: int = 7, source: str = "33601020304") -> IncomingPart:
         return IncomingPart("sim", source, "+" + source, "36179", ref, 3, seq, text, 1000)

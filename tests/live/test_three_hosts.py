@@ -74,11 +74,12 @@ class PushReceiver:
     """The customer's endpoint: answers 200 and remembers every push."""
 
     def __init__(self) -> None:
-        received: list[dict[str, str]] = self.received = []
+        received: list[dict[str, str]] = []
+        self.received = received
         lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fields = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                 with lock:

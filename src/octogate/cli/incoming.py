@@ -68,8 +68,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_stops(args: argparse.Namespace, settings: Settings) -> None:
     login = normalise_login(args.login)
     if args.add:
-        number, added = operate(args, settings, lambda operator: operator.add_stop(login, args.add))
-        print(f"{login}: {number} {'added to' if added else 'already on'} the STOP list")
+        number, stopped = operate(args, settings, lambda operator: operator.add_stop(login, args.add))
+        print(f"{login}: {number} {'added to' if stopped.added else 'already on'} the STOP list")
+        if stopped.cancelled:  # its queued marketing was failed (114) and refunded in the same transaction
+            print(f"{login}: {stopped.cancelled} queued marketing message(s) to {number} cancelled and refunded")
     elif args.remove:
         number, removed = operate(args, settings, lambda operator: operator.remove_stop(login, args.remove))
         print(f"{login}: {number} {'removed from' if removed else 'was not on'} the STOP list")

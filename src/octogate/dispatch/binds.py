@@ -112,11 +112,11 @@ class BindGroup:
     async def submit_text(
         self, source: str, source_ton: int | None, source_npi: int | None, destination: str, text: str,
         *, registered_delivery: bool, dest_ton: int | None = None, dest_npi: int | None = None,
-        ref: int | None = None, skip_parts: Collection[int] = (),
+        ref: int | None = None, skip_parts: Collection[int] = (), validity_period: str = "",
     ) -> SubmitOutcome:  # fmt: skip
         return await self.pick().submit_text(
             source, source_ton, source_npi, destination, text, registered_delivery=registered_delivery,
-            dest_ton=dest_ton, dest_npi=dest_npi, ref=ref, skip_parts=skip_parts,
+            dest_ton=dest_ton, dest_npi=dest_npi, ref=ref, skip_parts=skip_parts, validity_period=validity_period,
         )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from octogate.config import DispatchSettings, RouteConfig
 from octogate.dispatch.fairqueue import FairQueue
 from octogate.dispatch.routing import Router, wire_message
 from octogate.dispatch.wire import Attempt, submit
+from octogate.incoming.submits import record_outcomes
 from octogate.smpp.client import SmppClient
 from octogate.smpp.constants import CommandStatus, describe_status
 from octogate.store import delivery
@@ -202,7 +203,9 @@ class Dispatcher:
         client = await self._connector(route, message.done_connector)
         if client is None:
             return self._retry(message, None, "no connector of the route is bound", ())
-        attempt = await submit(client, wire_message(message, route), message.id, message.done_parts)
+        attempt = await submit(
+            client, wire_message(message, route), message.id, message.done_parts, self.settings.validity_hours
+        )
         return self._outcome(message, client.name, attempt)
 
     async def _connector(self, route: RouteConfig, required: str | None) -> SmppClient | None:
@@ -247,7 +250,7 @@ class Dispatcher:
             if not batch:
                 continue
             try:
-                lost = await self.store.write(delivery.record, self.owner, batch, self._now())
+                lost = await self.store.write(record_outcomes, self.owner, batch, self._now())
             except Exception as error:  # unavailable store, or a bug: the outcomes are kept and retried
                 if not isinstance(error, StoreUnavailable):
                     log.exception("dispatch: recording %d outcome(s) failed", len(batch))

@@ -91,7 +91,7 @@ class Delivery:
                 if simulator is not None:
                     await simulator.stop()
                 raise ConfigError(f"a route names unknown connectors: {', '.join(unknown)[:200]}")
-        incoming = IncomingHandler(store, clock=clock)
+        incoming = IncomingHandler(store, clock=clock, validity=settings.dispatch.validity_hours * 3600)
         await incoming.start()
         clients: dict[str, Any] = {}
         binds = SharedBinds(

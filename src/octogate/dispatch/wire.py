@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from octogate.config import DEFAULT_VALIDITY_HOURS
 from octogate.dispatch.routing import WireMessage
 from octogate.smpp.client import PartOutcome, SmppClient, SmppRetriableError
 from octogate.smpp.pdu import SmppError
@@ -29,8 +30,19 @@ class Attempt:
     retriable: str | None = None
 
 
-async def submit(client: SmppClient, wire: WireMessage, ref: int, done: dict[int, str]) -> Attempt:
-    """Submit the parts of `wire` not in `done` (seq -> carrier id of parts accepted earlier)."""
+def relative_validity(hours: int) -> str:
+    """submit_sm's validity_period in the relative form of SMPP 3.4 §7.1.1 (`YYMMDDhhmmsst00R`): 48 h is
+    `000002000000000R`. Past it the SMSC gives up, and so does the gateway (incoming.apply.expire_overdue)."""
+    days, hours = divmod(hours, 24)
+    return f"0000{days:02d}{hours:02d}0000000R"
+
+
+async def submit(
+    client: SmppClient, wire: WireMessage, ref: int, done: dict[int, str],
+    validity_hours: int = DEFAULT_VALIDITY_HOURS,
+) -> Attempt:  # fmt: skip
+    """Submit the parts of `wire` not in `done` (seq -> carrier id of parts accepted earlier), valid for
+    `validity_hours` (the dispatcher passes `[dispatch] validity_hours`)."""
     cfg = client.config
     encoded = encode_text(
         wire.text, ref=ref, concatenation=cfg.concatenation, gsm_data_coding=cfg.gsm_data_coding
@@ -40,6 +52,7 @@ async def submit(client: SmppClient, wire: WireMessage, ref: int, done: dict[int
         outcome = await client.submit_text(
             wire.source, wire.source_ton, wire.source_npi, wire.destination, wire.text,
             registered_delivery=True, ref=ref, skip_parts=frozenset(done),
+            validity_period=relative_validity(validity_hours),
         )  # fmt: skip
     except SmppRetriableError as error:
         return _attempt(total, error.parts, str(error))

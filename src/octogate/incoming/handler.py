@@ -4,7 +4,8 @@ The SMPP client acknowledges a deliver_sm only after this returns, and answers a
 again) when it raises: every write here is awaited to durability first, and a store failure propagates.
 The parts of a long text are stored as they come (acknowledged only once stored), and the text is taken in the
 transaction that stores its last part. A maintenance loop records long texts whose parts never all arrived (as
-incomplete) and looks again for early receipts whose part another process recorded meanwhile.
+incomplete), looks again for early receipts whose part another process recorded meanwhile, and makes final
+(UNKNOWN_DELIVERY, pushed) the messages whose final receipt has not come within their validity.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, tzinfo
 
+from octogate.config import DEFAULT_VALIDITY_HOURS
+from octogate.incoming import apply, texts
 from octogate.incoming.keywords import is_stop
+from octogate.incoming.model import IncomingPart, IncomingText
 from octogate.incoming.receipts import read_receipt
 from octogate.smpp.client import DeliverEvent
 from octogate.sms.numbers import NumberError, normalise
-from octogate.store import incoming
-from octogate.store.incoming import IncomingPart, IncomingText
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
 
@@ -48,6 +50,8 @@ class IncomingHandler:
         incomplete_after: int = 600,
         maintenance_every: float = 30.0,
         early_retry_after: int = 60,
+        validity: int = DEFAULT_VALIDITY_HOURS * 3600,
+        expiry_pages: int = 20,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -55,6 +59,8 @@ class IncomingHandler:
         self.incomplete_after = incomplete_after
         self.maintenance_every = maintenance_every
         self.early_retry_after = early_retry_after
+        self.validity = validity  # seconds a submitted message waits for its final receipt
+        self.expiry_pages = expiry_pages  # batches given up per maintenance round at most
         self.counts: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -79,7 +85,7 @@ class IncomingHandler:
         if update is None:
             log.warning("%s: a receipt without a message id: %.200s", event.connector, event.text)
             return "ignored"
-        [outcome] = await self.store.write(incoming.apply_receipts, [update])
+        [outcome] = await self.store.write(apply.apply_receipts, [update])
         self._count(outcome)
         if outcome == "early":
             log.debug("%s: receipt for unknown id %.64s kept until its part is recorded", event.connector,
@@ -92,13 +98,13 @@ class IncomingHandler:
         number = sender_number(event.source_addr)
         if event.concat is None or event.concat.total <= 1:
             mo = IncomingText(event.connector, event.source_addr, number, event.destination_addr, event.text, now)
-            kind: str | None = await self.store.write(incoming.take_text, mo, is_stop(event.text))
+            kind: str | None = await self.store.write(texts.take_text, mo, is_stop(event.text))
         else:
             part = IncomingPart(
                 event.connector, event.source_addr, number, event.destination_addr, event.concat.ref,
                 event.concat.total, event.concat.seq, event.text, now,
             )  # fmt: skip
-            kind = await self.store.write(incoming.take_part, part)
+            kind = await self.store.write(texts.take_part, part)
         if kind is not None:
             self._count(f"mo-{kind}")
             log.info("%s: incoming text from %.20s: %s", event.connector, event.source_addr, kind)
@@ -108,21 +114,38 @@ class IncomingHandler:
         while True:
             await asyncio.sleep(self.maintenance_every)
             try:
-                given_up = await self.store.write(
-                    incoming.take_incomplete, int(self.clock()), self.incomplete_after, sender_number
-                )
-                if given_up:
-                    log.warning("incoming: %d long text(s) incomplete after %ds: recorded as they are", given_up,
-                                self.incomplete_after)  # fmt: skip
-                found = await self.store.write(
-                    incoming.retry_early, int(self.clock()), self.early_retry_after
-                )
-                if found:
-                    log.info("incoming: %d early receipt(s) matched their part on a later look", found)
+                await self.maintain()
             except StoreUnavailable as error:
                 log.error("incoming: maintenance failed: %.200s", error)
             except Exception:  # a bug must not stop the later looks for good
                 log.exception("incoming: maintenance failed")
 
+    async def maintain(self) -> None:
+        """One round: long texts given up on, early receipts looked at again, overdue messages made final."""
+        given_up = await self.store.write(
+            texts.take_incomplete, int(self.clock()), self.incomplete_after, sender_number
+        )
+        if given_up:
+            log.warning("incoming: %d long text(s) incomplete after %ds: recorded as they are", given_up,
+                        self.incomplete_after)  # fmt: skip
+        found = await self.store.write(apply.retry_early, int(self.clock()), self.early_retry_after)
+        if found:
+            log.info("incoming: %d early receipt(s) matched their part on a later look", found)
+        expired = await self.expire()
+        if expired:
+            log.warning("incoming: %d message(s) without a final receipt after %dh: UNKNOWN_DELIVERY", expired,
+                        self.validity // 3600)  # fmt: skip
+
+    async def expire(self) -> int:
+        """Messages past their validity made final, in bounded batches (one transaction each)."""
+        total = 0
+        for _ in range(self.expiry_pages):
+            done = await self.store.write(apply.expire_overdue, int(self.clock()), self.validity, apply.EXPIRY_BATCH)
+            total += done
+            if done < apply.EXPIRY_BATCH:
+                break
+        return total
+
     def _count(self, what: str) -> None:
-        self.counts[what] = self.counts.get(what, 0) + 1
+        key = str(what)
+        self.counts[key] = self.counts.get(key, 0) + 1

@@ -1,20 +1,28 @@
 """Carrier message ids as SMSCs write them: the same id may come back in hex in one place and in decimal in
 the other (submit_sm_resp vs receipt), upper- or lower-case, with or without leading zeros.
 
-A part is recorded with the id exactly as its submit_sm_resp gave it; a receipt's id is looked up through the
-candidate forms below. An all-digit id is ambiguous (decimal, or hex without letters): both readings are tried,
-the id as written first, so an exact match wins when several parts could match.
+Ids are compared by *keys*: the canonical form (lower case, no leading zeros). When a part is recorded, every
+key its id can be read as is stored with it (`part_keys`): its canonical form, and its value re-spelled in the
+other base when it is all hex (its decimal) or all decimal (its hex). A receipt is then found by ONE indexed
+equality on its own canonical key (`receipt_key`). An all-digit id is ambiguous (decimal, or hex without
+letters): a match through the id's own spelling wins over one through a re-spelling (`best_match`).
 """
 
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 HEX_DIGITS = frozenset(string.hexdigits)
-#: widths SMSCs commonly zero-pad their ids to; the receipt's own width and one to three more zeros than the
-#: bare form are tried too. A recorded id padded to another width is not found (its receipt is kept as early).
-PAD_WIDTHS = (8, 10, 12, 16, 20, 32)
 MAX_ID_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PartKey:
+    key: str
+    same_base: bool  # the id as written (True) or its value re-spelled in the other base (False)
 
 
 def canonical(raw: str) -> str:
@@ -23,32 +31,42 @@ def canonical(raw: str) -> str:
     return text.lstrip("0") or ("0" if text else "")
 
 
-def base_forms(raw: str) -> list[str]:
-    """The canonical id, then its other readings: hex → decimal, decimal → hex (both for all-digit ids)."""
+def receipt_key(raw: str) -> str:
+    """The one key a receipt's id is looked up by."""
+    return canonical(raw)
+
+
+def part_keys(raw: str) -> list[PartKey]:
+    """Every key a recorded part's id can be found by: its own canonical form first, then its value in the
+    other base (hex → decimal; and, for an all-digit id, decimal → hex too). Empty for an empty id."""
     first = canonical(raw)
     if not first:
         return []
-    forms = [first]
+    keys = {first: True}
     if all(c in HEX_DIGITS for c in first):
-        value = int(first, 16)
-        forms.append(str(value))  # it was hex: its decimal form
+        keys.setdefault(str(int(first, 16)), False)  # it was hex: its decimal form
         if first.isdigit():
-            forms.append(format(int(first), "x"))  # it was decimal: its hex form
-    seen: dict[str, None] = dict.fromkeys(forms)
-    return list(seen)
+            keys.setdefault(format(int(first), "x"), False)  # it was decimal: its hex form
+    return [PartKey(key, same) for key, same in keys.items()]
 
 
-def lookup_candidates(raw: str) -> list[str]:
-    """Every form a recorded id could have for this receipt id, most likely first."""
-    text = raw.strip()[:MAX_ID_LENGTH]
-    widths = (len(text), *PAD_WIDTHS)
-    found: dict[str, None] = {}
-    if text:
-        found[text] = None
-    for form in base_forms(text):
-        for shown in (form, form.upper()):
-            found[shown] = None
-            for width in (*widths, len(shown) + 1, len(shown) + 2, len(shown) + 3):
-                if width > len(shown):
-                    found[shown.zfill(width)] = None
-    return list(found)
+class Candidate(Protocol):
+    """A recorded part one key names (the store's `PartMatch`)."""
+
+    @property
+    def message_id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def same_base(self) -> bool: ...
+
+
+C = TypeVar("C", bound=Candidate)
+
+
+def best_match(candidates: Sequence[C], pending: str) -> C | None:
+    """The part a receipt most likely names among those sharing its key: read in its own base first, then a
+    part still waiting for its receipt (`pending` status), then the newest message."""
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: (not c.same_base, c.status != pending, -c.message_id))

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, tzinfo
 
 from octogate.incoming import payloads, statuses
+from octogate.incoming.model import ReceiptUpdate
 from octogate.smpp.client import DeliverEvent
 from octogate.smpp.constants import EsmClass
-from octogate.store.incoming import ReceiptUpdate
 
 
 def read_receipt(event: DeliverEvent, received_at: int, *, zone: tzinfo = UTC) -> ReceiptUpdate | None:

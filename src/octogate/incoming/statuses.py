@@ -6,9 +6,11 @@ its first part (in wire order) that was not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from octogate.smpp.constants import MessageState
+from octogate.statuses import DeliveryStatus, MessageStatus
 
 #: Receipt states that say nothing final yet (SMPP 3.4 Appendix B and message_state 1 and 6).
 INTERMEDIATE = frozenset({"ENROUTE", "ACCEPTD", ""})
@@ -63,3 +65,32 @@ def message_status(part_stats: Iterable[str]) -> str:
 def message_row_status(push: str) -> str:
     """messages.status once every part is final."""
     return "delivered" if push == "DELIVERED" else "undelivered"
+
+
+@dataclass(frozen=True, slots=True)
+class PartReceipt:
+    """One recorded part as far as its message's final state goes."""
+
+    status: str  # 'submitted' while its receipt is awaited, else its final state word
+    received_at: int | None  # when the gateway received that final receipt
+
+
+@dataclass(frozen=True, slots=True)
+class FinalState:
+    """A message's final state: its row status, its push status, and the push's delivery date."""
+
+    status: MessageStatus
+    receipt_status: DeliveryStatus
+    delivered_at: int
+
+
+def final_state(parts: Sequence[PartReceipt], expected: int | None, now: int) -> FinalState | None:
+    """None while a part is missing or still waiting; else the state, dated when the gateway received the
+    last final receipt (the document's delivery_date), not the SMSC's done date."""
+    if expected is None or len(parts) < expected:
+        return None
+    if any(p.status == MessageStatus.SUBMITTED or not is_final(p.status) for p in parts):
+        return None
+    push = DeliveryStatus(message_status(p.status for p in parts))
+    when = max((p.received_at for p in parts if p.received_at is not None), default=now)
+    return FinalState(MessageStatus(message_row_status(push)), push, when)

@@ -687,7 +687,7 @@ class SmppClient:
     async def submit_text(self, source: str, source_ton: int | None, source_npi: int | None, destination: str,
                           text: str, *, registered_delivery: bool, dest_ton: int | None = None,
                           dest_npi: int | None = None, ref: int | None = None,
-                          skip_parts: Collection[int] = ()) -> SubmitOutcome:
+                          skip_parts: Collection[int] = (), validity_period: str = "") -> SubmitOutcome:
         """Split ``text`` per the connector's concatenation method and submit every part.
 
         Returns per part the SMSC message_id or the permanent status that refused it. Raises
@@ -698,7 +698,8 @@ class SmppClient:
         ``ref`` fixes the concatenation reference (default: a new one per call) and ``skip_parts``
         lists part numbers (1-based) not to send: together they let a caller resend only the parts
         missing after a transient failure, under the same reference, so the handset can still join
-        them. The outcome then lists only the parts sent.
+        them. The outcome then lists only the parts sent. ``validity_period`` goes as is into every
+        part's submit_sm (SMPP 3.4 §7.1.1; empty: the SMSC's default).
         """
         cfg = self.config
         if cfg.bind_mode == "receiver":
@@ -716,6 +717,7 @@ class SmppClient:
                      dest_addr_ton=cfg.dest_ton if dest_ton is None else dest_ton,
                      dest_addr_npi=cfg.dest_npi if dest_npi is None else dest_npi,
                      destination_addr=destination, esm_class=part.esm_class,
+                     validity_period=validity_period,
                      registered_delivery=1 if registered_delivery else 0, data_coding=encoded.data_coding,
                      short_message=part.short_message, tlvs=list(part.tlvs)))
             for seq, part in enumerate(encoded.parts, 1)

@@ -134,6 +134,7 @@ class ReceivedPart:
     concat: tuple[int, int, int] | None
     tlvs: list[Tlv]
     received_at: float
+    validity_period: str = ""  # as the ESME wrote it (SMPP 3.4 §7.1.1)
 
 
 @dataclass(slots=True)
@@ -439,7 +440,7 @@ class SmscSimulator:
         part = ReceivedPart(system_id, message_id, pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi,
                             destination, pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.esm_class, pdu.data_coding,
                             pdu.registered_delivery, pdu.short_message, decoded.text, concat, list(pdu.tlvs),
-                            time.time())
+                            time.time(), pdu.validity_period)
         self.parts.append(part)
         self._assemble(part)
         if pdu.registered_delivery & 0x03:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from octogate.store import incoming
+from octogate.statuses import MessageStatus
 from octogate.store.db import Connection
 
 ID_CHUNK = 500  # ids per IN (...) list: bounded statements
@@ -181,53 +182,32 @@ def release_expired(conn: Connection, now: int, owner: str) -> int:
     return max(cursor.rowcount, 0)
 
 
-def record(conn: Connection, owner: str, outcomes: Sequence[Outcome], now: int) -> list[int]:
-    """Store what became of claimed messages; returns the ids whose claim had been lost meanwhile.
+def record_requeued(conn: Connection, owner: str, message_id: int, send_at: int | None, error: str | None) -> bool:
+    """A transient failure: queued again at `send_at`; False when this process had lost its claim."""
+    cursor = conn.execute(
+        "UPDATE messages SET status = ?, send_at = ?, error = ?, claimed_by = NULL, lease_until = NULL "
+        "WHERE id = ? AND status = ? AND claimed_by = ?",
+        (MessageStatus.QUEUED, send_at, error, message_id, MessageStatus.SENDING, owner),
+    )
+    return cursor.rowcount == 1
 
-    Accepted parts are stored even then: they really went out, and a later attempt must not send them again.
-    """
-    lost: list[int] = []
-    early = any(o.parts for o in outcomes) and incoming.has_early_receipts(conn)
-    for outcome in outcomes:
-        if outcome.status == "queued":
-            cursor = conn.execute(
-                "UPDATE messages SET status = 'queued', send_at = ?, error = ?, claimed_by = NULL, "
-                "lease_until = NULL WHERE id = ? AND status = 'sending' AND claimed_by = ?",
-                (outcome.send_at, outcome.error, outcome.message_id, owner),
-            )
-        else:
-            cursor = conn.execute(
-                "UPDATE messages SET status = ?, connector = ?, parts = ?, submitted_at = ?, "
-                "done_at = ?, receipt_status = ?, error = ?, claimed_by = NULL, lease_until = NULL "
-                "WHERE id = ? AND status = 'sending' AND claimed_by = ?",
-                (
-                    outcome.status, outcome.connector, outcome.total_parts,
-                    now if outcome.status == "submitted" else None,
-                    now if outcome.status == "failed" else None,
-                    outcome.receipt_status, outcome.error, outcome.message_id, owner,
-                ),
-            )  # fmt: skip
-        recorded = cursor.rowcount == 1
-        if not recorded:
-            lost.append(outcome.message_id)
-        applied = 0
-        if outcome.parts:
-            conn.executemany(
-                "INSERT INTO message_parts (message_id, seq, connector, carrier_id, status, submitted_at) "
-                "VALUES (?, ?, ?, ?, 'submitted', ?) ON CONFLICT DO NOTHING",
-                [(outcome.message_id, p.seq, outcome.connector, p.carrier_id, now) for p in outcome.parts],
-            )
-            if early and outcome.connector is not None:
-                pairs = [(p.seq, p.carrier_id) for p in outcome.parts]
-                applied = incoming.apply_early(conn, outcome.message_id, outcome.connector, pairs)
-        if not recorded:
-            continue
-        if outcome.status == "failed":
-            # refused for good at submit: the customer is owed a receipt, in this same transaction
-            incoming.push_refusal(conn, outcome.message_id, outcome.receipt_status or "UNDEFINED", now)
-        elif outcome.status == "submitted" and (applied or len(outcome.parts) < (outcome.total_parts or 0)):
-            incoming.complete_message(conn, outcome.message_id, now)  # parts already final: receipt now
-    return lost
+
+def record_result(
+    conn: Connection, owner: str, message_id: int, status: MessageStatus, connector: str | None,
+    total_parts: int | None, receipt_status: str | None, error: str | None, now: int,
+) -> bool:  # fmt: skip
+    """Submitted (every part accepted) or failed for good; False when this process had lost its claim."""
+    cursor = conn.execute(
+        "UPDATE messages SET status = ?, connector = ?, parts = ?, submitted_at = ?, done_at = ?, "
+        "receipt_status = ?, error = ?, claimed_by = NULL, lease_until = NULL "
+        "WHERE id = ? AND status = ? AND claimed_by = ?",
+        (
+            status, connector, total_parts, now if status == MessageStatus.SUBMITTED else None,
+            now if status == MessageStatus.FAILED else None, receipt_status, error, message_id,
+            MessageStatus.SENDING, owner,
+        ),
+    )  # fmt: skip
+    return cursor.rowcount == 1
 
 
 # --- reads for operators, tests and benchmarks -------------------------------------------------------------
@@ -238,28 +218,50 @@ def status_counts(conn: Connection) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in rows}
 
 
-def message_state(conn: Connection, message_id: int) -> tuple[str, str | None, int | None, int, str | None]:
-    """(status, connector, parts, attempts, receipt_status) of one message."""
-    row = conn.fetchone(
-        "SELECT status, connector, parts, attempts, receipt_status FROM messages WHERE id = ?", (message_id,)
+class MessageState(NamedTuple):
+    """One message's delivery state (a tuple too: callers may unpack it)."""
+
+    status: str
+    connector: str | None
+    parts: int | None
+    attempts: int
+    receipt_status: str | None
+
+
+class PartRow(NamedTuple):
+    seq: int
+    connector: str
+    carrier_id: str | None
+    status: str
+
+
+class CampaignMessage(NamedTuple):
+    id: int
+    recipient: str
+
+
+def message_state(conn: Connection, message_id: int) -> MessageState:
+    found = conn.record(
+        MessageState,
+        "SELECT status, connector, parts, attempts, receipt_status FROM messages WHERE id = ?",
+        (message_id,),
     )
-    if row is None:
+    if found is None:
         raise LookupError(message_id)
-    return row[0], row[1], row[2], int(row[3]), row[4]
+    return found
 
 
-def message_parts(conn: Connection, message_id: int) -> list[tuple[int, str, str | None, str]]:
-    """(seq, connector, carrier_id, status) of a message's parts, in order."""
-    rows = conn.fetchall(
+def message_parts(conn: Connection, message_id: int) -> list[PartRow]:
+    """A message's parts, in order."""
+    return conn.records(
+        PartRow,
         "SELECT seq, connector, carrier_id, status FROM message_parts WHERE message_id = ? ORDER BY seq",
         (message_id,),
     )
-    return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
 
-def campaign_message_ids(conn: Connection, campaign_id: int) -> list[tuple[int, str]]:
-    """(id, recipient) of a campaign's messages, in insertion order."""
-    rows = conn.fetchall(
-        "SELECT id, recipient FROM messages WHERE campaign_id = ? ORDER BY id", (campaign_id,)
+def campaign_message_ids(conn: Connection, campaign_id: int) -> list[CampaignMessage]:
+    """A campaign's messages, in insertion order."""
+    return conn.records(
+        CampaignMessage, "SELECT id, recipient FROM messages WHERE campaign_id = ? ORDER BY id", (campaign_id,)
     )
-    return [(int(r[0]), r[1]) for r in rows]

@@ -1,0 +1,77 @@
+"""What the dispatcher records of its submits, in one transaction per batch: each claimed message's outcome, the
+parts the SMSC accepted (with the carrier-id keys receipts find them by), receipts that overtook their
+submit_sm_resp, and the receipt push a refusal owes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from octogate.incoming import ids, payloads
+from octogate.incoming.apply import apply_early, complete_message
+from octogate.statuses import DeliveryStatus, MessageStatus, PushKind
+from octogate.store import delivery
+from octogate.store import incoming as sql
+from octogate.store.callbacks import enqueue_push
+from octogate.store.db import Connection
+from octogate.store.delivery import Outcome
+from octogate.store.tickets import ticket_for
+
+
+def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], now: int) -> list[int]:
+    """Store what became of claimed messages; returns the ids whose claim had been lost meanwhile.
+
+    Accepted parts are stored even then: they really went out, and a later attempt must not send them again.
+    The parts (and their keys) of the whole batch go in one statement each.
+    """
+    lost: list[int] = []
+    recorded: dict[int, bool] = {}
+    for outcome in outcomes:
+        if outcome.status == MessageStatus.QUEUED:
+            done = delivery.record_requeued(conn, owner, outcome.message_id, outcome.send_at, outcome.error)
+        else:
+            done = delivery.record_result(
+                conn, owner, outcome.message_id, MessageStatus(outcome.status), outcome.connector,
+                outcome.total_parts, outcome.receipt_status, outcome.error, now,
+            )  # fmt: skip
+        recorded[outcome.message_id] = done
+        if not done:
+            lost.append(outcome.message_id)
+    sent = [o for o in outcomes if o.parts and o.connector is not None]
+    record_parts(conn, [(o.message_id, o.connector or "", p.seq, p.carrier_id) for o in sent for p in o.parts], now)
+    early = bool(sent) and sql.has_early_receipts(conn)
+    for outcome in outcomes:
+        applied = 0
+        if early and outcome.parts and outcome.connector is not None:
+            pairs = [(p.seq, p.carrier_id) for p in outcome.parts]
+            applied = apply_early(conn, outcome.message_id, outcome.connector, pairs)
+        if not recorded[outcome.message_id]:
+            continue
+        if outcome.status == MessageStatus.FAILED:
+            # refused for good at submit: the customer is owed a receipt, in this same transaction
+            push_refusal(conn, outcome.message_id, outcome.receipt_status or DeliveryStatus.UNDEFINED, now)
+        elif outcome.status == MessageStatus.SUBMITTED and (
+            applied or len(outcome.parts) < (outcome.total_parts or 0)
+        ):
+            complete_message(conn, outcome.message_id, now)  # parts already final: receipt now
+    return lost
+
+
+def record_parts(conn: Connection, parts: Sequence[tuple[int, str, int, str]], now: int) -> None:
+    """Accepted parts (message id, connector, seq, carrier id), and every key their ids can be found by
+    (`ids.part_keys`)."""
+    if not parts:
+        return
+    sql.add_parts(conn, parts, now)
+    sql.add_part_keys(conn, [
+        (connector, k.key, message_id, seq, k.same_base)
+        for message_id, connector, seq, carrier_id in parts
+        for k in ids.part_keys(carrier_id)
+    ])  # fmt: skip
+
+
+def push_refusal(conn: Connection, message_id: int, receipt_status: str, now: int) -> None:
+    """A message refused for good at submit owes its receipt push too (same transaction as the refusal)."""
+    head = sql.message_head(conn, message_id)
+    if head is not None:
+        fields = payloads.receipt_fields(ticket_for(head.campaign_id), head.recipient, receipt_status, now)
+        enqueue_push(conn, head.account_id, PushKind.RECEIPT, fields, now)

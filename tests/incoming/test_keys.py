@@ -1,0 +1,142 @@
+"""Carrier ids stored once as keys and found by one indexed equality: the migration's backfill gives existing
+parts the keys new ones get, and on PostgreSQL the lookup is an index scan on a new table nobody ANALYZEd."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from octogate.incoming import ids
+from octogate.store import incoming as sql
+from octogate.store import schema
+from octogate.store.db import Connection, DatabaseURL
+
+IDS = ["0000002A", "42", "000000ff", "255", "abc-123", "7", "0", "00", " 1F ", "123456789012345",
+       "fffffffffffffff", "carrier-1", "DEADbeef"]  # fmt: skip
+
+
+def migrate_to(conn: Connection, version: int) -> None:
+    """The schema as it was at `version`, applied the way `schema.migrate` does."""
+    with conn.transaction():
+        conn.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        )
+        for number, script in schema.migrations():
+            if number <= version:
+                for statement in schema.statements(script, conn.dialect):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", (number,))
+
+
+def add_messages(conn: Connection, count: int) -> int:
+    """An account, a campaign and `count` messages; returns the first message id."""
+    account = conn.fetchone(
+        "INSERT INTO accounts (login, api_key_hash, balance, created_at) VALUES ('k@example.com', 'x', 0, 0) "
+        "RETURNING id"
+    )
+    assert account is not None
+    campaign = conn.fetchone(
+        "INSERT INTO campaigns (account_id, source, sms_type, sender, sender_is_msisdn, text, transactional, "
+        "with_replies, recipients, sms, cost, send_at, created_at) "
+        "VALUES (?, 'api', 'FR', 'MyShop', 0, 'Hi', 0, 0, ?, ?, 0, 0, 0) RETURNING id",
+        (account[0], count, count),
+    )
+    assert campaign is not None
+    conn.bulk_insert(
+        "messages",
+        ("campaign_id", "account_id", "recipient", "country", "calling_code", "sms", "cost", "priority", "send_at",
+         "status"),
+        ((campaign[0], account[0], f"+3360{n:07d}", "FR", 33, 1, 0, 1, 0, "submitted") for n in range(count)),
+    )  # fmt: skip
+    first = conn.fetchone("SELECT MIN(id) FROM messages")
+    assert first is not None
+    return int(first[0])
+
+
+def test_the_migration_gives_existing_parts_the_keys_new_parts_get(database_url: str) -> None:
+    conn = Connection(DatabaseURL.parse(database_url))
+    try:
+        migrate_to(conn, 7)
+        with conn.transaction():
+            first = add_messages(conn, len(IDS))
+            conn.executemany(
+                "INSERT INTO message_parts (message_id, seq, connector, carrier_id, status) "
+                "VALUES (?, 1, 'sim', ?, 'submitted')",
+                [(first + n, carrier_id) for n, carrier_id in enumerate(IDS)],
+            )
+        assert 8 in schema.migrate(conn)
+        stored = {
+            (int(r[0]), r[1], bool(r[2]))
+            for r in conn.fetchall("SELECT message_id, carrier_key, same_base FROM part_keys")
+        }
+        expected = {(first + n, k.key, k.same_base) for n, raw in enumerate(IDS) for k in ids.part_keys(raw)}
+        assert stored == expected
+        # and a receipt in the other base finds its backfilled part by its own key
+        by_42 = {(m.message_id, m.same_base) for m in sql.parts_by_key(conn, "sim", ids.receipt_key("0042"))}
+        assert by_42 == {(first, False), (first + 1, True)}  # 0x2A read in decimal, and "42" itself
+        assert sql.parts_by_key(conn, "sim", ids.receipt_key("16777215")) == []
+        assert {m.message_id for m in sql.parts_by_key(conn, "sim", ids.receipt_key("3735928559"))} == {
+            first + IDS.index("DEADbeef")
+        }
+    finally:
+        conn.close()
+
+
+PARTS = 50_000
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_receipt_lookup_is_an_index_scan_on_a_new_table_without_statistics(database_url: str) -> None:
+    conn = Connection(DatabaseURL.parse(database_url))
+    try:
+        schema.migrate(conn)
+        # no statistics at all, and none gathered behind the test's back
+        conn.execute("ALTER TABLE part_keys SET (autovacuum_enabled = false)")
+        conn.execute("ALTER TABLE message_parts SET (autovacuum_enabled = false)")
+        conn.execute("ALTER TABLE messages SET (autovacuum_enabled = false)")
+        with conn.transaction():
+            first = add_messages(conn, PARTS)
+            carrier = [format(0x10000000 + n, "08x") for n in range(PARTS)]  # the simulator's style: hex, padded
+            conn.bulk_insert(
+                "message_parts", ("message_id", "seq", "connector", "carrier_id", "status", "submitted_at"),
+                ((first + n, 1, "sim", carrier[n], "submitted", 0) for n in range(PARTS)),
+            )  # fmt: skip
+            conn.bulk_insert(
+                "part_keys", ("connector", "carrier_key", "message_id", "seq", "same_base"),
+                (("sim", k.key, first + n, 1, int(k.same_base))
+                 for n in range(PARTS) for k in ids.part_keys(carrier[n])),
+            )  # fmt: skip
+        assert conn.fetchone(
+            "SELECT COUNT(*) FROM pg_stats WHERE tablename IN ('part_keys', 'message_parts')"
+        ) == (0,), "nobody analysed the tables"
+        wanted = PARTS // 2
+        key = ids.receipt_key(str(0x10000000 + wanted))  # the receipt in decimal
+        sql_text = conn._sql(  # the very statement the store runs
+            "SELECT k.message_id, k.seq, p.status, k.same_base FROM part_keys k "
+            "JOIN message_parts p ON p.message_id = k.message_id AND p.seq = k.seq "
+            "WHERE k.connector = ? AND k.carrier_key = ?"
+        )
+        [(plan,)] = conn.fetchall(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql_text}", ("sim", key))
+        nodes = list(_nodes((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]))
+        scans = {n["Relation Name"]: n["Node Type"] for n in nodes if "Relation Name" in n}
+        assert scans == {"part_keys": "Index Scan", "message_parts": "Index Scan"}, scans
+        assert max(n.get("Actual Rows", 0) for n in nodes) == 1
+        [match] = sql.parts_by_key(conn, "sim", key)
+        assert (match.message_id, match.same_base) == (first + wanted, False)
+        started = time.perf_counter()
+        for n in range(0, PARTS, PARTS // 1000):
+            assert sql.parts_by_key(conn, "sim", ids.receipt_key(carrier[n].upper()))
+        per_lookup = (time.perf_counter() - started) / 1000
+        print(f"receipt lookup on {PARTS} parts without statistics: {per_lookup * 1e6:.0f} µs")
+        assert per_lookup < 0.005
+    finally:
+        conn.close()
+
+
+def _nodes(node: dict[str, object]) -> list[dict[str, object]]:
+    found = [node]
+    for child in node.get("Plans", []):  # type: ignore[union-attr]
+        found.extend(_nodes(child))  # type: ignore[arg-type]
+    return found
