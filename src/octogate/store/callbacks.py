@@ -1,6 +1,7 @@
 """Writing pushes into the outbox: the one function every state change that owes a customer a push calls.
 
-It runs inside the caller's transaction, so the push exists if and only if the state change does.
+It runs inside the caller's transaction, so the push exists if and only if the state change does, and the
+workers are woken when that transaction commits.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlencode
 
+from octogate.store import queue
 from octogate.store.db import Connection
 
 PushKind = Literal["receipt", "stop", "reply"]
@@ -30,4 +32,5 @@ def enqueue_push(conn: Connection, account_id: int, kind: PushKind, fields: Mapp
         (account_id, kind, urlencode(dict(fields)), now, now),
     )
     assert created is not None
+    queue.notify(conn, queue.PUSHES)  # the push worker (of any host) takes it at once, not at its next poll
     return int(created[0])
