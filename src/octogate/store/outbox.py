@@ -18,6 +18,7 @@ from octogate.store.records import UnknownAccount
 
 ID_CHUNK = 500
 KINDS = tuple(URL_COLUMN)
+PUSH_COLUMNS = "id, account_id, kind, payload, attempts, COALESCE(horizon_from, created_at) AS horizon_from"
 ACCOUNT_URLS = "SELECT receipt_url, stop_url, reply_url FROM accounts WHERE id = ?"
 OUTBOX = (
     "SELECT c.id, c.kind, a.login, c.status, c.attempts, c.next_attempt_at, c.created_at, c.last_error "
@@ -85,12 +86,12 @@ def claim(
     conn: Connection, owner: str, now: int, lease_until: int, wanted: dict[int, int]
 ) -> list[ClaimedPush]:
     """Claim up to `wanted[account_id]` due pushes of each account, oldest due first."""
-    return _with_urls(conn, queue.claim(conn, PUSHES, owner, now, lease_until, wanted, _PushRow))
+    return _with_urls(conn, queue.claim(conn, PUSHES, owner, now, lease_until, wanted, _PushRow, PUSH_COLUMNS))
 
 
 def claim_fair(conn: Connection, owner: str, now: int, lease_until: int, want: Want) -> list[ClaimedPush]:
     """The accounts with pending pushes, and each one's share claimed, in one transaction."""
-    return _with_urls(conn, queue.claim_fair(conn, PUSHES, owner, now, lease_until, want, _PushRow))
+    return _with_urls(conn, queue.claim_fair(conn, PUSHES, owner, now, lease_until, want, _PushRow, PUSH_COLUMNS))
 
 
 def _with_urls(conn: Connection, rows: list[_PushRow]) -> list[ClaimedPush]:

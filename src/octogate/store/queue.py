@@ -53,7 +53,6 @@ class QueueSpec:
     key: str = "account_id"  # fairness: claims go key by key
     error: str = "error"  # column that says why the last attempt did not end the work
     count_on_claim: bool = False  # an attempt is counted when claimed (and given back by `release`)
-    returning: str = "id, account_id"  # what a claim returns of each row (named as the record's fields)
 
     def __post_init__(self) -> None:
         for column in (self.table, self.due, self.key, self.error):
@@ -74,7 +73,6 @@ MESSAGES = QueueSpec(
 PUSHES = QueueSpec(
     name="pushes", table="callbacks", ready=PushStatus.PENDING, claimed=PushStatus.PENDING,
     due="next_attempt_at", order="next_attempt_at, id", error="last_error",
-    returning="id, account_id, kind, payload, attempts, COALESCE(horizon_from, created_at) AS horizon_from",
 )  # fmt: skip
 
 
@@ -135,7 +133,7 @@ def _keys_sql(spec: QueueSpec) -> str:
     )
 
 
-def _claim_sql(spec: QueueSpec, dialect: str) -> str:
+def _claim_sql(spec: QueueSpec, dialect: str, returning: str) -> str:
     sets = ["claimed_by = ?", "lease_until = ?"]
     if spec.keeps_status:
         sets.append(f"{spec.due} = ?")  # not due while held; due again by itself if the holder dies
@@ -148,7 +146,7 @@ def _claim_sql(spec: QueueSpec, dialect: str) -> str:
         f"UPDATE {spec.table} SET {', '.join(sets)} WHERE id IN ("  # noqa: S608
         f" SELECT id FROM {spec.table} WHERE status = ? AND {spec.key} = ? AND {spec.due} <= ?"
         f" ORDER BY {spec.order} LIMIT ?{lock}"
-        f") RETURNING {spec.returning}"
+        f") RETURNING {returning}"
     )
 
 
@@ -173,10 +171,12 @@ def claim(
     lease_until: int,
     wanted: Mapping[int, int],
     record: Callable[..., R] = Claimed,  # type: ignore[assignment]
+    returning: str | None = None,
 ) -> list[R]:
     """Claim up to `wanted[key]` due rows of each key, in the spec's order within a key; rows come back as
-    `record`s (fields named as `spec.returning`), key by key in the order of `wanted`."""
-    sql = _claim_sql(spec, conn.dialect)
+    `record`s, key by key in the order of `wanted`: `Claimed` by default, else the kind's record of the
+    columns `returning` names (each named as a field of `record`)."""
+    sql = _claim_sql(spec, conn.dialect, returning or f"id, {spec.key} AS account_id")
     third = lease_until if spec.keeps_status else spec.claimed
     claimed: list[R] = []
     for key, limit in wanted.items():
@@ -193,10 +193,11 @@ def claim_fair(
     lease_until: int,
     want: Want,
     record: Callable[..., R] = Claimed,  # type: ignore[assignment]
+    returning: str | None = None,
 ) -> list[R]:
     """Find the keys with waiting rows and claim each one's share, in one transaction (so a claim made after a
     wake-up sees everything committed before it, with no separate read that could run ahead of the commit)."""
-    return claim(conn, spec, owner, now, lease_until, want.split(keys(conn, spec)), record)
+    return claim(conn, spec, owner, now, lease_until, want.split(keys(conn, spec)), record, returning)
 
 
 def renew(conn: Connection, spec: QueueSpec, owner: str, ids: Sequence[int], lease_until: int) -> int:
