@@ -32,7 +32,7 @@ from octogate.store.db import Connection
 from octogate.store.queue import QueueSpec, Want
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
-from octogate.tasks import cancel_and_wait
+from octogate.tasks import cancel_and_wait, woken_or
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +46,6 @@ LISTEN_RETRY = (0.1, 5.0)  # seconds between two attempts to (re)open the LISTEN
 def new_owner() -> str:
     """Names this process in `claimed_by`: host, pid and a random part (a restarted pid is someone else)."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-async def woken_or(event: asyncio.Event, seconds: float) -> None:
-    """Wait for `event` or the timeout. Not asyncio.wait_for: on Python 3.11 a cancel that races the event
-    being set can be lost there, and a stop would hang."""
-    if event.is_set():
-        return
-    waiter = asyncio.ensure_future(event.wait())
-    try:
-        await asyncio.wait({waiter}, timeout=seconds)
-    finally:
-        waiter.cancel()
 
 
 class LeasedWorker(Generic[T, R]):

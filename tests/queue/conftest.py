@@ -62,7 +62,8 @@ def push_row(store: Store, push_id: int) -> dict[str, Any]:
 
 class EchoWorker(LeasedWorker[ClaimedPush, PushResult]):
     """Claims pushes and reports each one delivered at once; records with `outbox.record`, except that a batch
-    holding a `poisoned` id makes the record operation raise (a bug in recording one item)."""
+    holding a `poisoned` id makes the record operation raise (a bug in recording one item), and `silent` ids are
+never reported (work still going on when the worker stops)."""
 
     label = "echo"
     release_unfinished = True
@@ -73,14 +74,16 @@ class EchoWorker(LeasedWorker[ClaimedPush, PushResult]):
         *,
         poll_interval: float = 60.0,
         poisoned: Collection[int] = (),
+        silent: Collection[int] = (),
         owner: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(store, PUSHES, lease_seconds=60, poll_interval=poll_interval, owner=owner, clock=clock)
         self.poisoned = frozenset(poisoned)
+        self.silent = frozenset(silent)  # claimed, never reported: work a stop cuts short
         self.claimed_at: dict[int, float] = {}  # id -> time.monotonic() when the claim came back
         self.recorded = 0
-        self.changed = asyncio.Event()  # set at each claim and each record
+        self.changed = asyncio.Event()  # set after each claim round and each record
 
     def _want(self) -> Want | None:
         return Want(default=100, rooms={})
@@ -101,8 +104,14 @@ class EchoWorker(LeasedWorker[ClaimedPush, PushResult]):
     def _take(self, items: list[ClaimedPush]) -> None:
         for push in items:
             self.claimed_at[push.id] = time.monotonic()
-            self.report(PushResult(push.id, PushStatus.DELIVERED, self._now(), 200))
+            if push.id not in self.silent:
+                self.report(PushResult(push.id, PushStatus.DELIVERED, self._now(), 200))
         self.changed.set()
+
+    async def _claim_round(self) -> int:
+        claimed = await super()._claim_round()
+        self.changed.set()
+        return claimed
 
     def _recorded_some(self, count: int) -> None:
         self.recorded += count

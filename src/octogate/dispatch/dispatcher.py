@@ -28,7 +28,7 @@ from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, ClaimedMessage, Outcome
 from octogate.store.queue import MESSAGES, Want
 from octogate.store.store import Store
-from octogate.tasks import cancel_and_wait
+from octogate.tasks import cancel_and_wait, woken_or
 from octogate.worker import LeasedWorker
 
 log = logging.getLogger(__name__)
@@ -119,11 +119,7 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
         return max([10.0] + [c.config.response_timeout + 5 for c in list(self.clients.values())])
 
     async def _finish_work(self, grace: float) -> None:
-        idle = asyncio.ensure_future(self._idle.wait())
-        try:
-            await asyncio.wait({idle}, timeout=grace)
-        finally:
-            idle.cancel()
+        await woken_or(self._idle, grace)
         await self._abort_work()
 
     async def _abort_work(self) -> None:

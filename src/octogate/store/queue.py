@@ -29,6 +29,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from octogate.statuses import MessageStatus, PushStatus
@@ -97,29 +98,19 @@ class Want:
     total: int | None = None
     turn: int = 0
 
-    def split(self, keys: Sequence[int]) -> dict[int, int]:
-        """The rows to claim per key, keys in serving order."""
+    def order(self, keys: Sequence[int]) -> list[tuple[int, int]]:
+        """(key, room) in serving order, keys without room left out."""
         if keys:
             start = self.turn % len(keys)
             keys = [*keys[start:], *keys[:start]]
-        left = self.total
-        wanted: dict[int, int] = {}
-        for key in keys:
-            share = self.rooms.get(key, self.default)
-            if left is not None:
-                share = min(share, left)
-            if share > 0:
-                wanted[key] = share
-                if left is not None:
-                    left -= share
-            if left is not None and left <= 0:
-                break
-        return wanted
+        rooms = ((key, self.rooms.get(key, self.default)) for key in keys)
+        return [(key, room) for key, room in rooms if room > 0]
 
 
 # --- the statements, built once per spec ---------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
 def _keys_sql(spec: QueueSpec) -> str:
     """A loose index scan: the keys that have ready rows, one index probe per key (not per row)."""
     t, k = spec.table, spec.key
@@ -133,6 +124,7 @@ def _keys_sql(spec: QueueSpec) -> str:
     )
 
 
+@lru_cache(maxsize=64)
 def _claim_sql(spec: QueueSpec, dialect: str, returning: str) -> str:
     sets = ["claimed_by = ?", "lease_until = ?"]
     if spec.keeps_status:
@@ -196,8 +188,21 @@ def claim_fair(
     returning: str | None = None,
 ) -> list[R]:
     """Find the keys with waiting rows and claim each one's share, in one transaction (so a claim made after a
-    wake-up sees everything committed before it, with no separate read that could run ahead of the commit)."""
-    return claim(conn, spec, owner, now, lease_until, want.split(keys(conn, spec)), record, returning)
+    wake-up sees everything committed before it, with no separate read that could run ahead of the commit).
+
+    The total is counted on what each key really gave: a key whose rows are all held or not yet due costs one
+    index probe and leaves its share to the next ones."""
+    left = want.total
+    claimed: list[R] = []
+    for key, room in want.order(keys(conn, spec)):
+        share = room if left is None else min(room, left)
+        got = claim(conn, spec, owner, now, lease_until, {key: share}, record, returning)
+        claimed.extend(got)
+        if left is not None:
+            left -= len(got)
+            if left <= 0:
+                break
+    return claimed
 
 
 def renew(conn: Connection, spec: QueueSpec, owner: str, ids: Sequence[int], lease_until: int) -> int:
