@@ -5,6 +5,11 @@ Why it is shaped this way:
   few times the per-host limit in memory: one customer's backlog or dead endpoint never fills the work of
   the others;
 * a push takes its host's slot before a global one, so a slow host holds at most `per_host` global slots;
+* the per-host limit holds across every gateway host: a worker POSTs to a host only within the slots it leased
+  from the store (`push_slots`, `per_host` rows per host). Slots are taken in a batch at claim time when the
+  worker has pushes for a host, renewed with its leases, and given back as soon as it has no push left for
+  that host, so a write per claim round and never one per push. The price: a worker that dies keeps its
+  slots until their lease runs out (`lease_seconds`), and a host busy on one gateway waits on another;
 * outcomes are written in batches through the group-commit writer (one statement for many deliveries);
 * nothing lives only in memory: a crash leaves claims that come due again when their lease runs out;
 * a push owed anywhere (a receipt on any host) wakes the worker at once: the queue's notification.
@@ -16,7 +21,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 
 import aiohttp
@@ -28,6 +33,7 @@ from octogate.statuses import PushStatus
 from octogate.store import outbox
 from octogate.store.outbox import ClaimedPush, PushResult
 from octogate.store.queue import PUSHES, Want
+from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
 from octogate.tasks import cancel_and_wait
 from octogate.worker import LeasedWorker
@@ -37,6 +43,42 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 BODY_LIMIT = 65536  # bytes of a receiver's answer read at most (the rest closes the connection)
 FAILING_AFTER = 3  # consecutive failures after which a host gets only `per_host` pushes in memory
+
+
+class Slots:
+    """A semaphore whose size changes: the host slots this process holds right now."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.used = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        while self.used >= self.size:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                self._wake()  # pass on a wake-up meant for this waiter
+                raise
+        self.used += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.used -= 1
+        self._wake()
+
+    def resize(self, size: int) -> None:
+        self.size = size
+        self._wake()
+
+    def _wake(self) -> None:
+        free = self.size - self.used
+        while free > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
 
 
 class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
@@ -67,7 +109,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         self._host_load: Counter[str] = Counter()
         self._account_hosts: dict[int, set[str]] = {}
         self._host_failures: Counter[str] = Counter()
-        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._host_slots: dict[str, Slots] = {}  # leased from the store: the cluster-wide per-host limit
+        self._next_slot_renew = 0.0
         self._global_slots = asyncio.Semaphore(self.settings.concurrency)
         self._in_memory = 0
         self._turn = 0
@@ -95,6 +138,45 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         if self._pushes:
             await asyncio.wait(set(self._pushes), timeout=grace)
         await self._abort_work()
+        held = {host: slots.size for host, slots in self._host_slots.items() if slots.size}
+        if held:
+            try:
+                await self.store.write(outbox.give_host_slots, self.owner, held)
+            except StoreUnavailable as error:  # their lease runs out instead
+                log.error("callbacks: cannot give back host slots: %.200s", error)
+
+    async def _claim_round(self) -> int:
+        claimed = await super()._claim_round()
+        await self._balance_slots()
+        return claimed
+
+    async def _balance_slots(self) -> None:
+        """Hold as many of each host's slots as this process has pushes for it (at most `per_host`): take the
+        missing ones, give back the idle ones, renew the lease of the held ones."""
+        take: dict[str, int] = {}
+        give: dict[str, int] = {}
+        for host, slots in self._host_slots.items():
+            if not host:
+                continue  # pushes with no URL are never POSTed
+            needed = min(self.settings.per_host, self._host_load[host])
+            if needed > slots.size:
+                take[host] = needed - slots.size
+            elif needed < slots.size and slots.used <= needed:
+                give[host] = slots.size - max(needed, slots.used)
+        if give:
+            for host, count in give.items():
+                self._host_slots[host].resize(self._host_slots[host].size - count)
+            await self.store.write(outbox.give_host_slots, self.owner, give)
+        now = self._now()
+        if take:
+            taken = await self.store.write(
+                outbox.take_host_slots, self.owner, take, self.settings.per_host, now, self._lease_until()
+            )
+            for host, count in taken.items():
+                self._host_slots[host].resize(self._host_slots[host].size + count)
+        if time.monotonic() >= self._next_slot_renew:
+            self._next_slot_renew = time.monotonic() + self.lease_seconds / 3
+            await self.store.write(outbox.renew_host_slots, self.owner, self._lease_until())
 
     async def _abort_work(self) -> None:
         for task in list(self._pushes):
@@ -135,6 +217,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
 
     def _hold(self, push: ClaimedPush) -> None:
         host = host_key(push.url) if push.url else ""
+        self._host_slots.setdefault(host, Slots())
         self._in_memory += 1
         self._account_load[push.account_id] += 1
         self._host_load[host] += 1
@@ -171,8 +254,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
                 push.kind, push.id, host, error, "gave up" if retry_at is None else "will retry",
             )  # fmt: skip
         self.report(result)
-        if self._room(push.account_id) > 0:
-            self.wake()
+        if self._room(push.account_id) > 0 or not self._host_load[host]:
+            self.wake()  # room to claim, or this host's slots to give back
 
     async def _attempt(self, push: ClaimedPush, host: str) -> tuple[int | None, str | None]:
         """POST the payload once: (HTTP status or None, None on success or the error, at most 200 chars)."""
@@ -182,9 +265,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
             reason = literal_host_reason(push.url)
             if reason:
                 return None, reason
-        slots = self._host_slots.get(host)
-        if slots is None:
-            slots = self._host_slots[host] = asyncio.Semaphore(self.settings.per_host)
+        slots = self._host_slots.setdefault(host, Slots())
         async with slots, self._global_slots:
             return await self._post(push.url, push.payload)
 

@@ -219,3 +219,60 @@ def account_urls(conn: Connection, login: str) -> tuple[str | None, ...]:
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[start : start + ID_CHUNK] for start in range(0, len(ids), ID_CHUNK)]
+
+
+# --- the per-host limit across hosts -------------------------------------------------------------------------
+
+TAKE_SLOTS = (
+    "UPDATE push_slots SET claimed_by = ?, lease_until = ? WHERE host = ? AND slot IN ("
+    " SELECT slot FROM push_slots WHERE host = ? AND slot < ? AND (claimed_by IS NULL OR lease_until <= ?)"
+    " ORDER BY slot LIMIT ?{lock}) RETURNING slot"
+)
+
+
+def take_host_slots(
+    conn: Connection, owner: str, wanted: dict[str, int], per_host: int, now: int, lease_until: int
+) -> dict[str, int]:
+    """Lease up to `wanted[host]` more free slots of each host (of `per_host` per host); returns how many each
+    host gave. A host's slots are numbered 0..per_host-1, made on first use."""
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
+    taken: dict[str, int] = {}
+    for host, count in wanted.items():
+        if count <= 0:
+            continue
+        conn.executemany(
+            "INSERT INTO push_slots (host, slot) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(host, slot) for slot in range(per_host)],
+        )
+        rows = conn.fetchall(
+            TAKE_SLOTS.format(lock=lock), (owner, lease_until, host, host, per_host, now, count)
+        )
+        taken[host] = len(rows)
+    return taken
+
+
+def renew_host_slots(conn: Connection, owner: str, lease_until: int) -> int:
+    cursor = conn.execute("UPDATE push_slots SET lease_until = ? WHERE claimed_by = ?", (lease_until, owner))
+    return max(cursor.rowcount, 0)
+
+
+def give_host_slots(conn: Connection, owner: str, counts: dict[str, int]) -> int:
+    """Give back `counts[host]` of the slots the owner holds on each host."""
+    given = 0
+    for host, count in counts.items():
+        cursor = conn.execute(
+            "UPDATE push_slots SET claimed_by = NULL, lease_until = NULL WHERE host = ? AND slot IN ("
+            " SELECT slot FROM push_slots WHERE host = ? AND claimed_by = ? ORDER BY slot DESC LIMIT ?)",
+            (host, host, owner, count),
+        )
+        given += max(cursor.rowcount, 0)
+    return given
+
+
+def host_slots(conn: Connection, now: int) -> dict[str, int]:
+    """Slots leased now, per host (operators, tests)."""
+    rows = conn.fetchall(
+        "SELECT host, COUNT(*) FROM push_slots WHERE claimed_by IS NOT NULL AND lease_until > ? GROUP BY host",
+        (now,),
+    )
+    return {row[0]: int(row[1]) for row in rows}
