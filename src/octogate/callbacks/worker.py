@@ -152,7 +152,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
 
     async def _balance_slots(self) -> None:
         """Hold as many of each host's slots as this process has pushes for it (at most `per_host`): take the
-        missing ones, give back the idle ones, renew the lease of the held ones."""
+        missing ones, give them all back once no push for the host is left, renew the lease of the held ones."""
         take: dict[str, int] = {}
         give: dict[str, int] = {}
         for host, slots in self._host_slots.items():
@@ -161,8 +161,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
             needed = min(self.settings.per_host, self._host_load[host])
             if needed > slots.size:
                 take[host] = needed - slots.size
-            elif needed < slots.size and slots.used <= needed:
-                give[host] = slots.size - max(needed, slots.used)
+            elif not needed and slots.size:  # kept while any push for the host is here: no churn per push
+                give[host] = slots.size
         if give:
             for host, count in give.items():
                 self._host_slots[host].resize(self._host_slots[host].size - count)
