@@ -25,6 +25,7 @@ single writer, so it runs after the enqueuing commit).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +36,7 @@ from typing import Any, TypeVar
 from octogate.statuses import MessageStatus, PushStatus
 from octogate.store.db import Connection
 
+log = logging.getLogger(__name__)
 R = TypeVar("R")
 ID_CHUNK = 500  # ids per IN (...) list: bounded statements
 CHANNEL_SQL = "left('octogate.' || ? || '.' || current_schema(), 63)"  # NOTIFY channels are < 64 bytes
@@ -327,7 +329,10 @@ def notify(conn: Connection, spec: QueueSpec) -> None:
     with _subscribers_lock:
         callbacks = list(_subscribers.get(spec.name, ()))
     for callback in callbacks:
-        callback()
+        try:
+            callback()
+        except Exception:  # a wake-up must never fail the write that made work due (e.g. its loop is closed)
+            log.debug("a %s wake-up callback failed", spec.name, exc_info=True)
 
 
 def channel(conn: Connection, spec: QueueSpec) -> str:
