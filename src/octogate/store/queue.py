@@ -144,9 +144,7 @@ def _claim_sql(spec: QueueSpec, dialect: str, returning: str) -> str:
     )
 
 
-def _held(spec: QueueSpec) -> str:
-    """The condition of a row still held by the owner named by the next parameter."""
-    return "status = ? AND claimed_by = ?"
+HELD = "status = ? AND claimed_by = ?"  # a row still held by the owner named by the second parameter
 
 
 # --- operations (each runs inside the caller's transaction: a group-commit savepoint) ----------------------
@@ -215,7 +213,7 @@ def renew(conn: Connection, spec: QueueSpec, owner: str, ids: Sequence[int], lea
     for chunk in _chunks(ids):
         marks = ", ".join("?" for _ in chunk)
         cursor = conn.execute(
-            f"UPDATE {spec.table} SET lease_until = ?{due} WHERE {_held(spec)} AND id IN ({marks})",  # noqa: S608
+            f"UPDATE {spec.table} SET lease_until = ?{due} WHERE {HELD} AND id IN ({marks})",  # noqa: S608
             (lease_until, *extra, spec.claimed, owner, *chunk),
         )
         renewed += max(cursor.rowcount, 0)
@@ -239,7 +237,7 @@ def release(conn: Connection, spec: QueueSpec, owner: str, ids: Sequence[int], n
     for chunk in _chunks(ids):
         marks = ", ".join("?" for _ in chunk)
         cursor = conn.execute(
-            f"UPDATE {spec.table} SET {sets} WHERE {_held(spec)} AND id IN ({marks})",  # noqa: S608
+            f"UPDATE {spec.table} SET {sets} WHERE {HELD} AND id IN ({marks})",  # noqa: S608
             (*params, spec.claimed, owner, *chunk),
         )
         released += max(cursor.rowcount, 0)
@@ -293,7 +291,7 @@ def settle(
         settled.extend(
             conn.fetchall(
                 f"UPDATE {spec.table} SET status = ?, claimed_by = NULL, lease_until = NULL{sets} "  # noqa: S608
-                f"WHERE {_held(spec)} AND id IN ({marks}) RETURNING {returning}",
+                f"WHERE {HELD} AND id IN ({marks}) RETURNING {returning}",
                 (status, *values.values(), spec.claimed, owner, *chunk),
             )
         )
@@ -303,16 +301,6 @@ def settle(
 def settle_one(conn: Connection, spec: QueueSpec, owner: str, row_id: int, status: str, **kwargs: Any) -> bool:
     """`settle` for one row: True if the owner still held it."""
     return bool(settle(conn, spec, owner, [row_id], status, **kwargs))
-
-
-def waiting(conn: Connection, spec: QueueSpec, now: int) -> int:
-    """Rows due now and not held (tests, health checks)."""
-    row = conn.fetchone(
-        f"SELECT COUNT(*) FROM {spec.table} WHERE status = ? AND {spec.due} <= ? "  # noqa: S608
-        f"AND (claimed_by IS NULL OR lease_until <= ?)",
-        (spec.ready, now, now),
-    )
-    return int(row[0]) if row else 0
 
 
 # --- wake-ups ----------------------------------------------------------------------------------------------
@@ -333,13 +321,6 @@ def notify(conn: Connection, spec: QueueSpec) -> None:
             callback()
         except Exception:  # a wake-up must never fail the write that made work due (e.g. its loop is closed)
             log.debug("a %s wake-up callback failed", spec.name, exc_info=True)
-
-
-def channel(conn: Connection, spec: QueueSpec) -> str:
-    """The NOTIFY channel of this kind in this connection's schema (PostgreSQL)."""
-    row = conn.fetchone(f"SELECT {CHANNEL_SQL}", (spec.name,))
-    assert row is not None
-    return str(row[0])
 
 
 def on_notify(spec: QueueSpec, callback: Callable[[], None]) -> Callable[[], None]:
