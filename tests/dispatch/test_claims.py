@@ -180,5 +180,6 @@ async def test_a_dispatcher_with_no_bound_connector_claims_nothing_and_starts_on
                 return (await statuses(store)) == {"submitted": 3}
 
             await eventually(all_sent, what="the campaign submitted once a connector is bound")
+            assert dispatcher.senders == 10 + 10 + 8  # enough senders for the added connector's window too
         finally:
             await bound.stop(grace=1.0)

@@ -71,8 +71,8 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
         )  # fmt: skip
         self.router = router
         self.clients = clients  # by reference: the runtime may add and remove connectors while running
-        windows = sum(c.config.window for c in self.clients.values()) or 1
-        self.senders = senders or max(16, min(2000, windows + 8))
+        self._fixed_senders = senders
+        self.senders = self._senders_wanted()
         #: messages buffered per account at most; a round claims up to this much less what is buffered
         self.per_account = max(self.settings.slice, self.senders)
         self.bind_wait = bind_wait
@@ -82,11 +82,30 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
         self._idle.set()
         self._tasks: list[asyncio.Task[None]] = []
 
+    def _senders_wanted(self) -> int:
+        """Enough senders to fill every connector's window (connectors may be added while running)."""
+        if self._fixed_senders:
+            return self._fixed_senders
+        windows = sum(c.config.window for c in list(self.clients.values())) or 1
+        return max(16, min(2000, windows + 8))
+
+    def _add_senders(self) -> None:
+        """More senders (and a larger share per account) when connectors were added since the start."""
+        wanted = self._senders_wanted()
+        if wanted <= self.senders or not self._tasks:
+            return
+        self._tasks += [
+            asyncio.create_task(self._send_loop(), name=f"dispatch-sender-{i}") for i in range(self.senders, wanted)
+        ]
+        self.senders = wanted
+        self.per_account = max(self.settings.slice, self.senders)
+
     # --- the worker's hooks ------------------------------------------------------------------------------------
 
     def _want(self) -> Want | None:
         if not any(client.connected for client in list(self.clients.values())):
             return None  # nothing could be sent from here: other hosts may have a bound connector
+        self._add_senders()
         low = self.per_account // 2  # an account is topped up once it has sent half of what it had
         rooms = {a: 0 if n > low else self.per_account - n for a, n in self.queue.loads().items()}
         return Want(default=self.per_account, rooms=rooms)
