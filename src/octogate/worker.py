@@ -142,7 +142,12 @@ class LeasedWorker(Generic[T, R]):
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         if self.store.url.dialect == "sqlite":
-            self._unsubscribe = queue.on_notify(self.spec, lambda: loop.call_soon_threadsafe(self.wake))
+
+            def notified() -> None:  # from the writer thread; a wake already pending covers this one too
+                if not self._kick.is_set():
+                    loop.call_soon_threadsafe(self.wake)
+
+            self._unsubscribe = queue.on_notify(self.spec, notified)
         if self.listen:
             self._listener = asyncio.create_task(self._listen_loop(), name=f"{self.label}-listener")
         await self._start_work()
