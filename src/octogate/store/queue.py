@@ -323,20 +323,6 @@ def notify(conn: Connection, spec: QueueSpec) -> None:
             log.debug("a %s wake-up callback failed", spec.name, exc_info=True)
 
 
-def insert_notifying(conn: Connection, spec: QueueSpec, insert: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-    """Run `insert` (an INSERT ... RETURNING of one row) and `notify` for its kind: one statement on
-    PostgreSQL (a round trip saved on every push owed); returns the inserted row's RETURNING values."""
-    if conn.dialect != "postgresql":
-        row = conn.fetchone(insert, params)
-        notify(conn, spec)
-        return row
-    row = conn.fetchone(
-        f"WITH made AS ({insert}) SELECT made.*, pg_notify({CHANNEL_SQL}, '') FROM made",  # noqa: S608
-        (*params, spec.name),
-    )
-    return None if row is None else row[:-1]
-
-
 def on_notify(spec: QueueSpec, callback: Callable[[], None]) -> Callable[[], None]:
     """Call `callback` (from the writing thread: it must be thread-safe) when this process notifies work of
     this kind on SQLite. Returns the function that unsubscribes it."""
