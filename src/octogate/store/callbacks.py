@@ -26,11 +26,12 @@ def enqueue_push(conn: Connection, account_id: int, kind: PushKind, fields: Mapp
     row = conn.fetchone(f"SELECT {column} FROM accounts WHERE id = ?", (account_id,))  # noqa: S608 - fixed column
     if row is None or not row[0]:
         return None
-    created = conn.fetchone(
+    created = queue.insert_notifying(  # the push worker (of any host) takes it at once, not at its next poll
+        conn,
+        queue.PUSHES,
         "INSERT INTO callbacks (account_id, kind, payload, next_attempt_at, created_at) "
         "VALUES (?, ?, ?, ?, ?) RETURNING id",
         (account_id, kind, urlencode(dict(fields)), now, now),
     )
     assert created is not None
-    queue.notify(conn, queue.PUSHES)  # the push worker (of any host) takes it at once, not at its next poll
     return int(created[0])
