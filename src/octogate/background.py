@@ -5,6 +5,10 @@ Why a second process: on one event loop the delivery side took half of the API's
 2,700 requests/s). Both sides only meet in the store, so they run as two processes, one core each, exactly
 as they would on two hosts sharing PostgreSQL. The API process wakes the dispatcher through a pipe after
 each accepted campaign; if the API process dies, the pipe closes and this process stops too.
+
+On PostgreSQL the pipe is only the fastest of two wake-ups: every leased worker (dispatcher, pushes) also
+LISTENs for the queue's NOTIFY on a connection of its own, so work accepted by any host's API wakes the
+workers of every host (`octogate.worker`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ import asyncio
 import socket
 from dataclasses import replace
 
+from aiohttp import web
+
 from callbacks.support import Receiver, enqueue, point, statuses, until
 from octogate.callbacks.worker import CONTENT_TYPE, PushWorker
 from octogate.config import CallbackSettings
@@ -201,3 +203,45 @@ async def test_gives_up_after_the_horizon(store: Store, fast: CallbackSettings) 
     finally:
         await worker.stop()
     assert statuses(store)[push][1] == 1
+
+
+async def test_the_per_host_limit_holds_across_gateway_hosts(
+    store: Store, database_url: str, fast: CallbackSettings
+) -> None:
+    in_flight = {"now": 0, "most": 0, "done": 0}
+
+    async def slow(request: web.Request) -> web.Response:
+        in_flight["now"] += 1
+        in_flight["most"] = max(in_flight["most"], in_flight["now"])
+        await asyncio.sleep(0.05)
+        in_flight["now"] -= 1
+        in_flight["done"] += 1
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/push", slow)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    settings = replace(fast, per_host=2, poll_interval=0.05)
+    accounts = [point(store, make_customer(store).login, f"http://127.0.0.1:{port}/push") for _ in range(2)]
+    for account in accounts:
+        for n in range(20):
+            enqueue(store, account, {**RECEIPT, "number": f"+3360500{n:04d}"})
+    other = Store(database_url)
+    workers = [PushWorker(s, settings, owner=f"host{i}") for i, s in enumerate((store, other))]
+    try:
+        for worker in workers:
+            await worker.start()
+        await until(lambda: all(s[0] == "delivered" for s in statuses(store).values()), within=30)
+    finally:
+        for worker in workers:
+            await worker.stop()
+        other.close()
+        await runner.cleanup()
+    assert in_flight["done"] == 40
+    assert in_flight["most"] <= 2  # two gateway hosts, two accounts: still two at once to that host
+    assert all(w.delivered for w in workers)  # both hosts took part
+    assert store.run(outbox.host_slots, 0) == {}  # every slot given back at stop

@@ -6,16 +6,18 @@ from collections import Counter
 
 import httpx
 
-from octogate.config import DispatchSettings
+from octogate.config import DispatchSettings, RouteConfig
+from octogate.dispatch.routing import Router
 from octogate.http.app import OctopushApp
 from octogate.incoming.submits import record_outcomes
+from octogate.smpp.client import SmppClient
 from octogate.smpp.simulator import SimulatorConfig
 from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, Outcome
 from octogate.store.store import Store
 from support import Clock, Customer, eventually, make_customer, send
 
-from .conftest import ACCOUNTS, delivering
+from .conftest import ACCOUNTS, closed_port, connector, delivering
 
 LONG_TEXT = (
     "Our summer sale starts today: every item is twenty percent off until Sunday. " * 3 + "STOP au XXXXX"
@@ -149,3 +151,36 @@ def claimed_account(store: Store, customer: Customer) -> int:
     from octogate.store import queries
 
     return store.run(queries.account, customer.login).id
+
+
+async def test_a_dispatcher_with_no_bound_connector_claims_nothing_and_starts_once_one_binds(
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+) -> None:
+    down = closed_port()
+    async with delivering(store, clock, app=app, connectors=lambda port: [connector("sim", down)]) as d:
+        campaign = await send(api, customer, sms_recipients=numbers(3))
+        dispatcher = d.dispatchers[0]
+        seen = dispatcher.rounds
+
+        async def five_more_rounds() -> bool:
+            return dispatcher.rounds >= seen + 5
+
+        await eventually(five_more_rounds, what="claim rounds")
+        # Left to hosts that can send: not claimed, no attempt counted, no backoff.
+        states = [await store.read(delivery.message_state, i) for i, _ in await store.read(
+            delivery.campaign_message_ids, campaign)]  # fmt: skip
+        assert [(s[0], s[3]) for s in states] == [("queued", 0)] * 3
+        # The runtime adds a connector that binds: the same mapping, read by reference, is used at once.
+        bound = SmppClient(connector("live", d.sim.port))
+        await bound.start()
+        try:
+            d.clients["live"] = bound
+            dispatcher.router = Router((RouteConfig(connectors=("sim", "live")),))
+
+            async def all_sent() -> bool:
+                return (await statuses(store)) == {"submitted": 3}
+
+            await eventually(all_sent, what="the campaign submitted once a connector is bound")
+            assert dispatcher.senders == 10 + 10 + 8  # enough senders for the added connector's window too
+        finally:
+            await bound.stop(grace=1.0)

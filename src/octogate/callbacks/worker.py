@@ -1,25 +1,27 @@
-"""The push worker: claims due pushes from the outbox under a lease, POSTs them, records every attempt.
+"""The push worker: the leased worker (`octogate.worker`) of the outbox; its own job is to POST each push.
 
 Why it is shaped this way:
 * claims go account by account, each account (and each host it was last seen pushing to) holding at most a
   few times the per-host limit in memory: one customer's backlog or dead endpoint never fills the work of
   the others;
 * a push takes its host's slot before a global one, so a slow host holds at most `per_host` global slots;
+* the per-host limit holds across every gateway host: a worker POSTs to a host only within the slots it leased
+  from the store (`push_slots`, `per_host` rows per host). Slots are taken in a batch at claim time when the
+  worker has pushes for a host, renewed with its leases, and given back as soon as it has no push left for
+  that host, so a write per claim round and never one per push. The price: a worker that dies keeps its
+  slots until their lease runs out (`lease_seconds`), and a host busy on one gateway waits on another;
 * outcomes are written in batches through the group-commit writer (one statement for many deliveries);
-* nothing lives only in memory: a crash leaves claims that come due again when their lease runs out.
+* nothing lives only in memory: a crash leaves claims that come due again when their lease runs out;
+* a push owed anywhere (a receipt on any host) wakes the worker at once: the queue's notification.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import random
-import secrets
-import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 
 import aiohttp
@@ -27,11 +29,14 @@ import aiohttp
 from octogate.callbacks.backoff import next_attempt
 from octogate.callbacks.targets import ForbiddenTarget, GuardedResolver, host_key, literal_host_reason
 from octogate.config import CallbackSettings
+from octogate.statuses import PushStatus
 from octogate.store import outbox
 from octogate.store.outbox import ClaimedPush, PushResult
+from octogate.store.queue import PUSHES, Want
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
 from octogate.tasks import cancel_and_wait
+from octogate.worker import LeasedWorker
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +45,46 @@ BODY_LIMIT = 65536  # bytes of a receiver's answer read at most (the rest closes
 FAILING_AFTER = 3  # consecutive failures after which a host gets only `per_host` pushes in memory
 
 
-class PushWorker:
+class Slots:
+    """A semaphore whose size changes: the host slots this process holds right now."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.used = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        while self.used >= self.size:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                self._wake()  # pass on a wake-up meant for this waiter
+                raise
+        self.used += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.used -= 1
+        self._wake()
+
+    def resize(self, size: int) -> None:
+        self.size = size
+        self._wake()
+
+    def _wake(self) -> None:
+        free = self.size - self.used
+        while free > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+
+class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
+    label = "callbacks"
+    release_unfinished = True  # a push cut short is given back: POSTed again at worst, never lost
+
     def __init__(
         self,
         store: Store,
@@ -50,39 +94,32 @@ class PushWorker:
         rand: Callable[[], float] = random.random,
         owner: str | None = None,
     ) -> None:
-        self.store = store
         self.settings = settings or CallbackSettings()
-        self.clock = clock
+        super().__init__(
+            store, PUSHES, lease_seconds=self.settings.lease_seconds, poll_interval=self.settings.poll_interval,
+            clock=clock, owner=owner,
+        )  # fmt: skip
         self.rand = rand
-        self.owner = owner or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         #: pushes one account, or one host, may have in memory (claimed, not yet attempted or recorded)
         self.per_account = self.settings.per_host * 4
         self.capacity = self.settings.concurrency * 4
-        self.held: set[int] = set()  # claimed by this process, outcome not yet recorded
         self.delivered = 0  # pushes that got a 2xx (tests and the benchmark read it)
         self.attempted = 0
         self._account_load: Counter[int] = Counter()
         self._host_load: Counter[str] = Counter()
         self._account_hosts: dict[int, set[str]] = {}
         self._host_failures: Counter[str] = Counter()
-        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._host_slots: dict[str, Slots] = {}  # leased from the store: the cluster-wide per-host limit
+        self._next_slot_renew = 0.0
         self._global_slots = asyncio.Semaphore(self.settings.concurrency)
         self._in_memory = 0
         self._turn = 0
-        self._kick = asyncio.Event()
-        self._stopping = False
-        self._results: list[PushResult] = []
-        self._results_ready = asyncio.Event()
-        self._idle = asyncio.Event()  # set while no outcome waits to be recorded
-        self._idle.set()
         self._pushes: set[asyncio.Task[None]] = set()
-        self._claimer: asyncio.Task[None] | None = None
-        self._recorder: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
-    # --- lifecycle ---------------------------------------------------------------------------------------------
+    # --- the worker's hooks ------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start_work(self) -> None:
         s = self.settings
         connector = aiohttp.TCPConnector(
             limit=s.concurrency,
@@ -96,76 +133,74 @@ class PushWorker:
             headers={"User-Agent": "octogate"},
             trust_env=False,
         )
-        self._claimer = asyncio.create_task(self._claim_loop(), name="callbacks-claimer")
-        self._recorder = asyncio.create_task(self._record_loop(), name="callbacks-recorder")
 
-    def wake(self) -> None:
-        """New pushes may be due: look at the store now rather than at the next poll."""
-        self._kick.set()
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Clean stop: claim no more, let pushes in flight finish (up to `grace`), record them, give back
-        the rest so another process can take them at once."""
-        self._stopping = True
-        self._kick.set()
-        if self._claimer is not None:  # a claim being written must finish: its rows would wait out the lease
-            await asyncio.wait({self._claimer}, timeout=grace)
-        await cancel_and_wait(self._claimer)
+    async def _finish_work(self, grace: float) -> None:
         if self._pushes:
             await asyncio.wait(set(self._pushes), timeout=grace)
+        await self._abort_work()
+        held = {host: slots.size for host, slots in self._host_slots.items() if slots.size}
+        if held:
+            try:
+                await self.store.write(outbox.give_host_slots, self.owner, held)
+            except StoreUnavailable as error:  # their lease runs out instead
+                log.error("callbacks: cannot give back host slots: %.200s", error)
+
+    async def _claim_round(self) -> int:
+        claimed = await super()._claim_round()
+        await self._balance_slots()
+        return claimed
+
+    async def _balance_slots(self) -> None:
+        """Hold as many of each host's slots as this process has pushes for it (at most `per_host`): take the
+        missing ones, give them all back once no push for the host is left, renew the lease of the held ones."""
+        take: dict[str, int] = {}
+        give: dict[str, int] = {}
+        for host, slots in self._host_slots.items():
+            if not host:
+                continue  # pushes with no URL are never POSTed
+            needed = min(self.settings.per_host, self._host_load[host])
+            if needed > slots.size:
+                take[host] = needed - slots.size
+            elif not needed and slots.size:  # kept while any push for the host is here: no churn per push
+                give[host] = slots.size
+        if give:
+            for host, count in give.items():
+                self._host_slots[host].resize(self._host_slots[host].size - count)
+            await self.store.write(outbox.give_host_slots, self.owner, give)
+        now = self._now()
+        if take:
+            taken = await self.store.write(
+                outbox.take_host_slots, self.owner, take, self.settings.per_host, now, self._lease_until()
+            )
+            for host, count in taken.items():
+                self._host_slots[host].resize(self._host_slots[host].size + count)
+        if time.monotonic() >= self._next_slot_renew:
+            self._next_slot_renew = time.monotonic() + self.lease_seconds / 3
+            await self.store.write(outbox.renew_host_slots, self.owner, self._lease_until())
+
+    async def _abort_work(self) -> None:
         for task in list(self._pushes):
             await cancel_and_wait(task)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), grace)
-        await cancel_and_wait(self._recorder)
-        unrecorded = sorted(self.held)
-        if unrecorded:
-            with contextlib.suppress(StoreUnavailable):
-                await self.store.write(outbox.release, self.owner, unrecorded, self._now())
         if self._session is not None:
             await self._session.close()
 
-    async def abort(self) -> None:
-        """Stop at once, recording and giving back nothing: what a crash leaves (tests use it)."""
-        for task in [self._claimer, self._recorder, *self._pushes]:
-            await cancel_and_wait(task)
-        if self._session is not None:
-            await self._session.close()
+    def _claim_op(self) -> Callable[..., list[ClaimedPush]]:
+        return outbox.claim_fair
 
-    def _now(self) -> int:
-        return int(self.clock())
+    def _record_op(self) -> Callable[..., list[int]]:
+        return outbox.record
 
-    # --- claiming ----------------------------------------------------------------------------------------------
+    def _want(self) -> Want | None:
+        room = self.capacity - self._in_memory
+        if room <= 0:
+            return None
+        self._turn += 1  # who is served first turns, so a full memory is shared in turn
+        rooms = {account: self._room(account) for account in self._account_hosts}
+        return Want(default=self.per_account, rooms=rooms, total=room, turn=self._turn)
 
-    async def _claim_loop(self) -> None:
-        next_renew = time.monotonic() + self.settings.lease_seconds / 3
-        while not self._stopping:
-            claimed = 0
-            try:
-                if time.monotonic() >= next_renew:
-                    next_renew = time.monotonic() + self.settings.lease_seconds / 3
-                    lease = self._now() + self.settings.lease_seconds
-                    await self.store.write(outbox.renew, self.owner, sorted(self.held), lease)
-                claimed = await self._claim_round()
-            except StoreUnavailable as error:
-                log.error("callbacks: store unavailable: %.200s", error)
-            except Exception as error:  # the claimer must outlive a bug, or pushes would stop for good
-                log.exception("callbacks: claim round failed: %.200s", error)
-            if claimed or self._stopping:
-                continue  # more may be due: claim again at once while there is room
-            await self._kicked_or(self.settings.poll_interval)
-            self._kick.clear()
-
-    async def _kicked_or(self, seconds: float) -> None:
-        """Wait for `wake()` or the timeout. Not asyncio.wait_for: on Python 3.11 a cancel that races the
-        event being set can be lost there, and a stop would hang."""
-        if self._kick.is_set():
-            return
-        waiter = asyncio.ensure_future(self._kick.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=seconds)
-        finally:
-            waiter.cancel()
+    def _take(self, items: list[ClaimedPush]) -> None:
+        for push in items:
+            self._hold(push)
 
     def _cap(self, host: str) -> int:
         failing = self._host_failures[host] >= FAILING_AFTER
@@ -180,37 +215,9 @@ class PushWorker:
             cap = min(cap, self._cap(host))
         return 0 if load > cap // 2 else cap - load
 
-    async def _claim_round(self) -> int:
-        room = self.capacity - self._in_memory
-        if room <= 0:
-            return 0
-        accounts = await self.store.read(outbox.pending_accounts)
-        if not accounts:
-            return 0
-        start = self._turn % len(accounts)  # who is served first turns, so a full memory is shared in turn
-        self._turn += 1
-        wanted: dict[int, int] = {}
-        for account_id in accounts[start:] + accounts[:start]:
-            share = min(self._room(account_id), room)
-            if share > 0:
-                wanted[account_id] = share
-                room -= share
-            if room <= 0:
-                break
-        if not wanted:
-            return 0
-        self._kick.clear()
-        now = self._now()
-        pushes = await self.store.write(
-            outbox.claim, self.owner, now, now + self.settings.lease_seconds, wanted
-        )
-        for push in pushes:
-            self._hold(push)
-        return len(pushes)
-
     def _hold(self, push: ClaimedPush) -> None:
         host = host_key(push.url) if push.url else ""
-        self.held.add(push.id)
+        self._host_slots.setdefault(host, Slots())
         self._in_memory += 1
         self._account_load[push.account_id] += 1
         self._host_load[host] += 1
@@ -236,21 +243,19 @@ class PushWorker:
         if error is None:
             self.delivered += 1
             self._host_failures[host] = 0
-            result = PushResult(push.id, "delivered", now, status)
+            result = PushResult(push.id, PushStatus.DELIVERED, now, status)
         else:
             self._host_failures[host] += 1
             retry_at = next_attempt(push.attempts + 1, push.horizon_from, now, self.settings, self.rand)
-            state = "failed" if retry_at is None else "pending"
+            state = PushStatus.FAILED if retry_at is None else PushStatus.PENDING
             result = PushResult(push.id, state, now, status, error, retry_at)
             log.info(
                 "callbacks: %s push %d to %.100s: %.200s (%s)",
                 push.kind, push.id, host, error, "gave up" if retry_at is None else "will retry",
             )  # fmt: skip
-        self._results.append(result)
-        self._idle.clear()
-        self._results_ready.set()
-        if self._room(push.account_id) > 0:
-            self._kick.set()
+        self.report(result)
+        if self._room(push.account_id) > 0 or not self._host_load[host]:
+            self.wake()  # room to claim, or this host's slots to give back
 
     async def _attempt(self, push: ClaimedPush, host: str) -> tuple[int | None, str | None]:
         """POST the payload once: (HTTP status or None, None on success or the error, at most 200 chars)."""
@@ -260,9 +265,7 @@ class PushWorker:
             reason = literal_host_reason(push.url)
             if reason:
                 return None, reason
-        slots = self._host_slots.get(host)
-        if slots is None:
-            slots = self._host_slots[host] = asyncio.Semaphore(self.settings.per_host)
+        slots = self._host_slots.setdefault(host, Slots())
         async with slots, self._global_slots:
             return await self._post(push.url, push.payload)
 
@@ -291,26 +294,3 @@ class PushWorker:
             return None, f"cannot connect: {error.os_error.strerror or error.os_error}"[:200]
         except (aiohttp.ClientError, OSError, ValueError) as error:
             return None, f"{type(error).__name__}: {error}"[:200]
-
-    # --- recording ---------------------------------------------------------------------------------------------
-
-    async def _record_loop(self) -> None:
-        while True:
-            await self._results_ready.wait()
-            self._results_ready.clear()
-            if not self._results:
-                continue
-            batch, self._results = self._results, []
-            try:
-                lost = await self.store.write(outbox.record, self.owner, batch)
-            except StoreUnavailable as error:
-                log.error("callbacks: cannot record %d push outcome(s): %.200s", len(batch), error)
-                self._results = batch + self._results
-                await asyncio.sleep(1.0)
-                self._results_ready.set()
-                continue
-            if not self._results:
-                self._idle.set()
-            if lost:
-                log.warning("callbacks: %d push(es) had lost their claim when recorded", len(lost))
-            self.held.difference_update(r.id for r in batch)

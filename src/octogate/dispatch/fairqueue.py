@@ -29,6 +29,10 @@ class FairQueue:
     def buffered(self, account_id: int) -> int:
         return self._per_account.get(account_id, 0)
 
+    def loads(self) -> dict[int, int]:
+        """Messages buffered per account (accounts with none are absent)."""
+        return dict(self._per_account)
+
     def put(self, message: ClaimedMessage) -> None:
         priority = message.priority if message.priority in self._queues else PRIORITIES[-1]
         self._queues[priority].setdefault(message.account_id, deque()).append(message)

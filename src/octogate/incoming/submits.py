@@ -26,13 +26,7 @@ def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], n
     lost: list[int] = []
     recorded: dict[int, bool] = {}
     for outcome in outcomes:
-        if outcome.status == MessageStatus.QUEUED:
-            done = delivery.record_requeued(conn, owner, outcome.message_id, outcome.send_at, outcome.error)
-        else:
-            done = delivery.record_result(
-                conn, owner, outcome.message_id, MessageStatus(outcome.status), outcome.connector,
-                outcome.total_parts, outcome.receipt_status, outcome.error, now,
-            )  # fmt: skip
+        done = delivery.settle_outcome(conn, owner, outcome, now)
         recorded[outcome.message_id] = done
         if not done:
             lost.append(outcome.message_id)

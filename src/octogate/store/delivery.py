@@ -1,9 +1,7 @@
-"""Every SQL statement of delivery: claiming due messages under a lease, and recording what the SMSC said.
-
-Written once for SQLite and PostgreSQL, run inside the group-commit writer's savepoints. A claim is an UPDATE
-that re-checks `status = 'queued'` on the row it changes: on PostgreSQL a second process racing for the same
-rows waits for the first one's commit, then finds them no longer queued and skips them (no double claim); on
-SQLite the writer holds the database's write lock for the whole transaction.
+"""Delivery's own SQL: what a claimed message needs to be sent (its campaign, the parts already accepted), and
+recording what the SMSC said. The leasing itself (claim, renew, release, expiry) is the queue's
+(`octogate.store.queue`, spec `MESSAGES`); written once for SQLite and PostgreSQL, run inside the group-commit
+writer's savepoints.
 """
 
 from __future__ import annotations
@@ -13,28 +11,14 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from octogate.statuses import MessageStatus
+from octogate.store import queue
 from octogate.store.db import Connection
+from octogate.store.queue import MESSAGES, Want
 
 ID_CHUNK = 500  # ids per IN (...) list: bounded statements
 
-# A loose index scan: the accounts that have queued messages, one index probe per account (not per message).
-QUEUED_ACCOUNTS = (
-    "WITH RECURSIVE queued(account_id) AS ("
-    " SELECT MIN(account_id) FROM messages WHERE status = 'queued'"
-    " UNION ALL"
-    " SELECT (SELECT MIN(m.account_id) FROM messages m WHERE m.status = 'queued' AND m.account_id > q.account_id)"
-    " FROM queued q WHERE q.account_id IS NOT NULL"
-    ") SELECT account_id FROM queued WHERE account_id IS NOT NULL"
-)
-CLAIM = (
-    "UPDATE messages SET status = 'sending', attempts = attempts + 1, claimed_by = ?, lease_until = ? "
-    "WHERE status = 'queued' AND id IN ("
-    " SELECT id FROM messages WHERE status = 'queued' AND account_id = ? AND send_at <= ?"
-    " ORDER BY priority, send_at, id LIMIT ?"
-    ") RETURNING id"
-)
 CLAIMED_DETAILS = (
-    "SELECT m.id, m.account_id, m.campaign_id, m.recipient, m.calling_code, COALESCE(m.text, c.text), "
+    "SELECT m.id, m.account_id, m.campaign_id, m.recipient, m.calling_code, COALESCE(m.text, c.text) AS text, "
     "m.priority, m.send_at, m.attempts, c.sms_type, c.sender, c.sender_is_msisdn "
     "FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE m.id IN ({marks})"
 )
@@ -87,7 +71,7 @@ class Outcome:
 
 
 def queued_accounts(conn: Connection) -> list[int]:
-    return [int(row[0]) for row in conn.fetchall(QUEUED_ACCOUNTS)]
+    return queue.keys(conn, MESSAGES)
 
 
 def claim(
@@ -97,12 +81,14 @@ def claim(
 
     `wanted` may name accounts with nothing due: they cost one indexed probe and give nothing.
     """
-    ids: list[int] = []
-    for account_id, limit in wanted.items():
-        if limit > 0:
-            rows = conn.fetchall(CLAIM, (owner, lease_until, account_id, now, limit))
-            ids.extend(int(row[0]) for row in rows)
-    return claimed_details(conn, ids)
+    claimed = queue.claim(conn, MESSAGES, owner, now, lease_until, wanted)
+    return claimed_details(conn, [c.id for c in claimed])
+
+
+def claim_fair(conn: Connection, owner: str, now: int, lease_until: int, want: Want) -> list[ClaimedMessage]:
+    """The accounts with queued messages, and each one's share claimed, in one transaction."""
+    claimed = queue.claim_fair(conn, MESSAGES, owner, now, lease_until, want)
+    return claimed_details(conn, [c.id for c in claimed])
 
 
 def claimed_details(conn: Connection, ids: Sequence[int]) -> list[ClaimedMessage]:
@@ -110,20 +96,37 @@ def claimed_details(conn: Connection, ids: Sequence[int]) -> list[ClaimedMessage
     for start in range(0, len(ids), ID_CHUNK):
         chunk = ids[start : start + ID_CHUNK]
         marks = ", ".join("?" for _ in chunk)
-        rows = conn.fetchall(CLAIMED_DETAILS.format(marks=marks), chunk)
+        rows = conn.records(_Details, CLAIMED_DETAILS.format(marks=marks), chunk)
         done = _done_parts(conn, chunk, marks)
         for r in rows:
-            parts, connector = done.get(int(r[0]), ({}, None))
+            parts, connector = done.get(int(r.id), ({}, None))
             found.append(
                 ClaimedMessage(
-                    id=int(r[0]), account_id=int(r[1]), campaign_id=int(r[2]), recipient=r[3],
-                    calling_code=int(r[4]), text=r[5], priority=int(r[6]), send_at=int(r[7]),
-                    attempts=int(r[8]), sms_type=r[9], sender=r[10], sender_is_msisdn=bool(r[11]),
+                    id=int(r.id), account_id=int(r.account_id), campaign_id=int(r.campaign_id),
+                    recipient=r.recipient, calling_code=int(r.calling_code), text=r.text,
+                    priority=int(r.priority), send_at=int(r.send_at), attempts=int(r.attempts),
+                    sms_type=r.sms_type, sender=r.sender, sender_is_msisdn=bool(r.sender_is_msisdn),
                     done_parts=parts, done_connector=connector,
                 )
             )  # fmt: skip
     found.sort(key=lambda m: (m.priority, m.send_at, m.id))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Details:
+    id: int
+    account_id: int
+    campaign_id: int
+    recipient: str
+    calling_code: int
+    text: str
+    priority: int
+    send_at: int
+    attempts: int
+    sms_type: str
+    sender: str | None
+    sender_is_msisdn: int
 
 
 def _done_parts(
@@ -143,71 +146,37 @@ def _done_parts(
 
 def renew(conn: Connection, owner: str, ids: Sequence[int], lease_until: int) -> int:
     """Extend this process's lease on messages it still holds; returns how many it still held."""
-    renewed = 0
-    for start in range(0, len(ids), ID_CHUNK):
-        chunk = ids[start : start + ID_CHUNK]
-        marks = ", ".join("?" for _ in chunk)
-        cursor = conn.execute(
-            f"UPDATE messages SET lease_until = ? WHERE status = 'sending' AND claimed_by = ? "  # noqa: S608
-            f"AND id IN ({marks})",
-            (lease_until, owner, *chunk),
-        )
-        renewed += max(cursor.rowcount, 0)
-    return renewed
+    return queue.renew(conn, MESSAGES, owner, ids, lease_until)
 
 
-def release(conn: Connection, owner: str, ids: Sequence[int]) -> int:
+def release(conn: Connection, owner: str, ids: Sequence[int], now: int = 0) -> int:
     """Give back messages claimed but not sent (a clean stop): queued again at once, attempt not counted."""
-    released = 0
-    for start in range(0, len(ids), ID_CHUNK):
-        chunk = ids[start : start + ID_CHUNK]
-        marks = ", ".join("?" for _ in chunk)
-        cursor = conn.execute(
-            "UPDATE messages SET status = 'queued', attempts = attempts - 1, claimed_by = NULL, "  # noqa: S608
-            f"lease_until = NULL WHERE status = 'sending' AND claimed_by = ? AND id IN ({marks})",
-            (owner, *chunk),
-        )
-        released += max(cursor.rowcount, 0)
-    return released
+    return queue.release(conn, MESSAGES, owner, ids, now)
 
 
 def release_expired(conn: Connection, now: int, owner: str) -> int:
-    """Claims whose lease ran out (their process died or hung) become claimable again; never the caller's own,
-    which it still holds and renews (a wall clock that jumped must not make it send them twice)."""
-    cursor = conn.execute(
-        "UPDATE messages SET status = 'queued', claimed_by = NULL, lease_until = NULL "
-        "WHERE status = 'sending' AND lease_until <= ? AND claimed_by <> ?",
-        (now, owner),
-    )
-    return max(cursor.rowcount, 0)
+    """Claims whose lease ran out become claimable again; never the caller's own."""
+    return queue.take_over_expired(conn, MESSAGES, now, owner)
 
 
-def record_requeued(conn: Connection, owner: str, message_id: int, send_at: int | None, error: str | None) -> bool:
-    """A transient failure: queued again at `send_at`; False when this process had lost its claim."""
-    cursor = conn.execute(
-        "UPDATE messages SET status = ?, send_at = ?, error = ?, claimed_by = NULL, lease_until = NULL "
-        "WHERE id = ? AND status = ? AND claimed_by = ?",
-        (MessageStatus.QUEUED, send_at, error, message_id, MessageStatus.SENDING, owner),
-    )
-    return cursor.rowcount == 1
-
-
-def record_result(
-    conn: Connection, owner: str, message_id: int, status: MessageStatus, connector: str | None,
-    total_parts: int | None, receipt_status: str | None, error: str | None, now: int,
-) -> bool:  # fmt: skip
-    """Submitted (every part accepted) or failed for good; False when this process had lost its claim."""
-    cursor = conn.execute(
-        "UPDATE messages SET status = ?, connector = ?, parts = ?, submitted_at = ?, done_at = ?, "
-        "receipt_status = ?, error = ?, claimed_by = NULL, lease_until = NULL "
-        "WHERE id = ? AND status = ? AND claimed_by = ?",
-        (
-            status, connector, total_parts, now if status == MessageStatus.SUBMITTED else None,
-            now if status == MessageStatus.FAILED else None, receipt_status, error, message_id,
-            MessageStatus.SENDING, owner,
-        ),
+def settle_outcome(conn: Connection, owner: str, outcome: Outcome, now: int) -> bool:
+    """End the claim of one message as its outcome says (its queue columns and the columns that go with them);
+    False if the claim had been lost meanwhile (the row is then left alone)."""
+    if outcome.status == MessageStatus.QUEUED:
+        return queue.settle_one(
+            conn, MESSAGES, owner, outcome.message_id, MessageStatus.QUEUED,
+            due=outcome.send_at, columns={"error": outcome.error},
+        )  # fmt: skip
+    submitted = outcome.status == MessageStatus.SUBMITTED
+    return queue.settle_one(
+        conn, MESSAGES, owner, outcome.message_id, outcome.status,
+        columns={
+            "connector": outcome.connector, "parts": outcome.total_parts,
+            "submitted_at": now if submitted else None,
+            "done_at": now if outcome.status == MessageStatus.FAILED else None,
+            "receipt_status": outcome.receipt_status, "error": outcome.error,
+        },
     )  # fmt: skip
-    return cursor.rowcount == 1
 
 
 # --- reads for operators, tests and benchmarks -------------------------------------------------------------

@@ -1,10 +1,7 @@
-"""Every SQL statement of the push worker: claiming due pushes under a lease, recording each attempt, and the
-operator's list, retry and URL settings. Written once for SQLite and PostgreSQL, all parameterised.
-
-A claimed row stays 'pending' but gets `claimed_by`, `lease_until`, and `next_attempt_at = lease_until`: a
-crashed worker's claims become due again by themselves when the lease runs out, with no sweeper. The claim
-UPDATE re-checks `status` and `next_attempt_at` on the row it changes, so on PostgreSQL a racing worker that
-waited for the first one's commit finds the row no longer due and skips it; SQLite's writer holds the lock.
+"""The push outbox's own SQL: the account's URL read with each claimed push, each attempt recorded, and the
+operator's list, retry and URL settings. The leasing itself is the queue's (`octogate.store.queue`, spec
+`PUSHES`): a claimed row stays 'pending' with its due time moved to the lease end, so a crashed worker's claims
+come due again by themselves. Written once for SQLite and PostgreSQL, all parameterised.
 """
 
 from __future__ import annotations
@@ -12,40 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from octogate.statuses import PushStatus
+from octogate.store import queue
 from octogate.store.callbacks import URL_COLUMN
 from octogate.store.db import Connection
+from octogate.store.queue import PUSHES, Want
 from octogate.store.records import UnknownAccount
 
 ID_CHUNK = 500
 KINDS = tuple(URL_COLUMN)
-
-# A loose index scan over callbacks_pending: one probe per account with pending pushes, not one per push.
-PENDING_ACCOUNTS = (
-    "WITH RECURSIVE pending(account_id) AS ("
-    " SELECT MIN(account_id) FROM callbacks WHERE status = 'pending'"
-    " UNION ALL"
-    " SELECT (SELECT MIN(c.account_id) FROM callbacks c WHERE c.status = 'pending' AND c.account_id > p.account_id)"
-    " FROM pending p WHERE p.account_id IS NOT NULL"
-    ") SELECT account_id FROM pending WHERE account_id IS NOT NULL"
-)
-CLAIM = (
-    "UPDATE callbacks SET claimed_by = ?, lease_until = ?, next_attempt_at = ? "
-    "WHERE status = 'pending' AND next_attempt_at <= ? AND id IN ("
-    " SELECT id FROM callbacks WHERE status = 'pending' AND account_id = ? AND next_attempt_at <= ?"
-    " ORDER BY next_attempt_at, id LIMIT ?"
-    ") RETURNING id, kind, payload, attempts, COALESCE(horizon_from, created_at)"
-)
+PUSH_COLUMNS = "id, account_id, kind, payload, attempts, COALESCE(horizon_from, created_at) AS horizon_from"
 ACCOUNT_URLS = "SELECT receipt_url, stop_url, reply_url FROM accounts WHERE id = ?"
-DELIVERED = (
-    "UPDATE callbacks SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL, "
-    "claimed_by = NULL, lease_until = NULL WHERE status = 'pending' AND claimed_by = ? AND id IN ({marks}) "
-    "RETURNING id, attempts"
-)
-NOT_DELIVERED = (
-    "UPDATE callbacks SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
-    "claimed_by = NULL, lease_until = NULL WHERE status = 'pending' AND claimed_by = ? AND id = ? "
-    "RETURNING attempts"
-)
 OUTBOX = (
     "SELECT c.id, c.kind, a.login, c.status, c.attempts, c.next_attempt_at, c.created_at, c.last_error "
     "FROM callbacks c JOIN accounts a ON a.id = c.account_id WHERE c.status IN (?, ?) {account}"
@@ -94,88 +68,89 @@ class OutboxRow:
 # --- the worker ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _PushRow:
+    id: int
+    account_id: int
+    kind: str
+    payload: str
+    attempts: int
+    horizon_from: int
+
+
 def pending_accounts(conn: Connection) -> list[int]:
-    return [int(row[0]) for row in conn.fetchall(PENDING_ACCOUNTS)]
+    return queue.keys(conn, PUSHES)
 
 
 def claim(
     conn: Connection, owner: str, now: int, lease_until: int, wanted: dict[int, int]
 ) -> list[ClaimedPush]:
     """Claim up to `wanted[account_id]` due pushes of each account, oldest due first."""
-    claimed: list[ClaimedPush] = []
-    for account_id, limit in wanted.items():
-        if limit <= 0:
-            continue
-        rows = conn.fetchall(CLAIM, (owner, lease_until, lease_until, now, account_id, now, limit))
-        if not rows:
-            continue
-        urls = conn.fetchone(ACCOUNT_URLS, (account_id,)) or (None, None, None)
-        by_kind = dict(zip(KINDS, urls, strict=True))
-        rows.sort(key=lambda r: int(r[0]))
-        claimed.extend(
+    return _with_urls(conn, queue.claim(conn, PUSHES, owner, now, lease_until, wanted, _PushRow, PUSH_COLUMNS))
+
+
+def claim_fair(conn: Connection, owner: str, now: int, lease_until: int, want: Want) -> list[ClaimedPush]:
+    """The accounts with pending pushes, and each one's share claimed, in one transaction."""
+    return _with_urls(conn, queue.claim_fair(conn, PUSHES, owner, now, lease_until, want, _PushRow, PUSH_COLUMNS))
+
+
+def _with_urls(conn: Connection, rows: list[_PushRow]) -> list[ClaimedPush]:
+    """Each push with its account's URL for its kind, read now (a corrected URL takes effect at once)."""
+    urls: dict[int, dict[str, str | None]] = {}
+    claimed = []
+    for r in sorted(rows, key=lambda r: (r.account_id, r.id)):
+        if r.account_id not in urls:
+            found = conn.fetchone(ACCOUNT_URLS, (r.account_id,)) or (None, None, None)
+            urls[r.account_id] = dict(zip(KINDS, found, strict=True))
+        claimed.append(
             ClaimedPush(
-                id=int(r[0]), account_id=account_id, kind=r[1], payload=r[2], attempts=int(r[3]),
-                horizon_from=int(r[4]), url=by_kind.get(r[1]),
+                id=int(r.id), account_id=int(r.account_id), kind=r.kind, payload=r.payload,
+                attempts=int(r.attempts), horizon_from=int(r.horizon_from), url=urls[r.account_id].get(r.kind),
             )
-            for r in rows
         )  # fmt: skip
     return claimed
 
 
 def renew(conn: Connection, owner: str, ids: Sequence[int], lease_until: int) -> int:
     """Extend this process's lease on pushes it still holds; returns how many it still held."""
-    renewed = 0
-    for chunk in _chunks(ids):
-        marks = ", ".join("?" for _ in chunk)
-        cursor = conn.execute(
-            "UPDATE callbacks SET lease_until = ?, next_attempt_at = ? WHERE status = 'pending' "  # noqa: S608
-            f"AND claimed_by = ? AND id IN ({marks})",
-            (lease_until, lease_until, owner, *chunk),
-        )
-        renewed += max(cursor.rowcount, 0)
-    return renewed
+    return queue.renew(conn, PUSHES, owner, ids, lease_until)
 
 
 def release(conn: Connection, owner: str, ids: Sequence[int], now: int) -> int:
     """Give back pushes claimed but not attempted (a clean stop): due at once for whoever comes next."""
-    released = 0
-    for chunk in _chunks(ids):
-        marks = ", ".join("?" for _ in chunk)
-        cursor = conn.execute(
-            "UPDATE callbacks SET next_attempt_at = ?, claimed_by = NULL, lease_until = NULL "  # noqa: S608
-            f"WHERE status = 'pending' AND claimed_by = ? AND id IN ({marks})",
-            (now, owner, *chunk),
-        )
-        released += max(cursor.rowcount, 0)
-    return released
+    return queue.release(conn, PUSHES, owner, ids, now)
 
 
-def record(conn: Connection, owner: str, results: Sequence[PushResult]) -> list[int]:
+def record(conn: Connection, owner: str, results: Sequence[PushResult], now: int = 0) -> list[int]:
     """Store attempts and their outcome; returns the ids whose claim had been lost meanwhile (not recorded).
 
     Deliveries go many rows per statement (the common case under load); each other outcome alone.
     """
     recorded: set[int] = set()
     attempts: list[tuple[int, int, int, int | None, str | None]] = []
-    delivered = [r for r in results if r.status == "delivered"]
+    delivered = [r for r in results if r.status == PushStatus.DELIVERED]
     by_id = {r.id: r for r in delivered}
-    for chunk in _chunks([r.id for r in delivered]):
-        marks = ", ".join("?" for _ in chunk)
-        when = max(by_id[i].attempted_at for i in chunk)
-        for row_id, attempt in conn.fetchall(DELIVERED.format(marks=marks), (when, owner, *chunk)):
+    if delivered:
+        when = max(r.attempted_at for r in delivered)
+        rows = queue.settle(
+            conn, PUSHES, owner, list(by_id), PushStatus.DELIVERED,
+            columns={"delivered_at": when, "last_error": None}, count_attempt=True, returning="id, attempts",
+        )  # fmt: skip
+        for row_id, attempt in rows:
             result = by_id[int(row_id)]
             recorded.add(result.id)
             attempts.append((result.id, int(attempt), result.attempted_at, result.status_code, None))
     for result in results:
-        if result.status == "delivered":
+        if result.status == PushStatus.DELIVERED:
             continue
-        row = conn.fetchone(
-            NOT_DELIVERED,
-            (result.status, result.next_attempt_at or result.attempted_at, result.error, owner, result.id),
-        )
-        if row is not None:
+        rows = queue.settle(
+            conn, PUSHES, owner, [result.id], result.status,
+            due=result.next_attempt_at or result.attempted_at, columns={"last_error": result.error},
+            count_attempt=True, returning="attempts",
+        )  # fmt: skip
+        if rows:
             recorded.add(result.id)
-            attempts.append((result.id, int(row[0]), result.attempted_at, result.status_code, result.error))
+            attempts.append((result.id, int(rows[0][0]), result.attempted_at, result.status_code, result.error))
     if attempts:
         conn.bulk_insert("callback_attempts", ATTEMPT_COLUMNS, attempts)
     return [r.id for r in results if r.id not in recorded]
@@ -244,3 +219,60 @@ def account_urls(conn: Connection, login: str) -> tuple[str | None, ...]:
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[start : start + ID_CHUNK] for start in range(0, len(ids), ID_CHUNK)]
+
+
+# --- the per-host limit across hosts -------------------------------------------------------------------------
+
+TAKE_SLOTS = (
+    "UPDATE push_slots SET claimed_by = ?, lease_until = ? WHERE host = ? AND slot IN ("
+    " SELECT slot FROM push_slots WHERE host = ? AND slot < ? AND (claimed_by IS NULL OR lease_until <= ?)"
+    " ORDER BY slot LIMIT ?{lock}) RETURNING slot"
+)
+
+
+def take_host_slots(
+    conn: Connection, owner: str, wanted: dict[str, int], per_host: int, now: int, lease_until: int
+) -> dict[str, int]:
+    """Lease up to `wanted[host]` more free slots of each host (of `per_host` per host); returns how many each
+    host gave. A host's slots are numbered 0..per_host-1, made on first use."""
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
+    taken: dict[str, int] = {}
+    for host, count in wanted.items():
+        if count <= 0:
+            continue
+        conn.executemany(
+            "INSERT INTO push_slots (host, slot) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(host, slot) for slot in range(per_host)],
+        )
+        rows = conn.fetchall(
+            TAKE_SLOTS.format(lock=lock), (owner, lease_until, host, host, per_host, now, count)
+        )
+        taken[host] = len(rows)
+    return taken
+
+
+def renew_host_slots(conn: Connection, owner: str, lease_until: int) -> int:
+    cursor = conn.execute("UPDATE push_slots SET lease_until = ? WHERE claimed_by = ?", (lease_until, owner))
+    return max(cursor.rowcount, 0)
+
+
+def give_host_slots(conn: Connection, owner: str, counts: dict[str, int]) -> int:
+    """Give back `counts[host]` of the slots the owner holds on each host."""
+    given = 0
+    for host, count in counts.items():
+        cursor = conn.execute(
+            "UPDATE push_slots SET claimed_by = NULL, lease_until = NULL WHERE host = ? AND slot IN ("
+            " SELECT slot FROM push_slots WHERE host = ? AND claimed_by = ? ORDER BY slot DESC LIMIT ?)",
+            (host, host, owner, count),
+        )
+        given += max(cursor.rowcount, 0)
+    return given
+
+
+def host_slots(conn: Connection, now: int) -> dict[str, int]:
+    """Slots leased now, per host (operators, tests)."""
+    rows = conn.fetchall(
+        "SELECT host, COUNT(*) FROM push_slots WHERE claimed_by IS NOT NULL AND lease_until > ? GROUP BY host",
+        (now,),
+    )
+    return {row[0]: int(row[1]) for row in rows}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from octogate.store import queue
 from octogate.store.db import Connection, IntegrityError
 from octogate.store.records import (
     ACCOUNT_COLUMNS,
@@ -230,6 +231,7 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
             for m in campaign.messages
         ),
     )  # fmt: skip
+    queue.notify(conn, queue.MESSAGES)  # every host's dispatcher claims it once this commits
     return AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance)
 
 

@@ -1,0 +1,338 @@
+"""The one leased-worker loop: claim due work from the queue, hold it under a lease, record results.
+
+The dispatcher (route and submit) and the push worker (POST) are subclasses that keep only their own job;
+everything about leases lives here, once:
+* a claimer claims when the job has room (`_want`), renews the lease of what this process holds, and takes
+  over expired leases; between rounds it waits for a wake-up or the poll interval;
+* wake-ups: `wake()` in this process, the queue's local notifications on SQLite, and on PostgreSQL a LISTEN
+  on a dedicated connection, so work accepted on any host is claimed here at once;
+* a recorder writes results in batches through the group-commit writer; if a batch fails for any other reason
+  than an unavailable store it is recorded item by item, and an item that still fails is logged and given
+  back to the queue for a later attempt: a bad item never stops the loop nor blocks the others;
+* `stop` claims no more, gives back what is buffered, lets the work in flight finish and be recorded;
+  `abort` stops at once (what a crash leaves: the leases run out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import psycopg
+from psycopg import sql
+
+from octogate.store import queue
+from octogate.store.db import Connection
+from octogate.store.queue import QueueSpec, Want
+from octogate.store.records import StoreUnavailable
+from octogate.store.store import Store
+from octogate.tasks import cancel_and_wait, woken_or
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")  # a claimed item
+R = TypeVar("R")  # the result of working on one
+SWEEP_EVERY = 5.0  # seconds between two looks for expired leases
+RECORD_RETRY = 1.0  # seconds before results are written again when the store was unavailable
+LISTEN_RETRY = (0.1, 5.0)  # seconds between two attempts to (re)open the LISTEN connection: min, max
+
+
+def new_owner() -> str:
+    """Names this process in `claimed_by`: host, pid and a random part (a restarted pid is someone else)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class LeasedWorker(Generic[T, R]):
+    """Claims items of one queue kind and records their results; subclasses do the work in between."""
+
+    #: what a clean stop does with items held but whose result was never recorded (their work was cut short):
+    #: give them back at once (a push may be POSTed twice), or leave them to their lease (an unanswered
+    #: submit_sm may have gone out: the lease's wait is what keeps a message from going twice at once)
+    release_unfinished = False
+    label = "worker"  # in logs
+
+    def __init__(
+        self,
+        store: Store,
+        spec: QueueSpec,
+        *,
+        lease_seconds: int,
+        poll_interval: float,
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+        sweep_every: float = SWEEP_EVERY,
+        listen: bool = True,
+    ) -> None:
+        self.store = store
+        self.spec = spec
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.clock = clock
+        self.owner = owner or new_owner()
+        self.sweep_every = sweep_every
+        self.listen = listen and store.url.dialect == "postgresql"
+        self.held: set[int] = set()  # claimed by this process, result not yet recorded
+        self.rounds = 0  # looks at the store for due work (tests and health checks read it)
+        self.listening = asyncio.Event()  # set while the LISTEN connection is open (PostgreSQL)
+        self._kick = asyncio.Event()
+        self._stopping = False
+        self._results: list[R] = []
+        self._results_ready = asyncio.Event()
+        self._recorded = asyncio.Event()  # set while no result waits to be recorded
+        self._recorded.set()
+        self._claimer: asyncio.Task[None] | None = None
+        self._recorder: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # --- what a subclass provides -------------------------------------------------------------------------------
+
+    def _want(self) -> Want | None:
+        """How much to claim now, per key; None when there is no room (or no way to do the work)."""
+        raise NotImplementedError
+
+    def _claim_op(self) -> Callable[..., list[T]]:
+        """The store operation `(conn, owner, now, lease_until, want) -> items` (the kind's claim)."""
+        raise NotImplementedError
+
+    def _record_op(self) -> Callable[..., list[int]]:
+        """The store operation `(conn, owner, results, now) -> ids whose claim was lost`."""
+        raise NotImplementedError
+
+    def _take(self, items: list[T]) -> None:
+        """Hand claimed items to the job."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _item_id(item: T) -> int:
+        return int(item.id)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _result_id(result: R) -> int:
+        return int(result.id)  # type: ignore[attr-defined]
+
+    def _drain(self) -> list[int]:
+        """Items claimed but not started, removed from the job (a clean stop gives them back)."""
+        return []
+
+    async def _start_work(self) -> None:
+        """Start the job's own tasks."""
+
+    async def _finish_work(self, grace: float) -> None:
+        """Let the work in flight finish (up to `grace`), then cancel what is left."""
+
+    async def _abort_work(self) -> None:
+        """Cancel the job's own tasks at once."""
+
+    def _default_grace(self) -> float:
+        return 5.0
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New work may be due: claim now rather than at the next poll."""
+        self._kick.set()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.store.url.dialect == "sqlite":
+
+            def notified() -> None:  # from the writer thread; a wake already pending covers this one too
+                if not self._kick.is_set():
+                    loop.call_soon_threadsafe(self.wake)
+
+            self._unsubscribe = queue.on_notify(self.spec, notified)
+        if self.listen:
+            self._listener = asyncio.create_task(self._listen_loop(), name=f"{self.label}-listener")
+        await self._start_work()
+        self._claimer = asyncio.create_task(self._claim_loop(), name=f"{self.label}-claimer")
+        self._recorder = asyncio.create_task(self._record_loop(), name=f"{self.label}-recorder")
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Clean stop: claim no more, give back what is buffered, let work in flight finish (up to `grace`)
+        and be recorded."""
+        if grace is None:
+            grace = self._default_grace()
+        self._stopping = True
+        self._kick.set()
+        if self._claimer is not None:  # a claim being written must finish: its rows would wait out the lease
+            await asyncio.wait({self._claimer}, timeout=grace)
+        await cancel_and_wait(self._claimer)
+        await self._give_back(self._drain())
+        await self._finish_work(grace)
+        await woken_or(self._recorded, grace)
+        await cancel_and_wait(self._recorder)
+        await self._quiet()
+        if self.release_unfinished:
+            await self._give_back(sorted(self.held))
+
+    async def abort(self) -> None:
+        """Stop at once, recording and giving back nothing: what a crash leaves (tests use it)."""
+        self._stopping = True
+        for task in (self._claimer, self._recorder):
+            await cancel_and_wait(task)
+        await self._abort_work()
+        await self._quiet()
+
+    async def _quiet(self) -> None:
+        await cancel_and_wait(self._listener)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    async def _give_back(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        try:
+            await self.store.write(queue.release, self.spec, self.owner, list(ids), self._now())
+        except StoreUnavailable as error:  # their lease will run out instead
+            log.error("%s: cannot give back %d item(s): %.200s", self.label, len(ids), error)
+        self.held.difference_update(ids)
+
+    # --- claiming ----------------------------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        next_sweep = 0.0
+        next_renew = time.monotonic() + self.lease_seconds / 3
+        while not self._stopping:
+            claimed = 0
+            try:
+                if time.monotonic() >= next_renew:  # renew first: the sweep must never find our own claims
+                    next_renew = time.monotonic() + self.lease_seconds / 3
+                    await self.store.write(
+                        queue.renew, self.spec, self.owner, sorted(self.held), self._lease_until()
+                    )
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.sweep_every
+                    freed = await self.store.write(queue.take_over_expired, self.spec, self._now(), self.owner)
+                    if freed:
+                        log.warning("%s: %d item(s) whose claim expired are claimable again", self.label, freed)
+                claimed = await self._claim_round()
+            except StoreUnavailable as error:
+                log.error("%s: store unavailable: %.200s", self.label, error)
+            except Exception:  # a bug must not stop the work for good: logged, and the loop goes on
+                log.exception("%s: claim round failed", self.label)
+            if claimed or self._stopping:
+                continue  # more may be due: claim again at once while there is room
+            await woken_or(self._kick, self.poll_interval)
+            self._kick.clear()
+
+    async def _claim_round(self) -> int:
+        self.rounds += 1
+        want = self._want()
+        if want is None:
+            return 0
+        self._kick.clear()  # what was enqueued until now is visible to this claim
+        now = self._now()
+        items = await self.store.write(self._claim_op(), self.owner, now, now + self.lease_seconds, want)
+        self.held.update(self._item_id(item) for item in items)
+        if items:
+            self._take(items)
+        return len(items)
+
+    # --- wake-ups from other hosts -----------------------------------------------------------------------------
+
+    async def _listen_loop(self) -> None:
+        """LISTEN on this kind's channel (in this schema) on a dedicated connection; wake at each NOTIFY. The
+        connection is reopened if it breaks, with a wake-up (a notification may have been missed)."""
+        delay = LISTEN_RETRY[0]
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.store.url.target, autocommit=True) as conn:
+                    cursor = await conn.execute(f"SELECT {queue.CHANNEL_SQL.replace('?', '%s')}", (self.spec.name,))
+                    row = await cursor.fetchone()
+                    assert row is not None
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(row[0])))
+                    self.listening.set()
+                    self.wake()
+                    delay = LISTEN_RETRY[0]
+                    async for _ in conn.notifies():
+                        self.wake()
+            except psycopg.Error as error:
+                log.warning("%s: LISTEN connection lost (%.200s); wake-ups by polling meanwhile", self.label, error)
+            finally:
+                self.listening.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LISTEN_RETRY[1])
+
+    # --- recording ---------------------------------------------------------------------------------------------
+
+    def report(self, result: R) -> None:
+        """The job's result for one claimed item: recorded in the next batch."""
+        self._results.append(result)
+        self._recorded.clear()
+        self._results_ready.set()
+
+    async def _record_loop(self) -> None:
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            batch, self._results = self._results, []
+            if batch:
+                try:
+                    lost, kept = await self._record(batch), []
+                except StoreUnavailable as error:
+                    log.error("%s: cannot record %d result(s), retrying: %.200s", self.label, len(batch), error)
+                    lost, kept = [], batch
+                if lost:
+                    log.warning("%s: %d item(s) had lost their claim when recorded", self.label, len(lost))
+                done = {self._result_id(r) for r in batch} - {self._result_id(r) for r in kept}
+                self.held.difference_update(done)
+                self._recorded_some(len(done))
+                if kept:
+                    self._results[:0] = kept
+                    await asyncio.sleep(RECORD_RETRY)
+                    self._results_ready.set()
+                    continue
+            if not self._results:
+                self._recorded.set()
+
+    def _recorded_some(self, count: int) -> None:
+        """Hook: `count` results were written (or given up)."""
+
+    async def _record(self, batch: list[R]) -> list[int]:
+        """Write a batch; on a fault other than an unavailable store, item by item so that only the bad item
+        fails. Raises StoreUnavailable only when nothing could be written."""
+        try:
+            return await self.store.write(self._record_op(), self.owner, batch, self._now())
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("%s: recording %d result(s) failed: recording them one by one", self.label, len(batch))
+        lost: list[int] = []
+        for result in batch:
+            try:
+                lost.extend(await self.store.write(self._record_op(), self.owner, [result], self._now()))
+            except StoreUnavailable:
+                raise  # nothing else will be written either: the whole batch is retried
+            except Exception as error:
+                log.exception("%s: recording item %d failed", self.label, self._result_id(result))
+                await self._fail(self._result_id(result), error)
+        return lost
+
+    async def _fail(self, item_id: int, error: Exception) -> None:
+        """An item whose result cannot be recorded: back to the queue with the error, due again after a lease
+        (what a crash would have given it), instead of blocking the recorder."""
+        reason = f"internal error while recording: {type(error).__name__}: {error}"[:200]
+        try:
+            await self.store.write(_fail_item, self.spec, self.owner, item_id, self._lease_until(), reason)
+        except Exception:
+            log.exception("%s: item %d could not be given back either: its lease will run out", self.label, item_id)
+
+    # --- time --------------------------------------------------------------------------------------------------
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+    def _lease_until(self) -> int:
+        return self._now() + self.lease_seconds
+
+
+def _fail_item(conn: Connection, spec: QueueSpec, owner: str, item_id: int, due: int, reason: str) -> Any:
+    return queue.settle_one(conn, spec, owner, item_id, spec.ready, due=due, columns={spec.error: reason})
