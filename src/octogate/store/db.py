@@ -18,6 +18,7 @@ import psycopg
 
 Row = tuple[Any, ...]
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
 DatabaseError: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 
@@ -56,12 +57,45 @@ class DatabaseURL:
         return f"postgresql://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
 
 
+class Deferred:
+    """A statement sent in a pipeline: its row is read, and turned into the operation's result, after the
+    pipeline's one round trip. `finish` may raise a refusal only when the statement wrote nothing."""
+
+    __slots__ = ("_cursor", "_finish")
+
+    def __init__(self, cursor: Any, finish: Callable[[Row | None], Any]) -> None:
+        self._cursor = cursor
+        self._finish = finish
+
+    def resolve(self) -> Any:
+        row = self._cursor.fetchone()
+        return self._finish(None if row is None else tuple(row))
+
+
+def pipelined_when(predicate: Callable[..., bool]) -> Callable[[F], F]:
+    """Mark an operation that, when `predicate(*args)` holds, only sends statements through
+    `Connection.deferred` (it reads no result inline): the group-commit writer may then send it together with
+    its neighbours, one network round trip for all of them (PostgreSQL pipeline mode)."""
+
+    def mark(fn: F) -> F:
+        fn.pipelined_when = predicate  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def can_pipeline(fn: Callable[..., Any], args: Sequence[Any]) -> bool:
+    predicate = getattr(fn, "pipelined_when", None)
+    return predicate is not None and bool(predicate(*args))
+
+
 class Connection:
     """One connection, in autocommit mode; transactions are explicit (`transaction()`, savepoints)."""
 
     def __init__(self, url: DatabaseURL) -> None:
         self.dialect = url.dialect
         self._translated: dict[str, str] = {}
+        self._pipelining = False
         if url.dialect == "sqlite":
             folder = os.path.dirname(url.target)
             if folder:
@@ -112,6 +146,29 @@ class Connection:
         ):
             for row in rows:
                 copy.write_row(row)
+
+    def deferred(self, sql: str, params: Sequence[Any], finish: Callable[[Row | None], R]) -> R:
+        """`finish(first row)` now, or, inside `pipeline()`, a `Deferred` the writer resolves after the sync."""
+        if self._pipelining:
+            return Deferred(self.execute(sql, params), finish)  # type: ignore[return-value]
+        return finish(self.fetchone(sql, params))
+
+    @contextmanager
+    def pipeline(self) -> Iterator[Connection]:
+        """PostgreSQL pipeline mode: statements are sent without waiting; the block's end is one round trip
+        and raises the first error (the statements after it were not run)."""
+        assert self._pg is not None, "pipeline mode is PostgreSQL's"
+        with self._pg.pipeline():
+            self._pipelining = True
+            try:
+                yield self
+            finally:
+                self._pipelining = False
+
+    def failed(self) -> bool:
+        """True when PostgreSQL's transaction is aborted: a COMMIT now would silently roll it back."""
+        aborted = psycopg.pq.TransactionStatus.INERROR
+        return self._pg is not None and self._pg.info.transaction_status == aborted
 
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         row = self.execute(sql, params).fetchone()
