@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -120,7 +120,7 @@ class Connection:
             translated = self._translated[sql] = sql.replace("?", "%s")
         return translated
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
         if self._sqlite is not None:
             return self._sqlite.execute(sql, params)
         assert self._pg is not None
@@ -147,7 +147,9 @@ class Connection:
             for row in rows:
                 copy.write_row(row)
 
-    def deferred(self, sql: str, params: Sequence[Any], finish: Callable[[Row | None], R]) -> R:
+    def deferred(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any], finish: Callable[[Row | None], R]
+    ) -> R:
         """`finish(first row)` now, or, inside `pipeline()`, a `Deferred` the writer resolves after the sync."""
         if self._pipelining:
             return Deferred(self.execute(sql, params), finish)  # type: ignore[return-value]
@@ -170,7 +172,7 @@ class Connection:
         aborted = psycopg.pq.TransactionStatus.INERROR
         return self._pg is not None and self._pg.info.transaction_status == aborted
 
-    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+    def fetchone(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Row | None:
         row = self.execute(sql, params).fetchone()
         return None if row is None else tuple(row)
 

@@ -6,6 +6,7 @@ command or a test decides where a transaction starts and ends. All statements ar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 from octogate.store.db import Connection, IntegrityError, Row, pipelined_when
@@ -182,26 +183,31 @@ ONE_STATEMENT_MESSAGES = 200
 # refusal writes nothing. The duplicate check comes first (120 before 104); the debit carries the credit check;
 # the campaign row, its ledger row and its messages are written only if the debit was. A request_id taken by a
 # concurrent transaction (not visible yet) raises a unique violation instead: see insert_campaign.
+# PostgreSQL-only, so psycopg's named placeholders (each value sent once); the messages go as one JSON array
+# of [recipient, country, calling_code, text, sms, cost] (cheaper to send than six arrays), unpacked in order.
 INSERT_CAMPAIGN_AT_ONCE = (
-    "WITH dup AS (SELECT EXISTS (SELECT 1 FROM campaigns WHERE account_id = ?::bigint AND request_id = ?::text) "
-    "AS found), "
-    "debit AS (UPDATE accounts SET balance = balance - ?::bigint "
-    "WHERE id = ?::bigint AND balance >= ?::bigint AND NOT (SELECT found FROM dup) RETURNING balance), "
+    "WITH dup AS (SELECT EXISTS (SELECT 1 FROM campaigns WHERE account_id = %(account)s::bigint "
+    "AND request_id = %(request_id)s::text) AS found), "
+    "debit AS (UPDATE accounts SET balance = balance - %(cost)s::bigint "
+    "WHERE id = %(account)s::bigint AND balance >= %(cost)s::bigint AND NOT (SELECT found FROM dup) "
+    "RETURNING balance), "
     "campaign AS (INSERT INTO campaigns (account_id, request_id, source, sms_type, sender, sender_is_msisdn, "
     "text, transactional, with_replies, recipients, sms, cost, send_at, created_at) "
-    "SELECT ?::bigint, ?::text, ?::text, ?::text, ?::text, ?::integer, ?::text, ?::integer, ?::integer, "
-    "?::integer, ?::integer, ?::bigint, ?::bigint, ?::bigint FROM debit RETURNING id), "
+    "SELECT %(account)s::bigint, %(request_id)s::text, %(source)s::text, %(sms_type)s::text, "
+    "%(sender)s::text, %(sender_is_msisdn)s::integer, %(text)s::text, %(transactional)s::integer, "
+    "%(with_replies)s::integer, %(recipients)s::integer, %(sms)s::integer, %(cost)s::bigint, "
+    "%(send_at)s::bigint, %(now)s::bigint FROM debit RETURNING id), "
     "ledger_row AS (INSERT INTO ledger (account_id, amount, balance_after, reason, campaign_id, created_at) "
-    "SELECT ?::bigint, ?::bigint, debit.balance, 'campaign', campaign.id, ?::bigint FROM debit, campaign), "
+    "SELECT %(account)s::bigint, -%(cost)s::bigint, debit.balance, 'campaign', campaign.id, %(now)s::bigint "
+    "FROM debit, campaign), "
     "queued AS (INSERT INTO messages (campaign_id, account_id, recipient, country, calling_code, text, sms, "
     "cost, priority, send_at) "
-    "SELECT campaign.id, ?::bigint, m.recipient, m.country, m.calling_code, m.text, m.sms, m.cost, "
-    "?::integer, ?::bigint FROM campaign, "
-    "unnest(?::text[], ?::text[], ?::integer[], ?::text[], ?::integer[], ?::bigint[]) "
-    "WITH ORDINALITY AS m(recipient, country, calling_code, text, sms, cost, n) ORDER BY m.n) "
+    "SELECT campaign.id, %(account)s::bigint, m.value->>0, m.value->>1, (m.value->>2)::integer, m.value->>3, "
+    "(m.value->>4)::integer, (m.value->>5)::bigint, %(priority)s::integer, %(send_at)s::bigint "
+    "FROM campaign, json_array_elements(%(messages)s::json) WITH ORDINALITY AS m(value, n) ORDER BY m.n) "
     "SELECT (SELECT id FROM campaign) AS campaign_id, (SELECT balance FROM debit) AS balance, "
     "(SELECT found FROM dup) AS duplicate, "
-    "(SELECT pending_order FROM accounts WHERE id = ?::bigint) AS pending_order"
+    "(SELECT pending_order FROM accounts WHERE id = %(account)s::bigint) AS pending_order"
 )
 
 
@@ -262,20 +268,17 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
 
 
 def _insert_campaign_at_once(conn: Connection, campaign: NewCampaign, now: int) -> AcceptedCampaign:
-    messages = campaign.messages
-    account_id = campaign.account_id
-    params = (
-        account_id, campaign.request_id,
-        campaign.cost, account_id, campaign.cost,
-        account_id, campaign.request_id, campaign.source, campaign.sms_type, campaign.sender,
-        int(campaign.sender_is_msisdn), campaign.text, int(campaign.transactional), int(campaign.with_replies),
-        len(messages), campaign.sms, campaign.cost, campaign.send_at, now,
-        account_id, -campaign.cost, now,
-        account_id, 0 if campaign.transactional else 1, campaign.send_at,
-        [m.recipient for m in messages], [m.country for m in messages], [m.calling_code for m in messages],
-        [m.text for m in messages], [m.sms for m in messages], [m.cost for m in messages],
-        account_id,
-    )  # fmt: skip
+    params = {
+        "account": campaign.account_id, "request_id": campaign.request_id, "cost": campaign.cost,
+        "source": campaign.source, "sms_type": campaign.sms_type, "sender": campaign.sender,
+        "sender_is_msisdn": int(campaign.sender_is_msisdn), "text": campaign.text,
+        "transactional": int(campaign.transactional), "with_replies": int(campaign.with_replies),
+        "recipients": len(campaign.messages), "sms": campaign.sms, "send_at": campaign.send_at, "now": now,
+        "priority": 0 if campaign.transactional else 1,
+        "messages": json.dumps(
+            [(m.recipient, m.country, m.calling_code, m.text, m.sms, m.cost) for m in campaign.messages]
+        ),
+    }  # fmt: skip
 
     def finish(row: Row | None) -> AcceptedCampaign:
         assert row is not None, "the statement always answers one row"

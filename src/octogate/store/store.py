@@ -173,11 +173,15 @@ class _GroupCommitWriter(threading.Thread):
             self._drop_connection()
             unavailable = StoreUnavailable(str(error)[:200])
             outcomes = [(False, unavailable)] * len(batch)
+        # One wake-up per event loop for the whole batch, not one per operation.
+        answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], tuple[bool, Any]]]] = {}
         for (_, _, loop, future), outcome in zip(batch, outcomes, strict=True):
+            answers.setdefault(loop, []).append((future, outcome))
+        for loop, settled in answers.items():
             try:
-                loop.call_soon_threadsafe(_settle, future, outcome)
+                loop.call_soon_threadsafe(_settle_all, settled)
             except RuntimeError:
-                log.warning("an operation finished after its event loop closed")
+                log.warning("%d operations finished after their event loop closed", len(settled))
 
     @staticmethod
     def _apply_together(conn: Connection, batch: list[Operation]) -> list[tuple[bool, Any]] | None:
@@ -255,11 +259,11 @@ def _resolve(result: Any) -> tuple[bool, Any]:
         return False, error
 
 
-def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
-    if future.cancelled():
-        return
-    ok, value = outcome
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle_all(settled: list[tuple[asyncio.Future[Any], tuple[bool, Any]]]) -> None:
+    for future, (ok, value) in settled:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
