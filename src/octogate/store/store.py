@@ -18,9 +18,13 @@ a thread hop); on PostgreSQL they run in a small thread pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -37,7 +41,11 @@ T = TypeVar("T")
 MAX_BATCH = 512
 RETRIED_ERRORS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
-Operation = tuple[Callable[..., Any], tuple[Any, ...], asyncio.AbstractEventLoop, asyncio.Future[Any]]
+#: (fn, args, loop, future, when it was queued: time.monotonic())
+Operation = tuple[Callable[..., Any], tuple[Any, ...], asyncio.AbstractEventLoop, asyncio.Future[Any], float]
+#: Where a process writes, when its store closes, how long writes waited to be durable (a diagnostic: the
+#: benches set it; `{value}.{pid}.json`).
+STATS_ENV = "OCTOGATE_STORE_STATS"
 
 
 class Store:
@@ -98,7 +106,7 @@ class Store:
         """Run `fn(conn, *args)` in a savepoint of the next group commit; return once it is durable."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._writer.queue.put((fn, args, loop, future))
+        self._writer.queue.put((fn, args, loop, future, time.monotonic()))
         return await future
 
     def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -106,13 +114,51 @@ class Store:
         with self.connect() as conn, conn.transaction(exclusive=True):
             return fn(conn, *args)
 
+    def write_waits(self) -> dict[str, dict[str, float]]:
+        """Per operation: how many were written, and how long they waited from `write` to durable (ms)."""
+        return self._writer.waits.summary()
+
     def close(self) -> None:
         self._writer.stop()
+        path = os.environ.get(STATS_ENV)
+        if path:
+            with contextlib.suppress(OSError), open(f"{path}.{os.getpid()}.json", "w") as out:
+                json.dump(self.write_waits(), out)
         self._readers.shutdown(wait=True)
         with self._lock:
             connections, self._read_connections = self._read_connections, []
         for conn in connections:
             conn.close()
+
+
+class WriteWaits:
+    """How long operations waited from `Store.write` to durable, per operation function: the group commit's
+    promise (an SMSC acceptance recorded within 50 ms) checked where it is kept."""
+
+    LIMIT = 200_000  # samples kept per operation
+
+    def __init__(self) -> None:
+        self._waits: dict[str, list[float]] = {}
+
+    def add(self, fn: Callable[..., Any], seconds: float) -> None:
+        name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
+        waits = self._waits.setdefault(name, [])
+        if len(waits) < self.LIMIT:
+            waits.append(seconds)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        result = {}
+        for name, waits in list(self._waits.items()):
+            ordered = sorted(waits)
+            if not ordered:
+                continue
+            result[name] = {
+                "count": len(ordered),
+                "p50_ms": ordered[len(ordered) // 2] * 1e3,
+                "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3,
+                "max_ms": ordered[-1] * 1e3,
+            }
+        return result
 
 
 class _ClosingConnection:
@@ -132,6 +178,7 @@ class _GroupCommitWriter(threading.Thread):
         self.url = url
         self.queue: queue.SimpleQueue[Operation | None] = queue.SimpleQueue()
         self.conn: Connection | None = None
+        self.waits = WriteWaits()
 
     def stop(self) -> None:
         self.queue.put(None)
@@ -167,7 +214,7 @@ class _GroupCommitWriter(threading.Thread):
                 outcomes = self._apply_together(conn, batch)
             if outcomes is None:
                 with conn.transaction(exclusive=True):
-                    outcomes = [self._apply(conn, fn, args) for fn, args, _, _ in batch]
+                    outcomes = [self._apply(conn, fn, args) for fn, args, *_ in batch]
         except Exception as error:  # the writer must outlive any batch, or every later request would hang
             log.error("group commit of %d operations failed: %.200s", len(batch), error)
             self._drop_connection()
@@ -175,8 +222,10 @@ class _GroupCommitWriter(threading.Thread):
             outcomes = [(False, unavailable)] * len(batch)
         # One wake-up per event loop for the whole batch, not one per operation.
         answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], tuple[bool, Any]]]] = {}
-        for (_, _, loop, future), outcome in zip(batch, outcomes, strict=True):
+        durable = time.monotonic()
+        for (fn, _, loop, future, queued), outcome in zip(batch, outcomes, strict=True):
             answers.setdefault(loop, []).append((future, outcome))
+            self.waits.add(fn, durable - queued)
         for loop, settled in answers.items():
             try:
                 loop.call_soon_threadsafe(_settle_all, settled)
@@ -237,10 +286,10 @@ def _run_together(conn: Connection, batch: list[Operation], results: list[Any]) 
             end += 1
         if end > start:
             with conn.pipeline():
-                results.extend(fn(conn, *args) for fn, args, _, _ in batch[start:end])
+                results.extend(fn(conn, *args) for fn, args, *_ in batch[start:end])
             start = end
         else:
-            fn, args, _, _ = batch[start]
+            fn, args, *_ = batch[start]
             results.append(fn(conn, *args))
             start += 1
 
