@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import httpx
 import psycopg
@@ -12,7 +14,7 @@ from octogate.config import Settings
 from octogate.keys import api_key_matches
 from octogate.server import build_app
 from octogate.store import queries, schema
-from octogate.store.db import Connection, DatabaseError
+from octogate.store.db import Connection, DatabaseError, durable_soon
 from octogate.store.records import (
     DuplicateRequest,
     InsufficientCredit,
@@ -244,3 +246,34 @@ async def test_a_request_id_taken_by_another_host_meanwhile_is_a_duplicate(datab
         assert store.run(queries.count_campaigns, account.id) == 2
     finally:
         store.close()
+
+
+def _slow_write(conn: Connection, n: int) -> int:
+    conn.execute("SELECT 1")
+    time.sleep(0.002)  # a slow operation: a batch of them outlasts the writer's time budget
+    return n
+
+
+@durable_soon
+def _acceptance(conn: Connection) -> str:
+    conn.execute("SELECT 1")
+    return "durable"
+
+
+async def test_an_urgent_write_overtakes_a_backlog(store: Store) -> None:
+    """An SMSC acceptance queued behind hundreds of slow writes is committed within the next batches (each
+    batch stops after its time budget), not after the whole backlog; every write still gets its own answer."""
+    finished: list[str] = []
+
+    async def write(fn: Any, *args: Any) -> Any:
+        result = await store.write(fn, *args)
+        finished.append(fn.__name__)
+        return result
+
+    backlog = [asyncio.ensure_future(write(_slow_write, n)) for n in range(300)]
+    await asyncio.sleep(0)  # the backlog is queued first
+    urgent = await write(_acceptance)
+    assert urgent == "durable"
+    assert await asyncio.gather(*backlog) == list(range(300))
+    assert finished.index("_acceptance") < 100
+    assert store.write_waits()[f"{__name__}._acceptance"]["count"] == 1

@@ -84,6 +84,18 @@ def pipelined_when(predicate: Callable[..., bool]) -> Callable[[F], F]:
     return mark
 
 
+def durable_soon(fn: F) -> F:
+    """Mark an operation whose result must be durable quickly, whatever else is queued (the outcomes of
+    submits: an SMSC acceptance not yet recorded is sent again after a crash): the group-commit writer takes
+    it before the other operations waiting."""
+    fn.durable_soon = True  # type: ignore[attr-defined]
+    return fn
+
+
+def can_hurry(fn: Callable[..., Any]) -> bool:
+    return bool(getattr(fn, "durable_soon", False))
+
+
 def can_pipeline(fn: Callable[..., Any], args: Sequence[Any]) -> bool:
     predicate = getattr(fn, "pipelined_when", None)
     return predicate is not None and bool(predicate(*args))

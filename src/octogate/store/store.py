@@ -25,6 +25,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -32,13 +33,26 @@ from typing import Any, ParamSpec, TypeVar
 import psycopg
 
 from octogate.store import schema
-from octogate.store.db import Connection, DatabaseError, DatabaseURL, Deferred, IntegrityError, can_pipeline
+from octogate.store.db import (
+    Connection,
+    DatabaseError,
+    DatabaseURL,
+    Deferred,
+    IntegrityError,
+    can_hurry,
+    can_pipeline,
+)
 from octogate.store.records import StoreUnavailable
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 MAX_BATCH = 512
+#: A batch stops taking operations after this long and commits: a write queued meanwhile (an SMSC acceptance,
+#: marked db.durable_soon, goes first) waits for at most about this plus one commit.
+BATCH_SECONDS = 0.015
+PIPELINE_RUN = 128  # pipelinable operations sent together before the time budget is looked at again
+_EMPTY = object()
 RETRIED_ERRORS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 #: (fn, args, loop, future, when it was queued: time.monotonic())
@@ -185,36 +199,53 @@ class _GroupCommitWriter(threading.Thread):
         self.join(timeout=30)
 
     def run(self) -> None:
+        urgent: deque[Operation] = deque()  # operations marked db.durable_soon: taken first
+        others: deque[Operation] = deque()
         stopping = False
-        while not stopping:
-            first = self.queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self.queue.get_nowait()
-                except queue.Empty:
-                    break
+        while not stopping or urgent or others:
+            item = self.queue.get() if not (urgent or others or stopping) else self._next()
+            while item is not _EMPTY:
                 if item is None:
                     stopping = True
-                    break
-                batch.append(item)
-            self._commit(batch)
+                else:
+                    (urgent if can_hurry(item[0]) else others).append(item)  # type: ignore[index]
+                item = self._next()
+            batch: list[Operation] = []
+            for waiting in (urgent, others):
+                while waiting and len(batch) < MAX_BATCH:
+                    batch.append(waiting.popleft())
+            if not batch:
+                continue
+            done = self._commit(batch)
+            for operation in reversed(batch[done:]):  # not reached within the time budget: next batch, first
+                (urgent if can_hurry(operation[0]) else others).appendleft(operation)
         if self.conn is not None:
             self.conn.close()
 
-    def _commit(self, batch: list[Operation]) -> None:
+    def _next(self) -> Operation | object | None:
+        try:
+            return self.queue.get_nowait()
+        except queue.Empty:
+            return _EMPTY
+
+    def _commit(self, batch: list[Operation]) -> int:
+        """Commit a prefix of `batch`: at least one operation, as many as BATCH_SECONDS allow. Its length."""
+        deadline = time.monotonic() + BATCH_SECONDS
         outcomes: list[tuple[bool, Any]] | None = None
         try:
             if self.conn is None:
                 self.conn = Connection(self.url)
             conn = self.conn
+            limit = len(batch)
             if conn.dialect == "postgresql":
-                outcomes = self._apply_together(conn, batch)
+                outcomes, limit = self._apply_together(conn, batch, deadline)
             if outcomes is None:
                 with conn.transaction(exclusive=True):
-                    outcomes = [self._apply(conn, fn, args) for fn, args, *_ in batch]
+                    outcomes = []
+                    for fn, args, *_ in batch[:limit]:
+                        outcomes.append(self._apply(conn, fn, args))
+                        if conn.dialect == "sqlite" and time.monotonic() > deadline:
+                            break
         except Exception as error:  # the writer must outlive any batch, or every later request would hang
             log.error("group commit of %d operations failed: %.200s", len(batch), error)
             self._drop_connection()
@@ -223,7 +254,7 @@ class _GroupCommitWriter(threading.Thread):
         # One wake-up per event loop for the whole batch, not one per operation.
         answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], tuple[bool, Any]]]] = {}
         durable = time.monotonic()
-        for (fn, _, loop, future, queued), outcome in zip(batch, outcomes, strict=True):
+        for (fn, _, loop, future, queued), outcome in zip(batch, outcomes, strict=False):
             answers.setdefault(loop, []).append((future, outcome))
             self.waits.add(fn, durable - queued)
         for loop, settled in answers.items():
@@ -231,24 +262,28 @@ class _GroupCommitWriter(threading.Thread):
                 loop.call_soon_threadsafe(_settle_all, settled)
             except RuntimeError:
                 log.warning("%d operations finished after their event loop closed", len(settled))
+        return len(outcomes)
 
     @staticmethod
-    def _apply_together(conn: Connection, batch: list[Operation]) -> list[tuple[bool, Any]] | None:
-        """The batch without savepoints, runs of pipelinable operations in one round trip each; None (and
-        nothing applied) if any operation failed: the caller then runs the batch in savepoints."""
+    def _apply_together(
+        conn: Connection, batch: list[Operation], deadline: float
+    ) -> tuple[list[tuple[bool, Any]] | None, int]:
+        """A prefix of the batch without savepoints, runs of pipelinable operations in one round trip each:
+        (its outcomes, its length), or (None, its length) with nothing applied if any operation failed: the
+        caller then runs that prefix in savepoints."""
         results: list[Any] = []
         try:
             with conn.transaction():  # a failure of BEGIN or COMMIT itself is the batch's: it propagates
                 try:
-                    _run_together(conn, batch, results)
+                    _run_together(conn, batch, results, deadline)
                 except Exception as error:
                     log.debug("a batch of %d is run again in savepoints: %.200s", len(batch), error)
                     raise _Retry from error
                 if conn.failed():  # an operation swallowed an error: COMMIT would roll everything back
                     raise _Retry
         except _Retry:
-            return None
-        return [_resolve(result) for result in results]
+            return None, min(len(batch), len(results) + 1)  # up to the one that failed
+        return [_resolve(result) for result in results], len(results)
 
     @staticmethod
     def _apply(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
@@ -278,11 +313,12 @@ class _GroupCommitWriter(threading.Thread):
             self.conn = None
 
 
-def _run_together(conn: Connection, batch: list[Operation], results: list[Any]) -> None:
+def _run_together(conn: Connection, batch: list[Operation], results: list[Any], deadline: float) -> None:
+    """Run operations into `results` until the batch or its time is over (one operation at least)."""
     start = 0
-    while start < len(batch):
+    while start < len(batch) and not (start and time.monotonic() > deadline):
         end = start
-        while end < len(batch) and can_pipeline(batch[end][0], batch[end][1]):
+        while end < len(batch) and end - start < PIPELINE_RUN and can_pipeline(batch[end][0], batch[end][1]):
             end += 1
         if end > start:
             with conn.pipeline():
