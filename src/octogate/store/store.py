@@ -147,31 +147,43 @@ class Store:
 
 class WriteWaits:
     """How long operations waited from `Store.write` to durable, per operation function: the group commit's
-    promise (an SMSC acceptance recorded within 50 ms) checked where it is kept."""
+    promise (an SMSC acceptance recorded within 50 ms) checked where it is kept. A histogram per operation
+    (0.5 ms steps up to 100 ms, 10 ms steps up to 10 s): bounded memory in a server that runs for months."""
 
-    LIMIT = 200_000  # samples kept per operation
+    BUCKETS = 200 + 990 + 1
 
     def __init__(self) -> None:
-        self._waits: dict[str, list[float]] = {}
+        self._counts: dict[str, list[int]] = {}
+        self._max: dict[str, float] = {}
 
     def add(self, fn: Callable[..., Any], seconds: float) -> None:
         name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
-        waits = self._waits.setdefault(name, [])
-        if len(waits) < self.LIMIT:
-            waits.append(seconds)
+        counts = self._counts.get(name)
+        if counts is None:
+            counts = self._counts[name] = [0] * self.BUCKETS
+        ms = seconds * 1e3
+        counts[min(int(ms * 2) if ms < 100 else 200 + int((ms - 100) / 10), self.BUCKETS - 1)] += 1
+        self._max[name] = max(self._max.get(name, 0.0), ms)
+
+    @staticmethod
+    def _upper_ms(bucket: int) -> float:
+        return (bucket + 1) / 2 if bucket < 200 else 100 + (bucket - 199) * 10
 
     def summary(self) -> dict[str, dict[str, float]]:
+        """Per operation: count, and p50/p99 (the upper bound of their bucket) and max wait in ms."""
         result = {}
-        for name, waits in list(self._waits.items()):
-            ordered = sorted(waits)
-            if not ordered:
-                continue
-            result[name] = {
-                "count": len(ordered),
-                "p50_ms": ordered[len(ordered) // 2] * 1e3,
-                "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3,
-                "max_ms": ordered[-1] * 1e3,
-            }
+        for name, counts in list(self._counts.items()):
+            total = sum(counts)
+            marks: dict[str, float] = {"count": total}
+            for label, share in (("p50_ms", 0.5), ("p99_ms", 0.99)):
+                seen, rank = 0, max(1, int(total * share + 0.999999))
+                for bucket, count in enumerate(counts):
+                    seen += count
+                    if seen >= rank:
+                        marks[label] = min(self._upper_ms(bucket), self._max[name])
+                        break
+            marks["max_ms"] = self._max[name]
+            result[name] = marks
         return result
 
 
