@@ -117,7 +117,10 @@ class Store:
             conn.close()
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(conn, *args)` in a savepoint of the next group commit; return once it is durable."""
+        """Run `fn(conn, *args)` in the next group commit; return once it is durable.
+
+        `fn` may run twice (on PostgreSQL a batch that fails is rolled back and run again in savepoints), so
+        it acts only through `conn` and leaves its arguments as it found them."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._writer.queue.put((fn, args, loop, future, time.monotonic()))
