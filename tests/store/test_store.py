@@ -277,3 +277,14 @@ async def test_an_urgent_write_overtakes_a_backlog(store: Store) -> None:
     assert await asyncio.gather(*backlog) == list(range(300))
     assert finished.index("_acceptance") < 100
     assert store.write_waits()[f"{__name__}._acceptance"]["count"] == 1
+
+
+async def test_a_reused_request_id_is_reported_before_a_lack_of_credit(store: Store) -> None:
+    customer = make_customer(store, credit="1")
+    account = store.run(queries.account, customer.login)
+    await store.write(queries.insert_campaign, campaign(account.id, cost=400_000, request_id="r"), 0)
+    with pytest.raises(DuplicateRequest):
+        await store.write(queries.insert_campaign, campaign(account.id, cost=5_000_000, request_id="r"), 0)
+    with pytest.raises(DuplicateRequest):
+        store.run(queries.insert_campaign, campaign(account.id, cost=5_000_000, request_id="r"), 0)
+    assert store.run(queries.account, customer.login).balance == 600_000
