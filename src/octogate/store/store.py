@@ -225,10 +225,9 @@ class _GroupCommitWriter(threading.Thread):
                 else:
                     (urgent if can_hurry(item[0]) else others).append(item)  # type: ignore[index]
                 item = self._next()
-            batch: list[Operation] = []
-            for waiting in (urgent, others):
-                while waiting and len(batch) < MAX_BATCH:
-                    batch.append(waiting.popleft())
+            # Urgent operations are committed on their own: the others would make their commit wait.
+            waiting = urgent or others
+            batch = [waiting.popleft() for _ in range(min(len(waiting), MAX_BATCH))]
             if not batch:
                 continue
             done = self._commit(batch)
