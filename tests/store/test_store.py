@@ -14,7 +14,7 @@ from octogate.config import Settings
 from octogate.keys import api_key_matches
 from octogate.server import build_app
 from octogate.store import queries, schema
-from octogate.store.db import Connection, DatabaseError, durable_soon
+from octogate.store.db import Connection, DatabaseError, durable_soon, pipelined_when
 from octogate.store.records import (
     DuplicateRequest,
     InsufficientCredit,
@@ -288,3 +288,26 @@ async def test_a_reused_request_id_is_reported_before_a_lack_of_credit(store: St
     with pytest.raises(DuplicateRequest):
         store.run(queries.insert_campaign, campaign(account.id, cost=5_000_000, request_id="r"), 0)
     assert store.run(queries.account, customer.login).balance == 600_000
+
+
+async def test_reads_sent_together_answer_each_their_own(store: Store, customer: Customer) -> None:
+    """Many API reads at once (pipelined together on PostgreSQL): each caller gets its own account, an
+    unknown login gets None, and a read that fails fails alone."""
+
+    @pipelined_when(lambda *args: True)
+    def failing(conn: Connection) -> Any:
+        return conn.deferred("SELECT 1 FROM no_such_table", (), lambda row: row)
+
+    logins = [customer.login, "nobody"] * 20
+    results = await asyncio.gather(
+        *(store.read(queries.gateway_and_account, login) for login in logins[:20]),
+        store.read(failing),
+        *(store.read(queries.gateway_and_account, login) for login in logins[20:]),
+        return_exceptions=True,
+    )
+    failed = results.pop(20)
+    reads = results
+    assert [r[1] is not None and r[1].login for r in reads] == [customer.login, False] * 20  # type: ignore[index]
+    assert isinstance(failed, StoreUnavailable)
+    state, account, _ = await store.read(queries.gateway_and_account, customer.login)
+    assert account is not None and not state.paused

@@ -40,15 +40,24 @@ GATEWAY_AND_ACCOUNT = (
 # --- gateway state -------------------------------------------------------------------------------------------
 
 
+def _always(*args: object) -> bool:
+    return True
+
+
+@pipelined_when(_always)
 def gateway_and_account(conn: Connection, login: str) -> tuple[GatewayState, Account | None, bool]:
     """One read per API call: the operator's switches, the caller's account (None if no such login), and
-    whether that account has a STOP list at all (most have none: their campaigns skip that lookup)."""
-    row = conn.fetchone(GATEWAY_AND_ACCOUNT, (login,))
-    assert row is not None, "gateway_state has its one row from the first migration"
-    state = GatewayState(paused=bool(row[0]), prices_version=row[1])
-    if row[2] is None:
-        return state, None, False
-    return state, account_from_row(row[2:14]), bool(row[14])
+    whether that account has a STOP list at all (most have none: their campaigns skip that lookup). One
+    statement, so PostgreSQL reads of many calls are pipelined together (Store.read)."""
+
+    def finish(row: Row | None) -> tuple[GatewayState, Account | None, bool]:
+        assert row is not None, "gateway_state has its one row from the first migration"
+        state = GatewayState(paused=bool(row[0]), prices_version=row[1])
+        if row[2] is None:
+            return state, None, False
+        return state, account_from_row(row[2:14]), bool(row[14])
+
+    return conn.deferred(GATEWAY_AND_ACCOUNT, (login,), finish)
 
 
 def gateway_state(conn: Connection) -> GatewayState:

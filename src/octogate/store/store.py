@@ -72,6 +72,10 @@ class Store:
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="octogate-read")
         self._writer = _GroupCommitWriter(self.url)
         self._writer.start()
+        self._pipelined_reads: _GroupReader | None = None
+        if self.url.dialect == "postgresql":
+            self._pipelined_reads = _GroupReader(self.url)
+            self._pipelined_reads.start()
 
     def connect(self) -> _ClosingConnection:
         """A new connection for a caller that manages its own transactions (CLI, migrations, tests)."""
@@ -85,6 +89,11 @@ class Store:
         try:
             if self.url.dialect == "sqlite":
                 return self._read_in_thread(fn, args)
+            if self._pipelined_reads is not None and can_pipeline(fn, args):
+                loop = asyncio.get_running_loop()
+                future: asyncio.Future[T] = loop.create_future()
+                self._pipelined_reads.queue.put((fn, args, loop, future, 0.0))
+                return await future
             return await asyncio.get_running_loop().run_in_executor(
                 self._readers, self._read_in_thread, fn, args
             )
@@ -137,6 +146,8 @@ class Store:
 
     def close(self) -> None:
         self._writer.stop()
+        if self._pipelined_reads is not None:
+            self._pipelined_reads.stop()
         path = os.environ.get(STATS_ENV)
         if path:
             with contextlib.suppress(OSError), open(f"{path}.{os.getpid()}.json", "w") as out:
@@ -324,6 +335,84 @@ class _GroupCommitWriter(threading.Thread):
                 self.conn.close()
             except DatabaseError:
                 log.debug("closing a broken connection failed", exc_info=True)
+            self.conn = None
+
+
+class _GroupReader(threading.Thread):
+    """PostgreSQL reads that can be pipelined (`db.pipelined_when`, e.g. the one read of each API call): every
+    read waiting is sent at once, one round trip and one thread wake-up for all of them, instead of a pool
+    thread and a round trip each."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        super().__init__(name="octogate-reads", daemon=True)
+        self.url = url
+        self.queue: queue.SimpleQueue[Operation | None] = queue.SimpleQueue()
+        self.conn: Connection | None = None
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self.join(timeout=30)
+
+    def run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self.queue.get()
+            batch: list[Operation] = []
+            while item is not _EMPTY:
+                if item is None:
+                    stopping = True
+                else:
+                    batch.append(item)  # type: ignore[arg-type]
+                if len(batch) >= MAX_BATCH:
+                    break
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    item = _EMPTY
+            if batch:
+                self._read(batch)
+        if self.conn is not None:
+            self.conn.close()
+
+    def _read(self, batch: list[Operation]) -> None:
+        try:
+            if self.conn is None:
+                self.conn = Connection(self.url)
+            conn = self.conn
+            try:
+                with conn.pipeline():
+                    results = [fn(conn, *args) for fn, args, *_ in batch]
+                outcomes = [_resolve(result) for result in results]
+            except Exception:  # one read failed: each again alone, so only its caller hears of it
+                outcomes = [self._alone(conn, fn, args) for fn, args, *_ in batch]
+        except Exception as error:  # no connection: every reader is told, the next batch reconnects
+            outcomes = [(False, error)] * len(batch)
+        if any(not ok and isinstance(value, DatabaseError) for ok, value in outcomes):
+            self._drop_connection()
+        answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], tuple[bool, Any]]]] = {}
+        for (_, _, loop, future, _), outcome in zip(batch, outcomes, strict=True):
+            ok, value = outcome
+            if not ok and isinstance(value, DatabaseError):
+                log.error("store read failed: %.200s", value)
+                outcome = (False, StoreUnavailable(str(value)[:200]))
+            answers.setdefault(loop, []).append((future, outcome))
+        for loop, settled in answers.items():
+            try:
+                loop.call_soon_threadsafe(_settle_all, settled)
+            except RuntimeError:
+                log.warning("%d reads finished after their event loop closed", len(settled))
+
+    @staticmethod
+    def _alone(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
+        try:
+            return True, fn(conn, *args)
+        except Exception as error:
+            return False, error
+
+    def _drop_connection(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(DatabaseError):
+                self.conn.close()
             self.conn = None
 
 
