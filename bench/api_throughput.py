@@ -16,9 +16,11 @@ keep-alive HTTP/1.1 client in a separate process. Client and server share the ma
 seconds each used are printed, with the server's CPU per request (a figure that does not depend on how
 much CPU the client took), the share of it on the event loop (main thread), what other processes took (the
 database server, or anything else running: a busy machine before the start is flagged), and what the server
-said at start. `octogate serve` without a configuration also delivers to its built-in SMSC simulator on the
-same event loop, so the figures include that delivery work; --config FILE starts it with your TOML instead
-(e.g. real connectors, or `[simulator]` `enabled = false`).
+said at start; and the CPU per request of every octogate process (serve and its background delivery process)
+plus, with --postgres, of the PostgreSQL backends serving them (bench/cpu_accounting.py): the figure to
+compare on a machine shared with other work. `octogate serve` without a configuration also delivers to its
+built-in SMSC simulator (in its background process), so the figures include that delivery work; --config FILE
+starts it with your TOML instead (e.g. real connectors, or `[simulator]` `enabled = false`).
 
     .venv/bin/python bench/api_throughput.py                      # SQLite, 3 x 20,000 requests at c=64
     .venv/bin/python bench/api_throughput.py --postgres           # a fresh schema in local PostgreSQL
