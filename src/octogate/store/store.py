@@ -12,7 +12,11 @@ raises, or leaves the transaction aborted, that attempt is rolled back whole and
 careful way, each operation in its savepoint: failures are rare, and the answer is the same either way.
 
 Reads on SQLite run inline on the event loop (an indexed read on a WAL database costs microseconds, less than
-a thread hop); on PostgreSQL they run in a small thread pool.
+a thread hop); on PostgreSQL, pipelinable reads (the API's one read per call) are sent together by one thread,
+the others run in a small thread pool.
+
+Batches are bounded in time (BATCH_SECONDS): operations marked `db.durable_soon` (submit outcomes: an SMSC
+acceptance not yet durable is sent again after a crash) are taken first and committed in a batch of their own.
 """
 
 from __future__ import annotations
