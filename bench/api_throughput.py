@@ -16,9 +16,11 @@ keep-alive HTTP/1.1 client in a separate process. Client and server share the ma
 seconds each used are printed, with the server's CPU per request (a figure that does not depend on how
 much CPU the client took), the share of it on the event loop (main thread), what other processes took (the
 database server, or anything else running: a busy machine before the start is flagged), and what the server
-said at start. `octogate serve` without a configuration also delivers to its built-in SMSC simulator on the
-same event loop, so the figures include that delivery work; --config FILE starts it with your TOML instead
-(e.g. real connectors, or `[simulator]` `enabled = false`).
+said at start; and the CPU per request of every octogate process (serve and its background delivery process)
+plus, with --postgres, of the PostgreSQL backends serving them (bench/cpu_accounting.py): the figure to
+compare on a machine shared with other work. `octogate serve` without a configuration also delivers to its
+built-in SMSC simulator (in its background process), so the figures include that delivery work; --config FILE
+starts it with your TOML instead (e.g. real connectors, or `[simulator]` `enabled = false`).
 
     .venv/bin/python bench/api_throughput.py                      # SQLite, 3 x 20,000 requests at c=64
     .venv/bin/python bench/api_throughput.py --postgres           # a fresh schema in local PostgreSQL
@@ -60,6 +62,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_accounting import CpuMeter, with_application_name  # noqa: E402
+
+APPLICATION_NAME = f"octogate-bench-{os.getpid()}"
 HOST = "127.0.0.1"
 LOGIN = "bench@octogate.local"
 PRICE_FR = 0.065  # EUR per premium SMS to France in the shipped price table
@@ -169,6 +175,8 @@ class LoadResult:
     machine_cpu_s: float = 0.0  # every process, while the load generator ran
     wall_s: float = 0.0  # the load generator's whole life, start-up and report included
     server_cpu_s: float = 0.0
+    octogate_cpu_s: float = 0.0  # every octogate process (serve and its background delivery process)
+    postgres_cpu_s: float = 0.0  # the PostgreSQL backends of those processes (--postgres)
     loop_cpu_s: float = 0.0  # the server's main thread: the event loop (HTTP, parsing, pricing, SQLite reads)
     hit_time_limit: bool = False
     tickets: list[int] = field(default_factory=list)
@@ -694,7 +702,10 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
     failures: list[str] = []
     acknowledged: set[int] = set()
 
+    meter = CpuMeter(server.pid, args.postgres_url if args.postgres else None, APPLICATION_NAME)
+
     def load(limit: int, tag: str) -> LoadResult:
+        meter.start()
         cpu_before, client_before = server.cpu_seconds(), children_cpu_seconds()
         loop_before = server.loop_cpu_seconds()
         machine_before, wall_before = machine_busy_seconds(), time.monotonic()
@@ -707,6 +718,7 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
         result.client_cpu_s = children_cpu_seconds() - client_before
         result.machine_cpu_s = machine_busy_seconds() - machine_before
         result.wall_s = time.monotonic() - wall_before
+        result.octogate_cpu_s, result.postgres_cpu_s = meter.used()
         acknowledged.update(result.tickets)
         if result.bad or result.socket_errors:
             failures.append(f"{tag}: {result.bad} answers not 000, {result.socket_errors} socket errors "
@@ -736,9 +748,17 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
                 f"({r.client_cpu_s / r.duration_s * 100:.0f}%), others {others:.2f} s; machine busy "
                 f"{r.machine_cpu_s / r.wall_s / (os.cpu_count() or 1) * 100:.0f}% of {os.cpu_count()} cores"
             )
+            print(
+                f"    CPU per request: octogate processes {r.octogate_cpu_s / max(1, r.ok + r.bad) * 1e6:.0f} us"
+                + (f" + PostgreSQL backends {r.postgres_cpu_s / max(1, r.ok + r.bad) * 1e6:.0f} us"
+                   if args.postgres else "")
+            )  # fmt: skip
     rates = [r.rate for r in results]
     rps = statistics.median(rates)
     cpu_per_request = statistics.median(r.server_cpu_s / max(1, r.ok + r.bad) * 1e6 for r in results)
+
+    octogate_us = statistics.median(r.octogate_cpu_s / max(1, r.ok + r.bad) * 1e6 for r in results)
+    postgres_us = statistics.median(r.postgres_cpu_s / max(1, r.ok + r.bad) * 1e6 for r in results)
 
     print(
         f"\n2. one {args.recipients:,}-recipient campaign (transactional, distinct +336 numbers), client-timed"
@@ -794,6 +814,11 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
         f"vs server {sum(r.server_cpu_s for r in results):.1f} s over the runs"
     )
     print(
+        f"    CPU per request, median: octogate processes {octogate_us:.0f} us"
+        + (f" + PostgreSQL backends {postgres_us:.0f} us = {octogate_us + postgres_us:.0f} us"
+           if args.postgres else "")
+    )  # fmt: skip
+    print(
         f"  {args.recipients:,}-recipient campaign: median {campaign_s:.3f} s over {len(campaigns)} run(s) "
         f"[{spread([c.seconds for c in campaigns], '.3f')}], server CPU median {statistics.median(cpu):.3f} s "
         f"-> target <= {TARGET_CAMPAIGN_S} s: {'MET' if campaign_s <= TARGET_CAMPAIGN_S else 'MISSED'}"
@@ -818,7 +843,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.postgres:
             with postgres_schema(args.postgres_url) as url:
-                return benchmark(args, workdir, url)
+                return benchmark(args, workdir, with_application_name(url, APPLICATION_NAME))
         return benchmark(args, workdir, f"sqlite:///{workdir / 'octogate.db'}")
     except SetupError as error:
         print(f"bench: setup failed: {error}", file=sys.stderr)

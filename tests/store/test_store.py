@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import httpx
 import psycopg
@@ -12,7 +14,7 @@ from octogate.config import Settings
 from octogate.keys import api_key_matches
 from octogate.server import build_app
 from octogate.store import queries, schema
-from octogate.store.db import Connection, DatabaseError
+from octogate.store.db import Connection, DatabaseError, durable_soon, pipelined_when
 from octogate.store.records import (
     DuplicateRequest,
     InsufficientCredit,
@@ -165,3 +167,147 @@ async def test_an_operation_that_swallows_a_database_error_does_not_spoil_its_ba
     )
     assert [r.balance for r in results if not isinstance(r, BaseException | str)] == [900_000, 800_000]
     assert store.run(queries.count_campaigns, account.id) == 2
+
+
+async def test_one_batch_answers_each_campaign_its_own_way(store: Store) -> None:
+    """Accepted, refused for credit, duplicate of a neighbour, big (COPY) and small, all in one group commit:
+    each gets its own answer and only the accepted ones leave rows."""
+    customer = make_customer(store, credit="1")
+    account = store.run(queries.account, customer.login)
+    with store.connect() as conn:
+        before = counts(conn)
+    results = await asyncio.gather(
+        store.write(queries.insert_campaign, campaign(account.id, cost=200_000, request_id="same"), 0),
+        store.write(queries.insert_campaign, campaign(account.id, cost=200_000, request_id="same"), 0),
+        store.write(queries.insert_campaign, campaign(account.id, cost=5_000_000, request_id="dear"), 0),
+        store.write(queries.insert_campaign, campaign(account.id, cost=300_000, recipients=300), 0),
+        store.write(queries.insert_campaign, campaign(account.id, cost=100_000, request_id="last"), 0),
+        return_exceptions=True,
+    )
+    assert [type(r).__name__ for r in results] == [
+        "AcceptedCampaign", "DuplicateRequest", "InsufficientCredit", "AcceptedCampaign", "AcceptedCampaign"
+    ]  # fmt: skip
+    assert store.run(queries.account, customer.login).balance == 400_000
+    with store.connect() as conn:
+        assert counts(conn) == (before[0] + 3, before[1] + 2 + 300 + 2, before[2] + 3)
+
+
+async def test_a_campaign_keeps_its_recipients_in_order(store: Store) -> None:
+    customer = make_customer(store, credit="10")
+    account = store.run(queries.account, customer.login)
+    for size in (7, 300):
+        record = campaign(account.id, cost=size * 1000, recipients=size)
+        accepted = await store.write(queries.insert_campaign, record, 5)
+        stored = store.run(queries.campaign_messages, accepted.campaign_id)
+        assert [row[0] for row in stored] == [m.recipient for m in record.messages]
+        assert {(row[2], row[3], row[4], row[5]) for row in stored} == {(1, 1000, "queued", 0)}
+
+
+async def test_a_request_id_taken_by_another_host_meanwhile_is_a_duplicate(database_url: str) -> None:
+    """Two hosts, one database: the same request_id committed by the other host after this batch began is
+    answered 120, and the other operations of the batch still commit."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL-only: SQLite has one writer at a time")
+    from octogate.server import prepare_store
+
+    store = prepare_store(Settings(database_url=database_url))
+    try:
+        customer = make_customer(store, credit="1")
+        account = store.run(queries.account, customer.login)
+        other = psycopg.connect(database_url)  # the other host: its transaction holds the request_id
+        other.execute(
+            "INSERT INTO campaigns (account_id, request_id, source, sms_type, sender_is_msisdn, text, transactional, "
+            "with_replies, recipients, sms, cost, send_at, created_at) "
+            "VALUES (%s, 'both', 'http', 'FR', 0, 'x', 0, 0, 0, 0, 0, 0, 0)",
+            (account.id,),
+        )
+        racing = asyncio.gather(
+            store.write(queries.insert_campaign, campaign(account.id, cost=100_000, request_id="both"), 0),
+            store.write(queries.insert_campaign, campaign(account.id, cost=100_000, request_id="mine"), 0),
+            return_exceptions=True,
+        )
+        blocked = False
+        with psycopg.connect(database_url, autocommit=True) as watcher:
+            for _ in range(1000):  # until the writer waits on the other host's uncommitted request_id
+                row = watcher.execute(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE %s = ANY (pg_blocking_pids(pid))",
+                    (other.info.backend_pid,),
+                ).fetchone()
+                if row and row[0]:
+                    blocked = True
+                    break
+                await asyncio.sleep(0.01)
+        assert blocked
+        other.commit()
+        other.close()
+        duplicate, accepted = await racing
+        assert isinstance(duplicate, DuplicateRequest)
+        assert not isinstance(accepted, BaseException) and accepted.balance == 900_000
+        assert store.run(queries.count_campaigns, account.id) == 2
+    finally:
+        store.close()
+
+
+def _slow_write(conn: Connection, n: int) -> int:
+    conn.execute("SELECT 1")
+    time.sleep(0.002)  # a slow operation: a batch of them outlasts the writer's time budget
+    return n
+
+
+@durable_soon
+def _acceptance(conn: Connection) -> str:
+    conn.execute("SELECT 1")
+    return "durable"
+
+
+async def test_an_urgent_write_overtakes_a_backlog(store: Store) -> None:
+    """An SMSC acceptance queued behind hundreds of slow writes is committed within the next batches (each
+    batch stops after its time budget), not after the whole backlog; every write still gets its own answer."""
+    finished: list[str] = []
+
+    async def write(fn: Any, *args: Any) -> Any:
+        result = await store.write(fn, *args)
+        finished.append(fn.__name__)
+        return result
+
+    backlog = [asyncio.ensure_future(write(_slow_write, n)) for n in range(300)]
+    await asyncio.sleep(0)  # the backlog is queued first
+    urgent = await write(_acceptance)
+    assert urgent == "durable"
+    assert await asyncio.gather(*backlog) == list(range(300))
+    assert finished.index("_acceptance") < 100
+    assert store.write_waits()[f"{__name__}._acceptance"]["count"] == 1
+
+
+async def test_a_reused_request_id_is_reported_before_a_lack_of_credit(store: Store) -> None:
+    customer = make_customer(store, credit="1")
+    account = store.run(queries.account, customer.login)
+    await store.write(queries.insert_campaign, campaign(account.id, cost=400_000, request_id="r"), 0)
+    with pytest.raises(DuplicateRequest):
+        await store.write(queries.insert_campaign, campaign(account.id, cost=5_000_000, request_id="r"), 0)
+    with pytest.raises(DuplicateRequest):
+        store.run(queries.insert_campaign, campaign(account.id, cost=5_000_000, request_id="r"), 0)
+    assert store.run(queries.account, customer.login).balance == 600_000
+
+
+async def test_reads_sent_together_answer_each_their_own(store: Store, customer: Customer) -> None:
+    """Many API reads at once (pipelined together on PostgreSQL): each caller gets its own account, an
+    unknown login gets None, and a read that fails fails alone."""
+
+    @pipelined_when(lambda *args: True)
+    def failing(conn: Connection) -> Any:
+        return conn.deferred("SELECT 1 FROM no_such_table", (), lambda row: row)
+
+    logins = [customer.login, "nobody"] * 20
+    results = await asyncio.gather(
+        *(store.read(queries.gateway_and_account, login) for login in logins[:20]),
+        store.read(failing),
+        *(store.read(queries.gateway_and_account, login) for login in logins[20:]),
+        return_exceptions=True,
+    )
+    failed = results.pop(20)
+    reads = results
+    assert [r[1] is not None and r[1].login for r in reads] == [customer.login, False] * 20  # type: ignore[index]
+    assert isinstance(failed, StoreUnavailable)
+    state, account, _ = await store.read(queries.gateway_and_account, customer.login)
+    assert account is not None and not state.paused

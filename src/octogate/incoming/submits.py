@@ -12,11 +12,12 @@ from octogate.statuses import DeliveryStatus, MessageStatus, PushKind
 from octogate.store import delivery
 from octogate.store import incoming as sql
 from octogate.store.callbacks import enqueue_push
-from octogate.store.db import Connection
+from octogate.store.db import Connection, durable_soon
 from octogate.store.delivery import Outcome
 from octogate.store.tickets import ticket_for
 
 
+@durable_soon  # an SMSC acceptance not yet durable is sent again after a crash
 def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], now: int) -> list[int]:
     """Store what became of claimed messages; returns the ids whose claim had been lost meanwhile.
 
