@@ -170,9 +170,11 @@ async def test_receipts_that_overtake_their_submit_response_are_applied_when_the
     api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:
     store.run(set_urls, customer.login)
-    # no delay: the simulator writes each receipt before the submit_sm_resp, so it reaches the store before
-    # the dispatcher records the part
-    sim = SimulatorConfig(accounts=dict(SIM_ACCOUNTS), receipt_delay_ms=0, receipt_mix={"UNDELIV": 1.0})
+    # the simulator writes each receipt at once and its submit_sm_resp 200 ms later, so the receipt reaches the
+    # store before the dispatcher can record the part
+    sim = SimulatorConfig(
+        accounts=dict(SIM_ACCOUNTS), receipt_delay_ms=0, latency_ms=200, receipt_mix={"UNDELIV": 1.0}
+    )
     numbers = [f"+336010203{n:02d}" for n in range(10)]
     async with gateway(store, clock, app, sim) as g:
         campaign = await send(api, customer, sms_recipients=",".join(numbers))
