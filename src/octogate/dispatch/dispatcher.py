@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+from octogate.backoff import doubling
 from octogate.config import DispatchSettings, RouteConfig
 from octogate.dispatch.fairqueue import FairQueue
 from octogate.dispatch.routing import Router, wire_message
@@ -40,7 +41,7 @@ MAX_BACKOFF = 300
 
 def backoff(attempts: int) -> int:
     """Seconds before a transient failure is tried again: 5, 10, 20... up to five minutes."""
-    return int(min(MAX_BACKOFF, 5 * 2 ** min(max(attempts - 1, 0), 10)))
+    return int(doubling(attempts - 1, 5, MAX_BACKOFF))
 
 
 def receipt_status(command_status: int) -> str:

@@ -4,15 +4,12 @@ Europe/Paris; and the receipt's `done date`, read into epoch seconds."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
+from octogate.paris import paris_date
+
+__all__ = ["done_at", "paris_date", "parse_done_date", "receipt_fields", "reply_fields", "stop_fields"]
 #: a done date further than this in the future is a broken SMSC clock: reception time is used instead
 MAX_CLOCK_SKEW = 86_400
-
-
-def paris_date(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, PARIS).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def parse_done_date(value: str, *, zone: tzinfo = UTC) -> int | None:

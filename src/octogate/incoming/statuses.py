@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from octogate.smpp.constants import MessageState
+from octogate.smpp.constants import STATE_TO_RECEIPT_STAT
 from octogate.statuses import DeliveryStatus, MessageStatus
 
 #: Receipt states that say nothing final yet (SMPP 3.4 Appendix B and message_state 1 and 6).
@@ -24,16 +24,7 @@ PUSH_STATUS: dict[str, str] = {
     "UNKNOWN": "UNKNOWN_DELIVERY",
 }
 
-STATE_WORD: dict[int, str] = {
-    MessageState.ENROUTE: "ENROUTE",
-    MessageState.DELIVERED: "DELIVRD",
-    MessageState.EXPIRED: "EXPIRED",
-    MessageState.DELETED: "DELETED",
-    MessageState.UNDELIVERABLE: "UNDELIV",
-    MessageState.ACCEPTED: "ACCEPTD",
-    MessageState.UNKNOWN: "UNKNOWN",
-    MessageState.REJECTED: "REJECTD",
-}
+STATE_WORD = STATE_TO_RECEIPT_STAT  # the message_state TLV read as a stat word
 
 
 def receipt_stat(text_stat: str, message_state: int | None) -> str:
