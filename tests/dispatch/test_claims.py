@@ -184,3 +184,30 @@ async def test_a_dispatcher_with_no_bound_connector_claims_nothing_and_starts_on
             assert dispatcher.senders == 10 + 10 + 8  # enough senders for the added connector's window too
         finally:
             await bound.stop(grace=1.0)
+
+
+async def test_a_message_whose_connectors_another_host_holds_is_given_back_without_backoff(
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+) -> None:
+    # This host holds only the French connector's bind; British traffic goes through "world", held elsewhere.
+    routes = [RouteConfig(calling_codes=(33,), connectors=("france",)), RouteConfig(connectors=("world",))]
+    async with delivering(
+        store, clock, app=app, connectors=lambda port: [connector("france", port)], routes=routes
+    ) as d:
+        french = await send(api, customer, sms_recipients="+33601020304", transactional="1")
+        british = await send(api, customer, sms_recipients="+447911123456", sms_type="WWW")
+        [(british_id, _)] = await store.read(delivery.campaign_message_ids, british)
+
+        async def british_given_back() -> bool:
+            state = await store.read(delivery.message_state, british_id)
+            return state.status == "queued" and state.attempts >= 1
+
+        await eventually(british_given_back, what="the British message given back")
+        [(french_id, _)] = await store.read(delivery.campaign_message_ids, french)
+        assert (await store.read(delivery.message_state, french_id)).status == "submitted"
+        with store.connect() as conn:
+            row = conn.fetchone("SELECT send_at, error FROM messages WHERE id = ?", (british_id,))
+        assert row is not None
+        # due again within a second (another host claims it then), not after the 5 s..5 min backoff
+        assert row[0] <= clock.now + 1 and "on this host" in row[1]
+        assert d.sim.parts and all(p.destination_addr != "447911123456" for p in d.sim.parts)

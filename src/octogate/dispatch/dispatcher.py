@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from octogate.backoff import doubling
-from octogate.config import DispatchSettings, RouteConfig
+from octogate.config import DispatchSettings
 from octogate.dispatch.fairqueue import FairQueue
 from octogate.dispatch.routing import Router, wire_message
 from octogate.dispatch.wire import Attempt, submit
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY = 5.0  # seconds between two looks for expired leases
 MAX_BACKOFF = 300
+ELSEWHERE_DELAY = 1  # seconds before a message this host cannot send is claimable again
 
 
 def backoff(attempts: int) -> int:
@@ -175,7 +176,15 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
                 message.id, MessageStatus.FAILED, None,
                 receipt_status=DeliveryStatus.UNDEFINED, error="no route for this message",
             )  # fmt: skip
-        client = await self._connector(route, message.done_connector)
+        names = [message.done_connector] if message.done_connector else list(route.connectors)
+        if not any(name in self.clients for name in names):
+            # None of the route's connectors is held here (another host holds its binds): not a failure of the
+            # message, so no backoff; it is due again shortly and a host that holds one claims it.
+            return Outcome(
+                message.id, MessageStatus.QUEUED, None, error="no connector of the route is bound on this host",
+                send_at=self._now() + ELSEWHERE_DELAY,
+            )  # fmt: skip
+        client = await self._connector(names)
         if client is None:
             return self._retry(message, None, "no connector of the route is bound", ())
         attempt = await submit(
@@ -183,10 +192,9 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
         )
         return self._outcome(message, client.name, attempt)
 
-    async def _connector(self, route: RouteConfig, required: str | None) -> SmppClient | None:
-        """The first bound connector of the route (waiting a little for one to bind); parts already sent pin
-        the rest of a message to their connector (same segmentation)."""
-        names = [required] if required else list(route.connectors)
+    async def _connector(self, names: list[str]) -> SmppClient | None:
+        """The first bound connector of these (the route's, or the one that parts already sent pin the rest of a
+        message to: same segmentation), waiting a little for one to bind."""
         candidates = [self.clients[n] for n in names if n in self.clients]
         deadline = time.monotonic() + self.bind_wait
         while True:
