@@ -14,9 +14,10 @@ from octogate.incoming.handler import IncomingHandler
 from octogate.incoming.model import IncomingText, ReceiptUpdate
 from octogate.incoming.payloads import paris_date
 from octogate.incoming.submits import record_outcomes
-from octogate.incoming.texts import take_text
+from octogate.incoming.texts import claim_sendable, stop_number, take_text
 from octogate.store import delivery, incoming, queries
 from octogate.store.delivery import AcceptedPart, Outcome
+from octogate.store.queue import Want
 from octogate.store.store import Store
 from octogate.store.tickets import ticket_for
 from support import Clock, Customer, send
@@ -134,3 +135,29 @@ async def test_a_receipt_push_is_dated_when_the_gateway_received_the_final_recei
                               (message_id,))  # fmt: skip
         assert [tuple(p) for p in parts] == [(last - 1200, last), (first - 600, first)]  # the SMSC's date kept
     assert paris_date(last).endswith(":53")  # seconds included
+
+
+async def test_a_message_being_sent_when_the_stop_came_is_failed_and_refunded_when_claimed_again(
+    api: httpx.AsyncClient, store: Store, customer: Customer, clock: Clock
+) -> None:
+    mine = account_id(store, customer)
+    campaign = await send(api, customer, sms_recipients=f"{NUMBER},+33601020305")
+    now = int(clock.now)
+    want = Want(default=10, rooms={})
+    held = store.run(delivery.claim_fair, "host-a", now, now + 300, want)
+    assert sorted(m.recipient for m in held) == [NUMBER, "+33601020305"]
+    # the STOP arrives while host-a holds them: nothing queued to cancel yet
+    assert store.run(stop_number, mine, NUMBER, "STOP", now).cancelled == 0
+    before = store.run(queries.account, customer.login).balance
+    # host-a is stopped before sending (or throttled): both are queued again, and host-b claims them
+    assert store.run(delivery.release, "host-a", [m.id for m in held]) == 2
+    claimed = store.run(claim_sendable, "host-b", now + 1, now + 301, want)
+    assert [m.recipient for m in claimed] == ["+33601020305"]
+    [cost] = [m.cost for m in store.run(queries.campaign_messages, campaign) if m.recipient == NUMBER]
+    states = {m.recipient: m.status for m in store.run(queries.campaign_messages, campaign)}
+    assert states == {NUMBER: "failed", "+33601020305": "sending"}
+    assert store.run(queries.account, customer.login).balance == before + cost
+    [last, *_] = store.run(queries.ledger, mine)
+    assert (last.amount, last.reason, last.campaign_id) == (cost, "refund", campaign)
+    view = store.run(incoming.campaign_view, campaign)
+    assert view is not None and any("STOP" in (m.error or "") for m in view.messages)

@@ -23,10 +23,10 @@ from octogate.dispatch.fairqueue import FairQueue
 from octogate.dispatch.routing import Router, wire_message
 from octogate.dispatch.wire import Attempt, submit
 from octogate.incoming.submits import record_outcomes
+from octogate.incoming.texts import claim_sendable
 from octogate.smpp.client import SmppClient
 from octogate.smpp.constants import CommandStatus, describe_status
 from octogate.statuses import DeliveryStatus, MessageStatus
-from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, ClaimedMessage, Outcome
 from octogate.store.queue import MESSAGES, Want
 from octogate.store.store import Store
@@ -114,7 +114,7 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
         return Want(default=self.per_account, rooms=rooms)
 
     def _claim_op(self) -> Callable[..., list[ClaimedMessage]]:
-        return delivery.claim_fair
+        return claim_sendable
 
     def _record_op(self) -> Callable[..., list[int]]:
         return record_outcomes

@@ -18,11 +18,13 @@ from octogate.incoming.keywords import is_stop
 from octogate.incoming.model import IncomingPart, IncomingText
 from octogate.octopush.errors import Code
 from octogate.statuses import IncomingKind, PushKind
+from octogate.store import delivery, queries
 from octogate.store import incoming as sql
-from octogate.store import queries
 from octogate.store.callbacks import enqueue_push
 from octogate.store.db import Connection
+from octogate.store.delivery import ClaimedMessage
 from octogate.store.incoming import FailedMessage, PartGroup, TextTarget
+from octogate.store.queue import Want
 from octogate.store.tickets import ticket_for
 
 T = TypeVar("T")
@@ -142,3 +144,26 @@ def take_incomplete(conn: Connection, now: int, ttl: int, number_of: Callable[[s
         mo = IncomingText(group.connector, group.source, number_of(group.source), group.destination, text, now, False)
         take_text(conn, mo, False)
     return len(groups)
+
+
+def claim_sendable(conn: Connection, owner: str, now: int, lease_until: int, want: Want) -> list[ClaimedMessage]:
+    """The dispatcher's claim, with the STOP list read at claim time: a marketing message (none of its parts sent
+    yet) to a number on its account's STOP list is failed (114) and refunded in the claim's transaction instead
+    of being handed out. This catches what `stop_number` could not: a message that was being sent when the STOP
+    came and was queued again (throttled, released at a stop, lease taken over)."""
+    claimed = delivery.claim_fair(conn, owner, now, lease_until, want)
+    marketing: dict[int, list[ClaimedMessage]] = defaultdict(list)
+    for message in claimed:
+        if message.priority and not message.done_parts:
+            marketing[message.account_id].append(message)
+    dropped: set[int] = set()
+    for account_id, messages in marketing.items():
+        stopped = queries.stopped_numbers(conn, account_id, [m.recipient for m in messages])
+        ids = [m.id for m in messages if m.recipient in stopped]
+        if not ids:
+            continue
+        failed = delivery.fail_claimed(conn, owner, ids, STOPPED_ERROR, now)
+        for campaign_id, amount in sorted(refunds(failed).items()):
+            sql.refund(conn, account_id, amount, campaign_id, "on the STOP list at sending: not sent", now)
+        dropped.update(ids)
+    return [m for m in claimed if m.id not in dropped] if dropped else claimed

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from octogate.statuses import MessageStatus
 from octogate.store import queue
 from octogate.store.db import Connection
+from octogate.store.incoming import FailedMessage
 from octogate.store.queue import MESSAGES, Want
 
 ID_CHUNK = 500  # ids per IN (...) list: bounded statements
@@ -89,6 +90,21 @@ def claim_fair(conn: Connection, owner: str, now: int, lease_until: int, want: W
     """The accounts with queued messages, and each one's share claimed, in one transaction."""
     claimed = queue.claim_fair(conn, MESSAGES, owner, now, lease_until, want)
     return claimed_details(conn, [c.id for c in claimed])
+
+
+def fail_claimed(conn: Connection, owner: str, ids: Sequence[int], error: str, now: int) -> list[FailedMessage]:
+    """Fail messages this process holds, before anything of them is sent; returns them with their cost."""
+    failed: list[FailedMessage] = []
+    for start in range(0, len(ids), ID_CHUNK):
+        chunk = ids[start : start + ID_CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        failed += conn.records(
+            FailedMessage,
+            "UPDATE messages SET status = ?, error = ?, done_at = ?, claimed_by = NULL, lease_until = NULL "  # noqa: S608
+            f"WHERE status = ? AND claimed_by = ? AND id IN ({marks}) RETURNING id, campaign_id, cost",
+            (MessageStatus.FAILED, error, now, MessageStatus.SENDING, owner, *chunk),
+        )
+    return failed
 
 
 def claimed_details(conn: Connection, ids: Sequence[int]) -> list[ClaimedMessage]:
