@@ -188,7 +188,7 @@ class SharedBinds:
                 log.error("binds: cannot renew bind leases: %.200s", error)
                 if time.monotonic() >= self._held_until and any(g.binds for g in self.groups.values()):
                     log.error("binds: leases may have run out: closing this host's binds until renewed")
-                    await self._apply({})
+                    await self._apply({}, lost=True)
 
     async def round(self) -> None:
         started = time.monotonic()
@@ -198,7 +198,10 @@ class SharedBinds:
         self.rounds += 1
         await self._apply(held)
 
-    async def _apply(self, held: dict[str, list[int]]) -> None:
+    async def _apply(self, held: dict[str, list[int]], *, lost: bool = False) -> None:
+        """Bind the slots held and close the others. A slot given up over the share is freed only once its bind
+        is closed; binds whose leases may have run out (`lost`) close at once, submits in flight cut short,
+        because another host may already hold their slots."""
         for config in self.connectors:
             group = self.groups[config.name]
             slots = set(held.get(config.name, ()))
@@ -210,11 +213,21 @@ class SharedBinds:
             for slot in sorted(group.binds.keys() - slots):
                 client = group.remove(slot)
                 log.info("binds: %s bind slot %d given up by this host", config.name, slot)
-                self._background(client.stop(grace=config.response_timeout))
+                if lost:
+                    self._background(client.stop(grace=0))
+                else:
+                    self._background(self._give_back(config.name, slot, client, config.response_timeout))
             if group.binds:
                 self.clients.setdefault(config.name, group)
             elif self.clients.get(config.name) is group:
                 del self.clients[config.name]
+
+    async def _give_back(self, connector: str, slot: int, client: SmppClient, grace: float) -> None:
+        await client.stop(grace=grace)
+        try:
+            await self.store.write(binds.give_back, self.owner, connector, slot)
+        except StoreUnavailable as error:  # the lease then runs out by itself
+            log.error("binds: cannot free %s bind slot %d: %.200s", connector, slot, error)
 
     def _background(self, stopping: Coroutine[Any, Any, None]) -> None:
         """A bind given up finishes its submits in flight without holding up the lease rounds."""

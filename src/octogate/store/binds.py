@@ -45,8 +45,9 @@ def fair_share(binds: int, candidates: int) -> int:
 
 
 def keep(conn: Connection, owner: str, binds: Mapping[str, int], lease_ms: int) -> dict[str, list[int]]:
-    """One round of one host: say which connectors it wants binds of, renew its leases, give back what is
-    above its fair share (or no longer configured), take free or expired slots up to its share.
+    """One round of one host: say which connectors it wants binds of, renew its leases, give back what is no
+    longer configured, take free or expired slots up to its fair share. Slots above the share are left out of
+    the answer but stay leased to the host until it has closed their binds (`give_back`).
 
     Returns the slots the host holds after the round, per connector (every connector of `binds` appears)."""
     now = database_now_ms(conn)
@@ -78,7 +79,9 @@ def keep(conn: Connection, owner: str, binds: Mapping[str, int], lease_ms: int) 
         share = fair_share(binds[connector], int(row[0]) if row else 1)
         slots = held[connector]
         while len(slots) > share:
-            _release_slot(conn, owner, connector, slots.pop())  # the highest: slot 0 stays put
+            # The highest goes (slot 0 stays put). Its lease stays this host's, renewed, until the host has
+            # closed that bind and calls `give_back`: the SMSC never sees more than `binds` binds.
+            slots.pop()
         for slot in range(binds[connector]):
             if len(slots) >= share:
                 break
@@ -97,6 +100,11 @@ def _take_slot(conn: Connection, owner: str, connector: str, slot: int, now: int
         (connector, slot, owner, until, now, now),
     )
     return row is not None
+
+
+def give_back(conn: Connection, owner: str, connector: str, slot: int) -> None:
+    """A slot whose bind this host has closed: free for another host at once."""
+    _release_slot(conn, owner, connector, slot)
 
 
 def _release_slot(conn: Connection, owner: str, connector: str, slot: int) -> None:
