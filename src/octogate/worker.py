@@ -313,17 +313,25 @@ class LeasedWorker(Generic[T, R]):
                 raise  # nothing else will be written either: the whole batch is retried
             except Exception as error:
                 log.exception("%s: recording item %d failed", self.label, self._result_id(result))
-                await self._fail(self._result_id(result), error)
+                await self._unrecordable(result, error)
         return lost
 
-    async def _fail(self, item_id: int, error: Exception) -> None:
-        """An item whose result cannot be recorded: back to the queue with the error, due again after a lease
-        (what a crash would have given it), instead of blocking the recorder."""
+    async def _unrecordable(self, result: R, error: Exception) -> None:
+        """An item whose result cannot be recorded: settled by `_fallback_op` (by default back to the queue with
+        the error, due again after a lease: what a crash would have given it), instead of blocking the
+        recorder."""
+        item_id = self._result_id(result)
         reason = f"internal error while recording: {type(error).__name__}: {error}"[:200]
         try:
-            await self.store.write(_fail_item, self.spec, self.owner, item_id, self._lease_until(), reason)
+            await self.store.write(
+                self._fallback_op(result), self.spec, self.owner, item_id, self._now(), self._lease_until(), reason
+            )
         except Exception:
             log.exception("%s: item %d could not be given back either: its lease will run out", self.label, item_id)
+
+    def _fallback_op(self, result: R) -> Callable[..., Any]:
+        """Hook: how to settle an item whose result cannot be recorded (see `_unrecordable`)."""
+        return _give_back_item
 
     # --- time --------------------------------------------------------------------------------------------------
 
@@ -334,5 +342,7 @@ class LeasedWorker(Generic[T, R]):
         return self._now() + self.lease_seconds
 
 
-def _fail_item(conn: Connection, spec: QueueSpec, owner: str, item_id: int, due: int, reason: str) -> Any:
+def _give_back_item(
+    conn: Connection, spec: QueueSpec, owner: str, item_id: int, now: int, due: int, reason: str
+) -> Any:
     return queue.settle_one(conn, spec, owner, item_id, spec.ready, due=due, columns={spec.error: reason})

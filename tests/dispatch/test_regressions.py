@@ -111,3 +111,31 @@ async def test_a_clock_jump_past_the_lease_does_not_send_twice(
         assert len(sent) == 10 and set(sent.values()) == {1}
     finally:
         setattr(dispatcher_module, "SWEEP_EVERY", 5.0)  # noqa: B010
+
+
+async def test_a_message_the_smsc_accepted_is_not_sent_again_when_its_outcome_cannot_be_recorded(
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock, monkeypatch: object
+) -> None:
+    recipients = [f"+336{n:08d}" for n in range(5)]
+    campaign = await send(api, customer, sms_recipients=",".join(recipients))
+    bad_id = dict((r, i) for i, r in await store.read(delivery.campaign_message_ids, campaign))[recipients[2]]
+
+    def poisoned(conn: object, owner: str, outcomes: list[Outcome], now: int) -> list[int]:
+        if any(o.message_id == bad_id for o in outcomes):
+            raise ValueError("a bug in recording")
+        return record_outcomes(conn, owner, outcomes, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dispatcher_module, "record_outcomes", poisoned)  # type: ignore[attr-defined]
+    async with delivering(store, clock, app=app, connectors=lambda port: [connector("sim", port)]) as d:
+        d.wake()
+
+        async def all_settled() -> bool:
+            return (await store.read(delivery.status_counts)) == {"submitted": 5}
+
+        await eventually(all_settled, what="every message settled")
+        # the bad one went out once and is settled as such (its validity will end it), never queued again
+        with store.connect() as conn:
+            row = conn.fetchone("SELECT status, error, claimed_by FROM messages WHERE id = ?", (bad_id,))
+        assert row is not None and row[0] == "submitted" and row[2] is None
+        assert row[1].startswith("internal error while recording: ValueError")
+        assert Counter(p.destination_addr for p in d.sim.parts) == Counter(r[1:] for r in recipients)

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from octogate.backoff import doubling
 from octogate.config import DispatchSettings
@@ -27,6 +28,7 @@ from octogate.incoming.texts import claim_sendable
 from octogate.smpp.client import SmppClient
 from octogate.smpp.constants import CommandStatus, describe_status
 from octogate.statuses import DeliveryStatus, MessageStatus
+from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, ClaimedMessage, Outcome
 from octogate.store.queue import MESSAGES, Want
 from octogate.store.store import Store
@@ -126,6 +128,14 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
     @staticmethod
     def _result_id(result: Outcome) -> int:
         return result.message_id
+
+    def _fallback_op(self, result: Outcome) -> Callable[..., Any]:
+        """A message the SMSC accepted (some part of it) must not go back to the queue when its outcome cannot be
+        recorded: it would be sent again. It is settled `submitted` with the error instead; its receipts then
+        find no part, and it ends UNKNOWN_DELIVERY after its validity, pushed."""
+        if result.parts or result.status == MessageStatus.SUBMITTED:
+            return delivery.settle_unrecorded
+        return super()._fallback_op(result)
 
     def _drain(self) -> list[int]:
         return [m.id for m in self.queue.drain()]

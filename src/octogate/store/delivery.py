@@ -14,7 +14,7 @@ from octogate.statuses import MessageStatus
 from octogate.store import queue
 from octogate.store.db import Connection
 from octogate.store.incoming import FailedMessage
-from octogate.store.queue import MESSAGES, Want
+from octogate.store.queue import MESSAGES, QueueSpec, Want
 
 ID_CHUNK = 500  # ids per IN (...) list: bounded statements
 
@@ -193,6 +193,16 @@ def settle_outcome(conn: Connection, owner: str, outcome: Outcome, now: int) -> 
             "receipt_status": outcome.receipt_status, "error": outcome.error,
         },
     )  # fmt: skip
+
+
+def settle_unrecorded(
+    conn: Connection, spec: QueueSpec, owner: str, message_id: int, now: int, due: int, reason: str
+) -> bool:
+    """A message that went out but whose outcome could not be recorded: `submitted`, with the reason, so that no
+    one sends it again (its validity then ends it)."""
+    return queue.settle_one(
+        conn, spec, owner, message_id, MessageStatus.SUBMITTED, columns={"error": reason, "submitted_at": now}
+    )
 
 
 # --- reads for operators, tests and benchmarks -------------------------------------------------------------
