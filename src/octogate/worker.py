@@ -44,8 +44,9 @@ LISTEN_RETRY = (0.1, 5.0)  # seconds between two attempts to (re)open the LISTEN
 
 
 def new_owner() -> str:
-    """Names this process in `claimed_by`: host, pid and a random part (a restarted pid is someone else)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+    """Names this process in `claimed_by` and in bind leases: `hostname:pid:random` (a restarted pid is someone
+    else; a later run on the same machine can tell whether it is dead)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class LeasedWorker(Generic[T, R]):

@@ -15,7 +15,7 @@ from octogate.incoming.model import IncomingText, ReceiptUpdate
 from octogate.incoming.payloads import paris_date
 from octogate.incoming.submits import record_outcomes
 from octogate.incoming.texts import claim_sendable, stop_number, take_text
-from octogate.store import delivery, incoming, queries
+from octogate.store import delivery, incoming, queries, queue
 from octogate.store.delivery import AcceptedPart, Outcome
 from octogate.store.queue import Want
 from octogate.store.store import Store
@@ -150,7 +150,7 @@ async def test_a_message_being_sent_when_the_stop_came_is_failed_and_refunded_wh
     assert store.run(stop_number, mine, NUMBER, "STOP", now).cancelled == 0
     before = store.run(queries.account, customer.login).balance
     # host-a is stopped before sending (or throttled): both are queued again, and host-b claims them
-    assert store.run(delivery.release, "host-a", [m.id for m in held]) == 2
+    assert store.run(queue.release, queue.MESSAGES, "host-a", [m.id for m in held], now) == 2
     claimed = store.run(claim_sendable, "host-b", now + 1, now + 301, want)
     assert [m.recipient for m in claimed] == ["+33601020305"]
     [cost] = [m.cost for m in store.run(queries.campaign_messages, campaign) if m.recipient == NUMBER]

@@ -23,7 +23,6 @@ import contextlib
 import itertools
 import logging
 import os
-import secrets
 import socket
 import time
 from collections.abc import Collection, Coroutine, MutableMapping, Sequence
@@ -35,6 +34,7 @@ from octogate.store import binds
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
 from octogate.tasks import cancel_and_wait
+from octogate.worker import new_owner
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,6 @@ STORED_SHARE = 0.7
 RELEASE_TIMEOUT = 5.0  # seconds a clean stop waits to free its leases
 
 
-def new_owner() -> str:
-    """`hostname:pid:random`: unique per run, and tells a later run on this machine whether it is dead."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def dead_local_owner(owner: str, hostname: str) -> bool:

@@ -71,8 +71,6 @@ class Outcome:
     send_at: int | None = None
 
 
-def queued_accounts(conn: Connection) -> list[int]:
-    return queue.keys(conn, MESSAGES)
 
 
 def claim(
@@ -160,19 +158,10 @@ def _done_parts(
     return done
 
 
-def renew(conn: Connection, owner: str, ids: Sequence[int], lease_until: int) -> int:
-    """Extend this process's lease on messages it still holds; returns how many it still held."""
-    return queue.renew(conn, MESSAGES, owner, ids, lease_until)
 
 
-def release(conn: Connection, owner: str, ids: Sequence[int], now: int = 0) -> int:
-    """Give back messages claimed but not sent (a clean stop): queued again at once, attempt not counted."""
-    return queue.release(conn, MESSAGES, owner, ids, now)
 
 
-def release_expired(conn: Connection, now: int, owner: str) -> int:
-    """Claims whose lease ran out become claimable again; never the caller's own."""
-    return queue.take_over_expired(conn, MESSAGES, now, owner)
 
 
 def settle_outcome(conn: Connection, owner: str, outcome: Outcome, now: int) -> bool:

@@ -16,7 +16,6 @@ from octogate.store.db import Connection
 from octogate.store.queue import PUSHES, Want
 from octogate.store.records import UnknownAccount
 
-ID_CHUNK = 500
 KINDS = tuple(URL_COLUMN)
 PUSH_COLUMNS = "id, account_id, kind, payload, attempts, COALESCE(horizon_from, created_at) AS horizon_from"
 ACCOUNT_URLS = "SELECT receipt_url, stop_url, reply_url FROM accounts WHERE id = ?"
@@ -78,8 +77,6 @@ class _PushRow:
     horizon_from: int
 
 
-def pending_accounts(conn: Connection) -> list[int]:
-    return queue.keys(conn, PUSHES)
 
 
 def claim(
@@ -111,14 +108,8 @@ def _with_urls(conn: Connection, rows: list[_PushRow]) -> list[ClaimedPush]:
     return claimed
 
 
-def renew(conn: Connection, owner: str, ids: Sequence[int], lease_until: int) -> int:
-    """Extend this process's lease on pushes it still holds; returns how many it still held."""
-    return queue.renew(conn, PUSHES, owner, ids, lease_until)
 
 
-def release(conn: Connection, owner: str, ids: Sequence[int], now: int) -> int:
-    """Give back pushes claimed but not attempted (a clean stop): due at once for whoever comes next."""
-    return queue.release(conn, PUSHES, owner, ids, now)
 
 
 def record(conn: Connection, owner: str, results: Sequence[PushResult], now: int = 0) -> list[int]:
@@ -186,6 +177,8 @@ def retry(conn: Connection, callback_id: int | None, now: int) -> int:
             "AND (status = 'failed' OR (status = 'pending' AND (lease_until IS NULL OR lease_until <= ?)))",
             (now, now, callback_id, now),
         )
+    if cursor.rowcount:
+        queue.notify(conn, PUSHES)  # the operator's retry goes out now, from whichever host claims first
     return max(cursor.rowcount, 0)
 
 
@@ -215,10 +208,6 @@ def account_urls(conn: Connection, login: str) -> tuple[str | None, ...]:
     if row is None:
         raise UnknownAccount(login)
     return tuple(row)
-
-
-def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
-    return [ids[start : start + ID_CHUNK] for start in range(0, len(ids), ID_CHUNK)]
 
 
 # --- the per-host limit across hosts -------------------------------------------------------------------------

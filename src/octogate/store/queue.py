@@ -242,6 +242,8 @@ def release(conn: Connection, spec: QueueSpec, owner: str, ids: Sequence[int], n
             (*params, spec.claimed, owner, *chunk),
         )
         released += max(cursor.rowcount, 0)
+    if released:
+        notify(conn, spec)  # claimable at once: the other hosts need not wait for their poll
     return released
 
 
