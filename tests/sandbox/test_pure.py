@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from octogate.cli.sandbox import format_conversation, format_listing, format_outcomes
+from octogate.config import ConfigError, load_settings
+from octogate.dispatch.runtime import simulator_config
+from octogate.sandbox.client import control_url
 from octogate.sandbox.model import (
     MAX_TEXT,
     Conversation,
@@ -95,3 +100,19 @@ def test_the_cli_shows_what_the_phone_shows() -> None:
     assert format_outcomes(Outcomes(None, {"+33612345678": Outcome.NONE})) == (
         "every number: auto (the configured mix)\n+33612345678: none"
     )
+
+
+def test_the_control_address_comes_from_the_configuration(tmp_path: Path) -> None:
+    assert control_url(load_settings(environ={})) == "http://127.0.0.1:2776"
+    settings = load_settings(environ={"OCTOGATE_SIMULATOR_CONTROL": "[::1]:3999"})
+    assert control_url(settings) == "http://[::1]:3999"
+    assert simulator_config(settings.simulator, "pw").control == ("::1", 3999)
+    assert control_url(settings, "127.0.0.1:4000") == "http://127.0.0.1:4000"
+    config = tmp_path / "octogate.toml"
+    config.write_text('[simulator]\ncontrol = "off"\n')
+    off = load_settings(str(config), environ={})
+    assert simulator_config(off.simulator, "pw").control is None
+    with pytest.raises(SandboxError, match="control interface is off"):
+        control_url(off)
+    with pytest.raises(ConfigError):
+        load_settings(environ={"OCTOGATE_SIMULATOR_CONTROL": "nowhere"})
