@@ -18,6 +18,7 @@ from .conftest import Sandbox
 PHONE = "+33612345678"
 OTHER = "+33687654321"
 #: not in the GSM alphabet: UCS-2, 67 characters a part once the UDH is in
+JSON = {"Content-Type": "application/json"}
 LONG_UCS2 = "Votre code ✓ est 4821. " + "Merci de votre confiance, à très bientôt chez nous ! " * 3
 
 
@@ -121,7 +122,8 @@ async def test_refusals_are_one_line_of_json(sandbox: Sandbox) -> None:
     base = sandbox.client.base_url
     async with httpx.AsyncClient(base_url=base) as http:
         cases = [
-            (await http.post(f"/conversations/{PHONE}/reply", content=b"{nope"), 400, "the body is not JSON"),
+            (await http.post(f"/conversations/{PHONE}/reply", content=b"{nope", headers=JSON), 400,
+             "the body is not JSON"),
             (await http.post(f"/conversations/{PHONE}/reply", json={"text": ""}), 400, "text"),
             (await http.post(f"/conversations/{PHONE}/reply", json={"text": "hi"}), 400, "nothing was sent"),
             (await http.post("/conversations/MyShop/stop", json={}), 400, "not a phone number"),
@@ -170,3 +172,20 @@ async def test_nothing_listening_is_said_in_one_line() -> None:
     async with SandboxClient("http://127.0.0.1:9") as client:
         with pytest.raises(SandboxError, match=r"no sandbox control interface answers at http://127\.0\.0\.1:9"):
             await client.conversations()
+
+
+async def test_a_web_page_cannot_drive_the_phones(sandbox: Sandbox) -> None:
+    """No authentication on loopback, so: no domain name but localhost (DNS rebinding), and JSON bodies only (a
+    cross-site form or text/plain POST needs no preflight; JSON does, and it is never answered)."""
+    await submit(sandbox, PHONE, "Hello")
+    base = sandbox.client.base_url
+    port = base.rsplit(":", 1)[1]
+    async with httpx.AsyncClient(base_url=base) as http:
+        rebound = await http.get("/conversations", headers={"Host": f"attacker.example:{port}"})
+        assert rebound.status_code == 403 and "IP address or localhost" in rebound.json()["error"]
+        form = await http.post(f"/conversations/{PHONE}/reply", data={"text": "pwned"})
+        plain = await http.post(f"/conversations/{PHONE}/stop", content=b'{"text": "STOP"}',
+                                headers={"Content-Type": "text/plain"})  # fmt: skip
+        assert (form.status_code, plain.status_code) == (415, 415)
+        assert (await http.get("/conversations", headers={"Host": f"localhost:{port}"})).status_code == 200
+    assert sandbox.gateway.texts() == []

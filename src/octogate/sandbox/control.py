@@ -18,6 +18,7 @@ changes after VERSION, or after SECONDS) and ``limit``.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -61,6 +62,27 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return answer({"error": "internal error"}, 500)
 
 
+def _ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@web.middleware
+async def same_machine_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No authentication, so no help to a web page the developer happens to visit: a Host that is a domain name
+    other than localhost is refused (DNS rebinding), and every POST must say it is JSON (a page cannot send that
+    cross-site without a CORS preflight, which is never answered)."""
+    host = request.url.host or ""
+    if host != "localhost" and not _ip_literal(host):
+        return answer({"error": "this interface answers requests to an IP address or localhost only"}, 403)
+    if request.method == "POST" and request.content_type != "application/json":
+        return answer({"error": "the body is JSON: send Content-Type: application/json"}, 415)
+    return await handler(request)
+
+
 def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
@@ -96,7 +118,7 @@ class ControlServer:
         self.url = ""
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
+        app = web.Application(middlewares=[json_errors, same_machine_only], client_max_size=MAX_BODY)
         app.router.add_get("/", self.about)
         app.router.add_get("/conversations", self.conversations)
         app.router.add_delete("/conversations", self.clear)
