@@ -173,3 +173,26 @@ def test_the_cli_says_what_is_wrong_in_one_line(gateway: Gateway, tmp_path: Path
     nobody = gateway.sandbox("list", "--control", f"127.0.0.1:{free_port()}")
     assert nobody.returncode == 1 and "no sandbox control interface answers" in nobody.stderr
     assert len(nobody.stderr.splitlines()) == 1
+
+
+def test_the_standalone_simulator_has_its_control_interface_too() -> None:
+    control = f"127.0.0.1:{free_port()}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "octogate.cli", "smsc-sim", "--listen", f"127.0.0.1:{free_port()}", "--control",
+         control], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("sandbox control interface"):
+            line = process.stdout.readline()
+            assert line, f"the simulator stopped: {lines}"
+            lines.append(line)
+        assert lines[-1].strip() == f"sandbox control interface on http://{control}", lines
+        about = httpx.get(f"http://{control}/", timeout=5).json()
+        assert about["service"].startswith("octogate SMSC simulator") and about["version"] == 0
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
