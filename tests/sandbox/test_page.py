@@ -142,3 +142,41 @@ async def test_no_simulator_means_a_clear_notice() -> None:
         assert answer.status_code == 503 and "The sandbox is not available" in answer.text
         assert "no sandbox control interface answers at http://127.0.0.1:9" in answer.text
         assert (await browser.get("/console/sandbox/events")).status_code == 503
+
+
+class OwnIds:
+    """The console's scope for one customer: the carrier ids the store has for that account's parts."""
+
+    def __init__(self, ids: set[str]) -> None:
+        self.ids = ids
+
+    async def owned(self, request: Request, message_ids: list[str]) -> set[str]:
+        return self.ids & set(message_ids)
+
+
+async def test_a_customer_sees_only_its_own_messages_and_the_replies_to_them(sandbox: Sandbox) -> None:
+    mine = await submit(sandbox, PHONE, "From shop A", sender="ShopA")
+    await submit(sandbox, PHONE, "From shop B", sender="ShopB")
+    await submit(sandbox, "+33600000001", "Only shop B texted me", sender="ShopB")
+    await sandbox.client.reply(PHONE, "to B", to="ShopB")
+    await sandbox.client.reply(PHONE, "to A", to="ShopA")
+    await sandbox.client.set_outcome(Outcome.NONE, "+33600000001")
+    url = sandbox.sim.control_url
+    assert url is not None
+    page = SandboxPage(lambda: SandboxClient(url), scope=OwnIds(set(mine)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=page.app()), base_url="http://c") as browser:
+        shown = (await browser.get("/console/sandbox")).text
+        assert "From shop A" in shown and "to A" in shown
+        assert "ShopB" not in shown and "From shop B" not in shown and "+33600000001" not in shown
+        assert 'name="scope" value="all"' not in shown
+        other = (await browser.get("/console/sandbox", params={"number": "+33600000001"})).text
+        assert "Only shop B" not in other
+        refused = await browser.post("/console/sandbox/reply", data={"number": "+33600000001", "text": "hi"})
+        assert refused.status_code == 403 and "none of your messages went to this number" in refused.text
+        everyone = await browser.post("/console/sandbox/outcome",
+                                      data={"number": PHONE, "outcome": "rejected", "scope": "all"})  # fmt: skip
+        assert everyone.status_code == 403
+        assert (await sandbox.client.outcomes()).default is None
+        allowed = await browser.post("/console/sandbox/reply", data={"number": PHONE, "text": "again"})
+        assert allowed.status_code == 303
+    assert [t.destination_addr for t in sandbox.gateway.texts()] == ["ShopB", "ShopA", "ShopA"]

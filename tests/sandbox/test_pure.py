@@ -11,6 +11,7 @@ from octogate.config import ConfigError, load_settings
 from octogate.dispatch.runtime import simulator_config
 from octogate.sandbox.client import control_url
 from octogate.sandbox.model import (
+    Book,
     MAX_TEXT,
     Conversation,
     ConversationSummary,
@@ -116,3 +117,27 @@ def test_the_control_address_comes_from_the_configuration(tmp_path: Path) -> Non
         control_url(off)
     with pytest.raises(ConfigError):
         load_settings(environ={"OCTOGATE_SIMULATOR_CONTROL": "nowhere"})
+
+
+def test_a_customer_book_keeps_its_messages_and_the_texts_to_its_senders() -> None:
+    def mt(ident: int, sender: str, part_id: str) -> PhoneMessage:
+        part = Part(1, part_id, "hi", 2, 1.0, DELIVERED)
+        return PhoneMessage(ident, Direction.MT, float(ident), sender, "+33612345678", f"from {sender}", "gsm7", 1,
+                            (part,), DELIVERED)  # fmt: skip
+
+    def mo(ident: int, to: str) -> PhoneMessage:
+        return PhoneMessage(ident, Direction.MO, float(ident), "+33612345678", to, f"to {to}", "gsm7", 1,
+                            state="acknowledged")  # fmt: skip
+
+    phone = Conversation(9, "+33612345678", None, (mt(1, "A", "a1"), mt(2, "B", "b1"), mo(3, "B"), mo(4, "A")))
+    other = Conversation(9, "+33600000001", None, (mt(5, "B", "b2"),))
+    book = Book(9, (phone, other), Outcomes(None, {"+33600000001": Outcome.NONE}))
+    assert book.message_ids() == ["a1", "b1", "b2"]
+    mine = book.visible({"a1"})
+    assert [c.number for c in mine.conversations] == ["+33612345678"]
+    assert [m.text for m in mine.conversations[0].messages] == ["from A", "to A"]
+    assert mine.outcomes.numbers == {}  # not even the numbers others chose outcomes for
+    [summary] = mine.summaries()
+    assert (summary.number, summary.messages, summary.last_text) == ("+33612345678", 2, "to A")
+    assert book.visible(set()).conversations == ()
+    assert Book.from_json(book.to_json()) == book

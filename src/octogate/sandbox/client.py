@@ -17,6 +17,7 @@ import httpx
 from octogate.config import Settings, parse_listen
 
 from .model import (
+    Book,
     Conversation,
     Listing,
     Outcome,
@@ -106,6 +107,14 @@ class SandboxClient:
         return Conversation.from_json(await self._call("GET", path, params=self._poll(since, wait, limit),
                                                        wait=wait))  # fmt: skip
 
+    async def book(self, *, phones: int = 50, messages: int = 50, since: int | None = None,
+                   wait: int = 0) -> Book:
+        """The ``phones`` most recently active phones, each with its latest ``messages``, in one call."""
+        params: dict[str, Any] = {"phones": phones, "messages": messages}
+        if since is not None:
+            params.update(since=since, wait=wait)
+        return Book.from_json(await self._call("GET", "/book", params=params, wait=wait))
+
     async def reply(self, number: str, text: str, *, to: str | None = None) -> PhoneMessage:
         """The phone texts back (to whoever texted it last, or ``to``); returns once the gateway acknowledged."""
         body: dict[str, Any] = {"text": check_text(text)}
@@ -114,9 +123,12 @@ class SandboxClient:
         path = f"/conversations/{quote(display_number(check_number(number)))}/reply"
         return PhoneMessage.from_json((await self._call("POST", path, body=body))["message"])
 
-    async def stop(self, number: str, text: str = "STOP") -> PhoneMessage:
+    async def stop(self, number: str, text: str = "STOP", *, to: str | None = None) -> PhoneMessage:
+        body: dict[str, Any] = {"text": check_text(text)}
+        if to:
+            body["to"] = to
         path = f"/conversations/{quote(display_number(check_number(number)))}/stop"
-        return PhoneMessage.from_json((await self._call("POST", path, body={"text": check_text(text)}))["message"])
+        return PhoneMessage.from_json((await self._call("POST", path, body=body))["message"])
 
     async def outcomes(self) -> Outcomes:
         return Outcomes.from_json(await self._call("GET", "/outcome"))

@@ -6,12 +6,13 @@ Routes (documented in docs/sandbox.md):
     GET  /                                  what this is, the SMPP address, the routes
     GET  /conversations                     every phone, most recent activity first
     GET  /conversations/{number}            one phone's messages (MT reassembled, with parts and receipts)
+    GET  /book                              the latest phones, each with its latest messages (for a page)
     POST /conversations/{number}/reply      {"text": ...}: the phone sends a text
     POST /conversations/{number}/stop       {"text"?: "STOP"}: the phone sends STOP
     DELETE /conversations                   forget every conversation and chosen outcome
     GET  /outcome                           the receipt outcomes chosen
     POST /outcome                           {"outcome": delivered|undelivered|rejected|none|auto, "number"?: ...}
-Both GETs of conversations take ``since=VERSION&wait=SECONDS`` (a long poll: answered as soon as anything
+The GETs of conversations and the book take ``since=VERSION&wait=SECONDS`` (a long poll: answered as soon as anything
 changes after VERSION, or after SECONDS) and ``limit``.
 """
 
@@ -123,6 +124,7 @@ class ControlServer:
         app.router.add_get("/conversations", self.conversations)
         app.router.add_delete("/conversations", self.clear)
         app.router.add_get("/conversations/{number}", self.conversation)
+        app.router.add_get("/book", self.book)
         app.router.add_post("/conversations/{number}/reply", self.reply)
         app.router.add_post("/conversations/{number}/stop", self.stop_text)
         app.router.add_get("/outcome", self.outcome)
@@ -179,6 +181,12 @@ class ControlServer:
         limit = _int(request, "limit", 100, 1, 500)
         await self._long_poll(request)
         return answer(view.conversation(self.sim, key, limit).to_json())
+
+    async def book(self, request: web.Request) -> web.Response:
+        phones = _int(request, "phones", 50, 1, 500)
+        messages = _int(request, "messages", 50, 1, 500)
+        await self._long_poll(request)
+        return answer(view.book(self.sim, phones, messages).to_json())
 
     async def clear(self, _request: web.Request) -> web.Response:
         self.sim.clear_conversations()

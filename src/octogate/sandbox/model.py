@@ -221,6 +221,56 @@ class Conversation:
                    tuple(PhoneMessage.from_json(m) for m in data["messages"]))  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Book:
+    """Every phone (latest activity first) with its latest messages: what a page needs in one call."""
+
+    version: int
+    conversations: tuple[Conversation, ...]
+    outcomes: Outcomes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "conversations": [c.to_json() for c in self.conversations],
+                "outcomes": self.outcomes.to_json()}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Book:
+        return cls(int(data["version"]), tuple(Conversation.from_json(c) for c in data["conversations"]),
+                   Outcomes.from_json(data["outcomes"]))  # fmt: skip
+
+    def summaries(self) -> tuple[ConversationSummary, ...]:
+        """The listing of these conversations (those with no message left out)."""
+        found = []
+        for c in self.conversations:
+            if c.messages:
+                last = c.messages[-1]
+                own = self.outcomes.numbers.get(c.number)
+                found.append(ConversationSummary(c.number, len(c.messages), last.at, last.text[:80], last.direction,
+                                                 own))  # fmt: skip
+        return tuple(found)
+
+    def visible(self, owned: set[str]) -> Book:
+        """Only what one customer may see: the messages to the phones whose parts' ids are in ``owned`` (the ids
+        the store has for the customer's messages), and the phones' texts to the senders of those messages."""
+        kept = []
+        for c in self.conversations:
+            mine = [m for m in c.messages
+                    if m.direction == Direction.MT and m.parts and all(p.message_id in owned for p in m.parts)]
+            if not mine:
+                continue
+            ids, senders = {m.id for m in mine}, {m.sender for m in mine}
+            messages = tuple(m for m in c.messages
+                             if m.id in ids or (m.direction == Direction.MO and m.recipient in senders))  # fmt: skip
+            kept.append(Conversation(c.version, c.number, c.outcome, messages))
+        numbers = {c.number for c in kept}
+        outcomes = Outcomes(self.outcomes.default,
+                            {n: o for n, o in self.outcomes.numbers.items() if n in numbers})  # fmt: skip
+        return Book(self.version, tuple(kept), outcomes)
+
+    def message_ids(self) -> list[str]:
+        return [p.message_id for c in self.conversations for m in c.messages for p in m.parts]
+
+
 def parse_outcome(value: str) -> Outcome | None:
     """An outcome as a user writes it; "auto" (or "default") clears the choice."""
     word = value.strip().lower()

@@ -53,6 +53,13 @@ class Csrf(Protocol):
     def valid(self, request: Request, form: dict[str, str]) -> bool: ...
 
 
+class Scope(Protocol):
+    """What the signed-in user may see, when it is not everything: of these carrier message ids (every part the
+    page would show), those of the user's own messages. The console answers from the store."""
+
+    async def owned(self, request: Request, message_ids: list[str]) -> set[str]: ...
+
+
 #: (request, title, body HTML, status) -> the page in the console's layout
 Wrap = Callable[[Request, str, str, int], Response]
 
@@ -73,7 +80,12 @@ class SandboxPage:
     client: Callable[[], SandboxClient]
     wrap: Wrap = standalone
     csrf: Csrf | None = None
+    #: None: every phone and message (the operator; the page on its own)
+    scope: Scope | None = None
     prefix: str = PREFIX
+    #: phones listed, and messages shown per phone
+    phones: int = 50
+    messages: int = 50
 
     def app(self) -> Router:
         return Router(routes=[
@@ -88,12 +100,19 @@ class SandboxPage:
         ])  # fmt: skip
 
     # --- reading -------------------------------------------------------------------------------------------
-    async def _state(self, number: str | None) -> tuple[Listing, Conversation | None]:
+    async def _state(self, request: Request, number: str | None) -> tuple[Listing, Conversation | None]:
+        """The phones listed and the open conversation (the asked number's, else the latest), as this user may
+        see them: one call to the simulator, then the scope's filter."""
         async with self.client() as sandbox:
-            listing = await sandbox.conversations()
+            book = await sandbox.book(phones=self.phones, messages=self.messages)
+            if self.scope is not None:
+                book = book.visible(await self.scope.owned(request, book.message_ids()))
+            listing = Listing(book.version, book.summaries(), book.outcomes)
             if number is None and listing.conversations:
                 number = listing.conversations[0].number
-            chat = await sandbox.conversation(number) if number else None
+            chat = next((c for c in book.conversations if c.number == number), None)
+            if chat is None and number is not None and self.scope is None:
+                chat = await sandbox.conversation(number, limit=self.messages)  # an older one, or an empty one
         return listing, chat
 
     async def page(self, request: Request) -> Response:
@@ -101,7 +120,7 @@ class SandboxPage:
 
     async def _render(self, request: Request, number: str | None, error: str = "", status: int = 200) -> Response:
         try:
-            listing, chat = await self._state(number)
+            listing, chat = await self._state(request, number)
         except SandboxError as refusal:
             body = _notice("The sandbox is not available", str(refusal) + ". The sandbox exists while messages go "
                            "to the built-in simulator (no [[connectors]] configured).")  # fmt: skip
@@ -111,7 +130,7 @@ class SandboxPage:
     async def live(self, request: Request) -> Response:
         """The part that changes (phones and the open conversation), for `sandbox.js` to swap in."""
         try:
-            listing, chat = await self._state(_shown_number(request.query_params.get("number")))
+            listing, chat = await self._state(request, _shown_number(request.query_params.get("number")))
         except SandboxError as refusal:
             return HTMLResponse(_notice("The sandbox is not available", str(refusal)), 503)
         return HTMLResponse(self._live(listing, chat))
@@ -141,7 +160,10 @@ class SandboxPage:
         if self.csrf is not None and not self.csrf.valid(request, form):
             return self.wrap(request, "SMS sandbox", _notice("Refused", "This form has expired: reload the page "
                                                              "and try again."), 403)  # fmt: skip
+        form.pop("to", None)  # chosen here, never by the form
         try:
+            if self.scope is not None:
+                form["to"] = await self._may_act(request, form)
             async with self.client() as sandbox:
                 number = await action(sandbox, form)
         except SandboxError as refusal:
@@ -150,16 +172,28 @@ class SandboxPage:
         target = self.prefix + (f"?{urlencode({'number': number})}" if number else "")
         return RedirectResponse(target, status_code=303)
 
+    async def _may_act(self, request: Request, form: dict[str, str]) -> str:
+        """Under a scope: only on a phone the user's messages went to, and never for every number at once.
+        Returns the sender of the user's latest message there: the phone answers the user, not whoever else
+        texted it since."""
+        if form.get("scope") == "all":
+            raise SandboxError("only the operator chooses the receipts of every number", 403)
+        number = _shown_number(form.get("number"))
+        _listing, chat = await self._state(request, number)
+        if number is None or chat is None or chat.number != number:
+            raise SandboxError("none of your messages went to this number", 403)
+        return next(m.sender for m in reversed(chat.messages) if m.direction == Direction.MT)
+
     async def reply(self, request: Request) -> Response:
         async def act(sandbox: SandboxClient, form: dict[str, str]) -> str:
-            sent = await sandbox.reply(form.get("number", ""), form.get("text", ""))
+            sent = await sandbox.reply(form.get("number", ""), form.get("text", ""), to=form.get("to"))
             return sent.sender
 
         return await self._act(request, act)
 
     async def stop(self, request: Request) -> Response:
         async def act(sandbox: SandboxClient, form: dict[str, str]) -> str:
-            sent = await sandbox.stop(form.get("number", ""))
+            sent = await sandbox.stop(form.get("number", ""), to=form.get("to"))
             return sent.sender
 
         return await self._act(request, act)
@@ -212,6 +246,11 @@ class SandboxPage:
 
     def _forms(self, csrf: str, listing: Listing, chat: Conversation) -> str:
         number = escape(chat.number)
+        everyone = listing.outcomes.default.value if listing.outcomes.default else "automatic"
+        scopes = (f'<label><input type="radio" name="scope" value="number" checked> to {number}</label>'
+                  f'<label><input type="radio" name="scope" value="all"> to every number '
+                  f"(now: {escape(everyone)})</label>") if self.scope is None else \
+            '<input type="hidden" name="scope" value="number">'  # fmt: skip
         hidden = f'{csrf}<input type="hidden" name="number" value="{number}">'
         current = chat.outcome.value if chat.outcome else "auto"
         options = "".join(
@@ -219,7 +258,6 @@ class SandboxPage:
             for value, label in (("auto", "automatic (the simulator's mix)"), ("delivered", "delivered"),
                                  ("undelivered", "undelivered"), ("rejected", "rejected"), ("none", "no receipt"))
         )  # fmt: skip
-        everyone = listing.outcomes.default.value if listing.outcomes.default else "automatic"
         return (f'<div class="sandbox-actions">'
                 f'<form method="post" action="{self.prefix}/reply" class="reply">{hidden}'
                 f'<label for="sandbox-text">Reply from {number}</label>'
@@ -230,9 +268,7 @@ class SandboxPage:
                 f'<form method="post" action="{self.prefix}/outcome" class="outcome">{hidden}'
                 f'<label for="sandbox-outcome">Receipts of the next messages</label>'
                 f'<select id="sandbox-outcome" name="outcome">{options}</select>'
-                f'<label><input type="radio" name="scope" value="number" checked> to {number}</label>'
-                f'<label><input type="radio" name="scope" value="all"> to every number '
-                f'(now: {escape(everyone)})</label><button>Apply</button></form></div>')  # fmt: skip
+                f'{scopes}<button>Apply</button></form></div>')  # fmt: skip
 
 
 def _shown_number(raw: str | None) -> str | None:
@@ -279,4 +315,4 @@ def _notice(title: str, text: str) -> str:
            f"<p>{escape(text)}</p></div></section>"
 
 
-__all__ = ["PREFIX", "Csrf", "Outcome", "SandboxPage", "Wrap", "standalone"]
+__all__ = ["PREFIX", "Csrf", "Outcome", "SandboxPage", "Scope", "Wrap", "standalone"]

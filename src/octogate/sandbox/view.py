@@ -8,6 +8,7 @@ from octogate.smpp.simulator import InjectedMo, ReceivedMessage, ReceivedPart, S
 from octogate.sms.segments import split_text
 
 from .model import (
+    Book,
     Conversation,
     ConversationSummary,
     Direction,
@@ -102,3 +103,9 @@ def conversation(sim: SmscSimulator, key: str, limit: int = 100) -> Conversation
     chosen = sim.outcome_for(key)
     return Conversation(sim.version, display_number(key), Outcome(chosen) if chosen else None,
                         tuple(entry(i) for i in items))  # fmt: skip
+
+
+def book(sim: SmscSimulator, phones: int = 50, messages: int = 50) -> Book:
+    """The ``phones`` most recently active phones, each with its latest ``messages``."""
+    keys = list(reversed(list(sim.conversations)[-phones:])) if phones else []
+    return Book(sim.version, tuple(conversation(sim, key, messages) for key in keys), outcomes(sim))
