@@ -11,8 +11,8 @@ from octogate.config import ConfigError, load_settings
 from octogate.dispatch.runtime import simulator_config
 from octogate.sandbox.client import control_url
 from octogate.sandbox.model import (
-    Book,
     MAX_TEXT,
+    Book,
     Conversation,
     ConversationSummary,
     Direction,
