@@ -34,7 +34,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from octogate.listen import BadListenAddress, parse_listen
 from octogate.sms.segments import encode_part, split_text, udh_concat
@@ -55,6 +55,9 @@ from .session import (
     SessionStateError,
 )
 from .text import decode_part
+
+if TYPE_CHECKING:
+    from octogate.sandbox.control import ControlServer
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +326,7 @@ class SmscSimulator:
         #: grows at each change a phone or the sandbox would see (long polls wait for it to move)
         self.version = 0
         self._entry_ids = itertools.count(1)
-        self._control: object | None = None
+        self._control: ControlServer | None = None
         #: "http://host:port" of the control interface while it listens
         self.control_url: str | None = None
 
@@ -367,7 +370,7 @@ class SmscSimulator:
             return
         control, self._control = self._control, None
         if control is not None:
-            await control.stop()  # type: ignore[attr-defined]
+            await control.stop()
             self.control_url = None
         server.close()
         for handle in self._timers:
