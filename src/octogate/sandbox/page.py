@@ -122,8 +122,8 @@ class SandboxPage:
         try:
             listing, chat = await self._state(request, number)
         except SandboxError as refusal:
-            body = _notice("The sandbox is not available", str(refusal) + ". The sandbox exists while messages go "
-                           "to the built-in simulator (no [[connectors]] configured).")  # fmt: skip
+            body = _notice("The sandbox is not available", str(refusal), "The sandbox exists while messages go to "
+                           "the built-in simulator (no [[connectors]] configured).")  # fmt: skip
             return self.wrap(request, "SMS sandbox", body, 503)
         return self.wrap(request, "SMS sandbox", self._body(request, listing, chat, error), status)
 
@@ -310,9 +310,10 @@ def _message(m: PhoneMessage) -> str:
             f"<th>Receipt</th></tr></thead><tbody>{rows}</tbody></table></details></li>")  # fmt: skip
 
 
-def _notice(title: str, text: str) -> str:
-    return f'<section class="sandbox"><h1>SMS sandbox</h1><div class="empty"><p><strong>{escape(title)}</strong></p>' \
-           f"<p>{escape(text)}</p></div></section>"
+def _notice(title: str, *texts: str) -> str:
+    paragraphs = "".join(f"<p>{escape(text)}</p>" for text in texts)
+    return (f'<section class="sandbox"><h1>SMS sandbox</h1><div class="empty"><p><strong>{escape(title)}</strong>'
+            f"</p>{paragraphs}</div></section>")
 
 
 __all__ = ["PREFIX", "Csrf", "Outcome", "SandboxPage", "Scope", "Wrap", "standalone"]
