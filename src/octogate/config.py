@@ -29,6 +29,8 @@ ENVIRONMENT = {
     "OCTOGATE_SMTP": "smtp",
     "OCTOGATE_SMTP_DOMAIN": "smtp_domain",
 }
+#: the embedded simulator's sandbox control interface (`[simulator] control`): host:port or off
+CONTROL_ENVIRONMENT = "OCTOGATE_SIMULATOR_CONTROL"
 
 
 SMS_TYPES = frozenset(SMS_TYPE_CODES)
@@ -71,6 +73,8 @@ class SimulatorSettings:
     #: destinations (digits, no +) refused with ESME_RINVDSTADR
     invalid_prefixes: tuple[str, ...] = ()
     window: int = 64
+    #: the sandbox's HTTP control interface (loopback; `octogate sandbox` and the console call it), or "off"
+    control: str = "127.0.0.1:2776"
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,9 @@ def load_settings(config_file: str | None = None, environ: dict[str, str] | None
     if path:
         settings = _apply_file(settings, Path(path))
     from_env = {attribute: environ[name] for name, attribute in ENVIRONMENT.items() if environ.get(name)}
+    if environ.get(CONTROL_ENVIRONMENT):
+        settings = replace(settings, simulator=_checked_simulator(
+            replace(settings.simulator, control=environ[CONTROL_ENVIRONMENT])))  # fmt: skip
     return settings.with_overrides(**from_env)
 
 
@@ -259,10 +266,16 @@ def _simulator(section: dict[str, Any]) -> SimulatorSettings:
     values = dict(section)
     if "invalid_prefixes" in values:
         values["invalid_prefixes"] = tuple(str(p) for p in values["invalid_prefixes"])
-    simulator = SimulatorSettings(**values)
-    parse_listen(simulator.listen)
+    simulator = _checked_simulator(SimulatorSettings(**values))
     if not 0.0 <= float(simulator.fail_rate) <= 1.0:
         raise ConfigError("[simulator] fail_rate is between 0 and 1")
+    return simulator
+
+
+def _checked_simulator(simulator: SimulatorSettings) -> SimulatorSettings:
+    parse_listen(simulator.listen)
+    if simulator.control != "off":
+        parse_listen(simulator.control)
     return simulator
 
 

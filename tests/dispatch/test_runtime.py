@@ -24,7 +24,7 @@ async def test_without_connectors_the_builtin_simulator_delivers(
     app.gateway.on_accepted.append(running.dispatcher.wake)
     try:
         assert running.simulator is not None
-        assert running.describe() == (
+        assert running.describe().startswith(  # then the sandbox's control interface, when its port was free
             f"octogate: delivering over SMPP to the built-in SMSC simulator on 127.0.0.1:{running.simulator.port}"
         )
         campaign = await send(api, customer, sms_recipients="+33601020304")

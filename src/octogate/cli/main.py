@@ -12,6 +12,7 @@ from octogate.cli.gateway import add_gateway_commands, add_switch_commands
 from octogate.cli.incoming import add_incoming_commands
 from octogate.cli.mail import add_inbox_command
 from octogate.cli.pushes import add_callback_commands
+from octogate.cli.sandbox import add_sandbox_commands
 from octogate.client.cli import add_client_commands
 from octogate.config import ConfigError, Settings, load_settings, parse_listen
 from octogate.store.db import DatabaseError, UnsupportedDatabaseURL
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_inbox_command(commands)
     add_client_commands(commands)
     add_gateway_commands(commands)
+    add_sandbox_commands(commands)
 
     simulator = commands.add_parser(
         "smsc-sim", help="run the SMPP SMSC simulator (options: octogate smsc-sim --help)", add_help=False,

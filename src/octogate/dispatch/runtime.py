@@ -41,6 +41,7 @@ def simulator_config(settings: SimulatorSettings, password: str) -> SimulatorCon
         max_per_second=settings.tps, receipt_delay_ms=settings.receipt_delay_ms,
         receipt_mix={stat: weight for stat, weight in mix.items() if weight > 0},
         invalid_prefixes=settings.invalid_prefixes,
+        control=None if settings.control == "off" else parse_listen(settings.control),
     )  # fmt: skip
 
 
@@ -131,6 +132,8 @@ class Delivery:
         if self.simulator is not None and simulator is not None:
             cfg = simulator.config
             targets.append(f"the built-in SMSC simulator on {cfg.host}:{cfg.port}")
+            if self.simulator.control_url:
+                targets[-1] += f" (sandbox control interface on {self.simulator.control_url})"
         if not targets:
             return "octogate: no SMPP connector configured: accepted messages stay queued"
         return "octogate: delivering over SMPP to " + ", ".join(targets)

@@ -10,6 +10,12 @@ prefixes (ESME_RINVDSTADR), records every part and reassembles long messages, se
 receiver/transceiver bound with the same system_id (re-sending those answered with an error), and
 injects MO messages. ``stop()`` is graceful: submits already read are answered, later ones are left
 unread (so the client retries them), then the simulator unbinds.
+
+The sandbox (``octogate.sandbox``) reads what each phone received from here: ``conversations`` keeps, per
+phone number, the whole messages sent to it and the texts injected from it, with each part's receipt; the
+receipt outcome of the next messages can be chosen, globally or per number (``set_outcome``); ``version``
+grows at every change a phone would see. With ``SimulatorConfig.control`` set, ``start()`` also opens the
+sandbox's HTTP control interface on that address (``octogate.sandbox.control``).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from octogate.listen import BadListenAddress, parse_listen
 from octogate.sms.segments import encode_part, split_text, udh_concat
@@ -50,6 +56,9 @@ from .session import (
 )
 from .text import decode_part
 
+if TYPE_CHECKING:
+    from octogate.sandbox.control import ControlServer
+
 log = logging.getLogger(__name__)
 
 
@@ -68,6 +77,27 @@ def id_base() -> int:
     """A random start for a simulator's id counter: two bases 2**62 apart on average, so two simulators (or
     two runs of one) would have to hand out about 2**30 ids each before a clash became plausible."""
     return secrets.randbits(RANDOM_BASE_BITS)
+
+
+#: Receipt outcomes the sandbox can choose for the next messages: the stat each receipt carries (None: no
+#: receipt is sent at all, as when a phone stays off and the SMSC never reports).
+OUTCOMES: dict[str, str | None] = {"delivered": "DELIVRD", "undelivered": "UNDELIV", "rejected": "REJECTD",
+                                   "none": None}
+#: Entries (messages to a phone, texts from it) kept per phone number, and phone numbers kept: the oldest go
+#: first, so a long-running sandbox stays within bounded memory.
+CONVERSATION_LIMIT = 500
+PHONES_LIMIT = 10_000
+
+
+def phone_key(address: str) -> str:
+    """One spelling per phone: "+33612345678", "0033612345678" and "33612345678" are the same number (an
+    alphanumeric address is kept as written)."""
+    key = "".join(address.split())
+    if key.startswith("+"):
+        key = key[1:]
+    elif key.startswith("00") and key.isdigit():
+        key = key[2:]
+    return key
 
 
 def format_message_id(number: int, style: str) -> str:
@@ -100,6 +130,8 @@ class SimulatorConfig:
     redelivery_delay_ms: float = 500.0
     seed: int | None = None
     max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH
+    #: (host, port) of the sandbox's HTTP control interface; None: none. Port 0: an ephemeral one.
+    control: tuple[str, int] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.receipt_mix) - set(RECEIPT_STAT_TO_STATE)
@@ -135,6 +167,10 @@ class ReceivedPart:
     tlvs: list[Tlv]
     received_at: float
     validity_period: str = ""  # as the ESME wrote it (SMPP 3.4 §7.1.1)
+    #: stat of the receipt scheduled for this part; None: no receipt (not requested, or outcome "none")
+    receipt_stat: str | None = None
+    #: when the ESME acknowledged that receipt (epoch seconds); None while it has not
+    receipt_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -151,10 +187,32 @@ class ReceivedMessage:
     data_coding: int
     text: str
     parts: list[ReceivedPart]
+    #: sandbox order: unique and growing across the messages and injected texts of one simulator
+    id: int = 0
+    #: when its last part arrived (epoch seconds): when the phone shows it
+    received_at: float = 0.0
 
     @property
     def message_ids(self) -> list[str]:
         return [p.message_id for p in self.parts]
+
+
+@dataclass(slots=True)
+class InjectedMo:
+    """A text a phone sent (``inject_mo``), as the sandbox shows it in the phone's conversation."""
+
+    id: int
+    system_id: str
+    source_addr: str
+    destination_addr: str
+    text: str
+    data_coding: int
+    parts: int
+    sent_at: float
+    #: "pending" until every part is answered, then "acknowledged" (all ESME_ROK), "refused" (an error
+    #: status after the last attempt) or "withdrawn" (not answered in time: never delivered)
+    state: str = "pending"
+    statuses: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -177,6 +235,7 @@ class _Job:
     message_id: str = ""
     future: asyncio.Future[int] | None = None
     attempts: int = 0
+    part: ReceivedPart | None = None  # the part a receipt reports on
 
 
 @dataclass(slots=True, eq=False)
@@ -257,6 +316,19 @@ class SmscSimulator:
         self._watchers = 0
         self._stat_names = list(self.config.receipt_mix)
         self._stat_weights = [self.config.receipt_mix[s] for s in self._stat_names]
+        # --- the sandbox's view ---
+        #: phone number (``phone_key``) -> its messages and texts, oldest first
+        self.conversations: dict[str, deque[ReceivedMessage | InjectedMo]] = {}
+        #: outcome of the next receipts for every number (None: drawn from ``receipt_mix``)
+        self.outcome: str | None = None
+        #: per-number outcomes, over ``outcome``
+        self.outcomes: dict[str, str] = {}
+        #: grows at each change a phone or the sandbox would see (long polls wait for it to move)
+        self.version = 0
+        self._entry_ids = itertools.count(1)
+        self._control: ControlServer | None = None
+        #: "http://host:port" of the control interface while it listens
+        self.control_url: str | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
     @property
@@ -274,13 +346,32 @@ class SmscSimulator:
         for job in list(self._timers.values()):  # receipts scheduled before a stop are due now
             self._enqueue(job)
         self._timers.clear()
+        if self.config.control is not None:
+            await self._start_control(*self.config.control)
         return self.port
+
+    async def _start_control(self, host: str, port: int) -> None:
+        """The sandbox's HTTP interface; an address in use costs a warning, never the simulator."""
+        from octogate.sandbox.control import ControlServer  # aiohttp: only where a control interface is asked
+
+        control = ControlServer(self)
+        try:
+            self.control_url = await control.start(host, port)
+        except OSError as error:
+            log.warning("simulator: no sandbox control interface on %s:%d: %s", host, port, error.strerror)
+            return
+        self._control = control
+        log.info("SMSC simulator control interface on %s", self.control_url)
 
     async def stop(self, grace: float = 2.0) -> None:
         """Graceful: answer what was read, read no more submits, unbind every ESME, close."""
         server, self._server = self._server, None
         if server is None:
             return
+        control, self._control = self._control, None
+        if control is not None:
+            await control.stop()
+            self.control_url = None
         server.close()
         for handle in self._timers:
             handle.cancel()  # the jobs stay in _timers and are delivered after the next start()
@@ -314,6 +405,42 @@ class SmscSimulator:
 
     def set_account(self, system_id: str, password: str) -> None:
         self.config.accounts[system_id] = password
+
+    # --- the sandbox ----------------------------------------------------------------------------------
+    def set_outcome(self, outcome: str | None, number: str | None = None) -> None:
+        """The receipts of the next messages (to ``number``, or to every number without an outcome of its
+        own): one of ``OUTCOMES``; None goes back to the global outcome (for a number) or to ``receipt_mix``."""
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ValueError(f"outcome is one of {', '.join(OUTCOMES)}")
+        if number is None:
+            self.outcome = outcome
+        elif outcome is None:
+            self.outcomes.pop(phone_key(number), None)
+        else:
+            self.outcomes[phone_key(number)] = outcome
+        self._changed_for_sandbox()
+
+    def outcome_for(self, number: str) -> str | None:
+        return self.outcomes.get(phone_key(number), self.outcome)
+
+    def receivers(self, system_id: str) -> int:
+        """Binds that can take a deliver_sm for ``system_id`` now."""
+        return len(self._receivers(system_id))
+
+    def _remember(self, number: str, entry: ReceivedMessage | InjectedMo) -> None:
+        key = phone_key(number)
+        conversation = self.conversations.pop(key, None)  # re-inserted last: the dict is by last activity
+        if conversation is None:
+            conversation = deque(maxlen=CONVERSATION_LIMIT)
+            while len(self.conversations) >= PHONES_LIMIT:
+                del self.conversations[next(iter(self.conversations))]
+        conversation.append(entry)
+        self.conversations[key] = conversation
+        self._changed_for_sandbox()
+
+    def _changed_for_sandbox(self) -> None:
+        self.version += 1
+        self._notify()
 
     # --- waiting helpers for tests ----------------------------------------------------------------
     def _notify(self) -> None:
@@ -442,9 +569,9 @@ class SmscSimulator:
                             pdu.registered_delivery, pdu.short_message, decoded.text, concat, list(pdu.tlvs),
                             time.time(), pdu.validity_period)
         self.parts.append(part)
-        self._assemble(part)
         if pdu.registered_delivery & 0x03:
-            self._schedule_receipt(part)
+            self._schedule_receipt(part)  # first: the phone's conversation shows the part with its receipt
+        self._assemble(part)
         latency = self.config.latency_ms / 1000.0
         if latency <= 0:
             conn.write(session.respond(pdu, message_id=message_id))
@@ -467,7 +594,7 @@ class SmscSimulator:
 
     def _assemble(self, part: ReceivedPart) -> None:
         if part.concat is None:
-            self.messages.append(self._message([part]))
+            self._complete([part])
             return
         ref, total, seq = part.concat
         key = (part.system_id, part.source_addr, part.destination_addr, ref, total)
@@ -475,7 +602,15 @@ class SmscSimulator:
         slots[seq] = part
         if len(slots) == total:
             del self._assembly[key]
-            self.messages.append(self._message([slots[i] for i in sorted(slots)]))
+            self._complete([slots[i] for i in sorted(slots)])
+
+    def _complete(self, parts: list[ReceivedPart]) -> None:
+        """A whole message reached the phone: recorded, and shown in the phone's conversation."""
+        message = self._message(parts)
+        message.id = next(self._entry_ids)
+        message.received_at = max(p.received_at for p in parts)
+        self.messages.append(message)
+        self._remember(message.destination_addr, message)
 
     @staticmethod
     def _message(parts: list[ReceivedPart]) -> ReceivedMessage:
@@ -486,9 +621,17 @@ class SmscSimulator:
 
     # --- receipts and MO --------------------------------------------------------------------------
     def _schedule_receipt(self, part: ReceivedPart) -> None:
-        stat = self._rng.choices(self._stat_names, self._stat_weights)[0]
+        chosen = self.outcome_for(part.destination_addr)
+        if chosen is None:
+            stat = self._rng.choices(self._stat_names, self._stat_weights)[0]
+        else:
+            outcome_stat = OUTCOMES[chosen]
+            if outcome_stat is None:
+                return  # the sandbox asked for no receipt
+            stat = outcome_stat
         if part.registered_delivery & 0x03 == 2 and stat == "DELIVRD":
             return  # receipt requested on failure only
+        part.receipt_stat = stat
         submitted = datetime.fromtimestamp(part.received_at, UTC)
         done = datetime.now(UTC)
         err = 0 if stat == "DELIVRD" else 1
@@ -501,7 +644,7 @@ class SmscSimulator:
                         short_message=text.encode("ascii"))
         pdu.receipted_message_id = part.message_id
         pdu.message_state = RECEIPT_STAT_TO_STATE[stat]
-        job = _Job(part.system_id, pdu, stat=stat, message_id=part.message_id)
+        job = _Job(part.system_id, pdu, stat=stat, message_id=part.message_id, part=part)
         self._later(self.config.receipt_delay_ms / 1000.0, job)
 
     def _later(self, delay: float, job: _Job) -> None:
@@ -567,7 +710,11 @@ class SmscSimulator:
                 return
         elif status == CommandStatus.ESME_ROK:
             self.receipts.append(ReceiptRecord(job.message_id, job.stat, job.pdu.source_addr, job.system_id))
-            self._notify()
+            if job.part is not None:
+                job.part.receipt_at = time.time()
+                self._changed_for_sandbox()
+            else:
+                self._notify()
             return
         log.info("simulator: deliver_sm answered %s; delivering again later", status_name(status))
         self._later(self.config.redelivery_delay_ms / 1000.0, job)
@@ -579,12 +726,21 @@ class SmscSimulator:
         Returns the deliver_sm_resp status of each part (a part answered with an error is delivered
         again, up to 3 attempts). ``system_id`` defaults to the only account.
         """
+        sent = await self.phone_sends(source, destination, text, system_id=system_id, within=within)
+        return sent.statuses
+
+    async def phone_sends(self, source: str, destination: str, text: str, *, system_id: str | None = None,
+                          within: float = 10.0) -> InjectedMo:
+        """``inject_mo``, returning the text as the phone's conversation records it (its state says how the
+        ESME answered). TimeoutError when it was not all answered within ``within`` seconds: then withdrawn."""
         if system_id is None:
             if len(self.config.accounts) != 1:
                 raise ValueError("several accounts: say which system_id receives the MO")
             system_id = next(iter(self.config.accounts))
         alphabet, chunks = split_text(text)
         data_coding = DataCoding.UCS2 if alphabet == "ucs2" else DataCoding.SMSC_DEFAULT
+        if len(chunks) > 255:
+            raise ValueError("text too long: at most 255 parts")
         ref = next(self._mo_ref) & 0xFF
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[int]] = []
@@ -601,12 +757,17 @@ class SmscSimulator:
             fut: asyncio.Future[int] = loop.create_future()
             futures.append(fut)
             jobs.append(_Job(system_id, pdu, future=fut))
+        record = InjectedMo(next(self._entry_ids), system_id, source, destination, text, data_coding, len(chunks),
+                            time.time())
+        self._remember(source, record)
         for job in jobs:
             self._enqueue(job)
         try:
             async with asyncio.timeout(within):
-                return list(await asyncio.gather(*futures))
+                record.statuses = list(await asyncio.gather(*futures))
         except BaseException:
+            record.state = "withdrawn"
+            self._changed_for_sandbox()
             # Not delivered in time: withdraw what is still queued, so it cannot arrive later.
             queue = self._due.get(system_id)
             if queue:
@@ -616,6 +777,24 @@ class SmscSimulator:
                     handle.cancel()
                     del self._timers[handle]
             raise
+        ok = all(status == CommandStatus.ESME_ROK for status in record.statuses)
+        record.state = "acknowledged" if ok else "refused"
+        self._changed_for_sandbox()
+        return record
+
+    def clear_conversations(self) -> None:
+        """The sandbox starts over: conversations and chosen outcomes forgotten (the test records stay)."""
+        self.conversations.clear()
+        self.outcome = None
+        self.outcomes.clear()
+        self._changed_for_sandbox()
+
+    def last_sent_to(self, number: str) -> ReceivedMessage | None:
+        """The latest whole message to a phone: whom it replies to, and on which account."""
+        for item in reversed(self.conversations.get(phone_key(number), ())):
+            if isinstance(item, ReceivedMessage):
+                return item
+        return None
 
 
 # --- command line -----------------------------------------------------------------------------------
@@ -649,6 +828,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="destinations refused with ESME_RINVDSTADR (repeatable)")
     parser.add_argument("--message-id-style", choices=("hex", "decimal"), default="hex")
     parser.add_argument("--seed", type=int, default=None, help="seed of the receipt outcomes")
+    parser.add_argument("--control", type=_parse_listen, default=None, metavar="HOST:PORT",
+                        help="serve the sandbox's HTTP control interface there (e.g. 127.0.0.1:2776; default: none)")
     return parser
 
 
@@ -662,15 +843,19 @@ def config_from_args(argv: Sequence[str] | None) -> SimulatorConfig:
                            max_per_second=args.tps, receipt_delay_ms=args.receipt_delay_ms,
                            receipt_mix={k: v for k, v in mix.items() if v > 0},
                            invalid_prefixes=tuple(args.invalid_prefix),
-                           message_id_style=args.message_id_style, seed=args.seed)
+                           message_id_style=args.message_id_style, seed=args.seed, control=args.control)
 
 
-async def serve(config: SimulatorConfig, *, ready: Callable[[int], None] | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or cancellation), then stop gracefully."""
+async def serve(config: SimulatorConfig, *, ready: Callable[[int], None] | None = None,
+                started: Callable[[SmscSimulator], None] | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or cancellation), then stop gracefully. ``ready`` gets the SMPP port,
+    ``started`` the running simulator (its control interface's address, for one)."""
     sim = SmscSimulator(config)
     port = await sim.start()
     if ready is not None:
         ready(port)
+    if started is not None:
+        started(sim)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -690,11 +875,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = config_from_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    def ready(port: int) -> None:
-        print(f"SMSC simulator listening on {config.host}:{port} "
+    def started(sim: SmscSimulator) -> None:
+        print(f"SMSC simulator listening on {config.host}:{sim.port} "
               f"(accounts: {', '.join(sorted(config.accounts))})", flush=True)
+        if sim.control_url is not None:
+            print(f"sandbox control interface on {sim.control_url}", flush=True)
 
-    asyncio.run(serve(config, ready=ready))
+    asyncio.run(serve(config, started=started))
     return 0
 
 
