@@ -111,10 +111,7 @@ def create_private(path: str) -> None:
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass  # another process made it first
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # made by another process meanwhile: kept as is
 
 
 class Connection:
