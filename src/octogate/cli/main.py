@@ -12,6 +12,7 @@ from octogate.cli.gateway import add_gateway_commands, add_switch_commands
 from octogate.cli.incoming import add_incoming_commands
 from octogate.cli.mail import add_inbox_command
 from octogate.cli.pushes import add_callback_commands
+from octogate.cli.signing import add_push_secret_command
 from octogate.client.cli import add_client_commands
 from octogate.config import ConfigError, Settings, load_settings, parse_listen
 from octogate.store.db import DatabaseError, UnsupportedDatabaseURL
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     account = add_account_commands(commands)
     add_callback_commands(commands, account)
+    add_push_secret_command(account)
     add_incoming_commands(commands)
     add_inbox_command(commands)
     add_client_commands(commands)
