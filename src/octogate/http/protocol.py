@@ -196,6 +196,9 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         _idle(self.server_state).pop(self, None)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # a pipelined request behind one being answered: no answer may interleave
+            return
         head = b"".join([
             STATUS_LINE[status], b"content-type: ", content_type, b"\r\ncontent-length: ",
             str(len(body)).encode(), b"\r\nconnection: close\r\n\r\n",
