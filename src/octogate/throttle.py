@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from prometheus_client import Counter
 
+from octogate.backoff import doubling
 from octogate.config import HttpLimits
 
 #: the client address of the request being served (set by the HTTP edge for each request's task)
@@ -52,7 +53,7 @@ class CredentialGuard:
         if worst <= limits.auth_free_failures:
             return 0.0
         AUTH_THROTTLED.labels(by="login" if by_login >= by_address else "address").inc()
-        return min(limits.auth_max_delay, FIRST_DELAY * 2 ** min(worst - limits.auth_free_failures - 1, 16))
+        return doubling(worst - limits.auth_free_failures - 1, FIRST_DELAY, limits.auth_max_delay)
 
     async def failed(self, login: str, address: str | None = None) -> None:
         """A wrong login or key: wait as long as this caller's record says before the 101 goes out."""
