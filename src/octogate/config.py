@@ -323,7 +323,7 @@ _SETTINGS_HINTS = hints_of(Settings)
 SERVER_HINTS = {
     name: _SETTINGS_HINTS[name]
     for name in (
-        "http", "database_url", "tls_cert", "tls_key", "demo", "demo_login", "demo_key", "demo_credit",
+        "http", "database_url", "tls_cert", "tls_key", "demo", "demo_login", "demo_credit",
         "successes_wrapper", "background", "smtp", "smtp_domain", "smtp_max_size", "smtp_tls_cert", "smtp_tls_key",
     )
 }  # fmt: skip

@@ -54,6 +54,20 @@ def read_all(sock: socket.socket) -> bytes:
     return data
 
 
+def closed_by_server(sock: socket.socket, within: float = 5.0) -> bytes:
+    """What the server sent before closing the connection; fails if it is still open after `within` seconds."""
+    sock.settimeout(within)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        raise AssertionError(f"the server kept the connection open for {within} s") from None
+    return data
+
+
 def write_config(folder: Path, text: str) -> Path:
     path = folder / "octogate.toml"
     path.write_text(text)

@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 
 import httpx
 
-from harden.conftest import address, exchange, read_all
+from harden.conftest import address, closed_by_server, exchange
 from live.conftest import LiveServer, start_server
 
 GENEROUS = 0.1  # seconds: "other clients answered within 100 ms"
@@ -85,7 +85,7 @@ def test_slow_connections_beyond_the_cap_leave_others_answered(limited: LiveServ
             slow.append(sock)
         assert best_of(limited) < GENEROUS
         # the oldest were closed to make room; a slow one left open is closed at the header timeout (1 s)
-        reply = read_all(slow[-1])
+        reply = closed_by_server(slow[-1])
         assert reply == b"" or reply.startswith(b"HTTP/1.1 408 ")
     finally:
         for sock in slow:
@@ -109,3 +109,17 @@ def test_keep_alive_clients_keep_working(limited: LiveServer) -> None:
     with httpx.Client(base_url=limited.base_url) as client:
         for _ in range(5):
             assert "<error_code>100</error_code>" in client.get("/api/balance").text
+
+
+def test_slow_uploads_beyond_the_cap_leave_others_answered(limited: LiveServer) -> None:
+    slow = []
+    try:
+        for _ in range(200):  # headers sent at once, then a body that never comes
+            sock = socket.create_connection(address(limited), timeout=5)
+            sock.sendall(b"POST /api/sms HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000\r\n\r\nuser_login=")
+            slow.append(sock)
+        assert best_of(limited) < GENEROUS
+        assert closed_by_server(slow[0]) == b""  # closed unanswered to make room: never applied half-read
+    finally:
+        for sock in slow:
+            sock.close()

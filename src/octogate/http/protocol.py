@@ -51,8 +51,9 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
     * The request line and header section are never fed to the parser past `max_url_bytes + max_header_bytes`:
       httptools and uvicorn grow their buffers by concatenation, so a 166 MB header cost 42 s of CPU.
     * Headers must arrive within `header_timeout` seconds (slowloris), and at most `max_connections` are
-      open: a new one beyond closes the oldest connection that is idle or still sending its headers, so
-      slow clients can never keep an honest one out.
+      open: a new one beyond closes the oldest connection that is idle, refused or still sending its headers
+      (else the oldest still sending its body: an incomplete request is never applied), so slow clients can
+      never keep an honest one out.
     * An over-long URL on the API is answered as the API answers an unreadable request (HTTP 200, code 100,
       XML or JSON by path); elsewhere 414. Too many or too large headers: 431. Each refusal closes the
       connection after a lingering read, so the client reads the answer rather than a reset.
@@ -78,8 +79,8 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
         super().connection_made(transport)
         idle = _idle(self.server_state)
         if len(self.connections) > self.max_connections:
-            oldest = next(iter(idle), None)
-            if oldest is None:  # every other connection is serving a request: this one waits its turn elsewhere
+            oldest = next(iter(idle), None) or next(iter(_uploading(self.server_state)), None)
+            if oldest is None:  # every other connection is being answered: this one must try again later
                 transport.abort()
                 return
             oldest.transport.abort()
@@ -88,6 +89,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         _idle(self.server_state).pop(self, None)
+        _uploading(self.server_state).pop(self, None)
         for timer in (self._head_timer, self._linger_timer):
             if timer is not None:
                 timer.cancel()
@@ -154,6 +156,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
         self._in_head = False
         if self._refusal is None:
             super().on_headers_complete()
+            _uploading(self.server_state)[self] = None  # until its body is read whole
 
     def on_body(self, body: bytes) -> None:
         if self._refusal is None:
@@ -161,6 +164,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._in_head, self._head_fed = True, 0  # the next bytes are the next request's head
+        _uploading(self.server_state).pop(self, None)
         if self._refusal is None:
             super().on_message_complete()
 
@@ -195,7 +199,9 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-        _idle(self.server_state).pop(self, None)
+        idle = _idle(self.server_state)
+        idle[self] = None
+        idle.move_to_end(self, last=False)  # the first to close if room is needed: it is being closed anyway
         if self.cycle is not None and not self.cycle.response_complete:
             self.transport.close()  # a pipelined request behind one being answered: no answer may interleave
             return
@@ -212,9 +218,22 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
             self.transport.close()
 
 
-def _idle(state: Any) -> OrderedDict[GuardedHttpToolsProtocol, None]:
-    """The server's connections that hold no request (new, idle or sending headers), oldest first."""
-    idle = getattr(state, "octogate_idle", None)
-    if idle is None:
-        idle = state.octogate_idle = OrderedDict()
-    return idle
+Registry = OrderedDict[GuardedHttpToolsProtocol, None]
+
+
+def _idle(state: Any) -> Registry:
+    """The server's connections that hold no request (new, idle, refused or sending headers), oldest first."""
+    return _registry(state, "octogate_idle")
+
+
+def _uploading(state: Any) -> Registry:
+    """The server's connections still sending a request's body, oldest first."""
+    return _registry(state, "octogate_uploading")
+
+
+def _registry(state: Any, name: str) -> Registry:
+    found = getattr(state, name, None)
+    if found is None:
+        found = OrderedDict()
+        setattr(state, name, found)
+    return found
