@@ -28,10 +28,10 @@ def test_environment_beats_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[server]\nport = 1\n", "unknown [server] settings: port"),
-        ("[rules]\nbilling = 'cheap'\n", "billing is"),
+        ("[server]\nport = 1\n", "server.port: unknown setting"),
+        ("[rules]\nbilling = 'cheap'\n", "rules.billing: expected one of 'octopush', 'segments'"),
         ("[rules]\nmarketing_start = '21:00'\n", "bad marketing hours"),
-        ("[server\n", "cannot read configuration"),
+        ("[server\n", "not TOML"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:

@@ -7,6 +7,7 @@ operator's command is, so the methods are synchronous. A refusal is `Refused`, o
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from octogate.sms.money import to_micro
 from octogate.sms.numbers import NumberError, normalise
 from octogate.sms.prices import PriceTable
 from octogate.statuses import PushKind
-from octogate.store import inbox, incoming, outbox, queries
+from octogate.store import inbox, incoming, outbox, push_secrets, queries
 from octogate.store.db import Connection
 from octogate.store.incoming import CampaignView
 from octogate.store.prices import price_table_from_rows, rows_from_price_table
@@ -37,6 +38,7 @@ T = TypeVar("T")
 PUSH_KINDS: tuple[str, ...] = tuple(PushKind)  # one URL per kind, in this order
 MAX_LOGIN = 254
 MAX_NOTE = 200
+PUSH_SECRET_LENGTH = (16, 128)  # characters: shorter is guessable, longer is a mistake
 
 
 class Refused(Exception):
@@ -141,6 +143,20 @@ class Operator:
             return self.push_urls(login)
         urls = self._run(outbox.set_urls, normalise_login(login), checked)
         return dict(zip(PUSH_KINDS, urls, strict=True))
+
+    def set_push_secret(self, login: str, secret: str | None = None, *, remove: bool = False) -> str | None:
+        """Sign the account's pushes with `secret` (a new random one when None); `remove` stops signing.
+        Returns the secret now in force, for the operator to hand to the customer."""
+        if remove:
+            self._run(push_secrets.set_secret, normalise_login(login), None, self._now())
+            return None
+        if secret is None:
+            secret = secrets.token_urlsafe(32)
+        low, high = PUSH_SECRET_LENGTH
+        if not low <= len(secret) <= high or any(c.isspace() or not c.isprintable() for c in secret):
+            raise Refused(f"a push secret is {low} to {high} printable characters without spaces")
+        self._run(push_secrets.set_secret, normalise_login(login), secret, self._now())
+        return secret
 
     def pushes(self, failed_only: bool, login: str | None, limit: int) -> list[outbox.OutboxRow]:
         """Pending and failed pushes (or failed only), oldest first, optionally of one account."""

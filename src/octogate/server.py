@@ -12,7 +12,7 @@ import uvicorn
 from octogate.background import BackgroundProcess, run_background, stop_background
 from octogate.config import Settings, parse_listen
 from octogate.http.app import OctopushApp
-from octogate.http.protocol import TolerantHttpToolsProtocol
+from octogate.http.limits import uvicorn_limits
 from octogate.keys import hash_api_key, new_api_key
 from octogate.service import Gateway, normalise_login
 from octogate.sms.money import to_micro
@@ -91,7 +91,7 @@ async def serve(settings: Settings) -> None:
             app,
             host=host,
             port=port,
-            http=TolerantHttpToolsProtocol,
+            **uvicorn_limits(settings),  # harden: URL/header caps, header timeout, connection cap
             loop="none",
             lifespan="off",
             access_log=False,

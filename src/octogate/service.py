@@ -30,6 +30,7 @@ from octogate.store.records import (
     StoreUnavailable,
 )
 from octogate.store.store import Store
+from octogate.throttle import CredentialGuard
 
 SIMULATION_TICKET = "XXXSIMULATIONXXX"
 RECIPIENTS_PER_SLICE = 1000  # recipients validated between two yields to the event loop
@@ -49,8 +50,10 @@ class Gateway:
         rules: Rules | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        guard: CredentialGuard | None = None,
     ) -> None:
         self.store = store
+        self.guard = guard or CredentialGuard()  # wrong credentials slow down (still 101)
         self.rules = rules or Rules()
         self.clock = clock
         self.prices: PriceTable = default_price_table()
@@ -116,6 +119,7 @@ class Gateway:
         # The key is hashed and compared even for an unknown login: the answer and its timing say nothing more.
         matches = api_key_matches(api_key, account.api_key_hash if account else _ABSENT_ACCOUNT_HASH)
         if account is None or not matches:
+            await self.guard.failed(normalise_login(login))
             raise ApiError(Code.BAD_CREDENTIALS)
         if not account.activated:
             raise ApiError(Code.ACCOUNT_NOT_ACTIVATED)

@@ -176,7 +176,7 @@ async def test_two_workers_never_push_the_same_row_at_once(
 async def test_forbidden_private_targets_are_refused_and_recorded(
     store: Store, receiver: Receiver, fast: CallbackSettings
 ) -> None:
-    settings = replace(fast, forbid_private_targets=True)
+    settings = replace(fast, forbid_private_targets=True, allow_targets=())
     literal = point(store, make_customer(store).login, receiver.url())
     named = point(store, make_customer(store).login, f"http://localhost:{receiver.port}/push")
     by_ip, by_name = enqueue(store, literal, RECEIPT), enqueue(store, named, RECEIPT)

@@ -28,7 +28,10 @@ def test_binds_default_to_one_and_are_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [("binds = 0\n", "binds must be at least 1"), ("[dispatch]\nbind_lease_seconds = 1\n", "bind_lease_seconds")],
+    [
+        ("binds = 0\n", r"connectors\[0\]\.binds: must be between 1 and 1000"),
+        ("[dispatch]\nbind_lease_seconds = 1\n", r"dispatch\.bind_lease_seconds: must be between 3 and 600"),
+    ],
 )
 def test_mistakes_are_named(tmp_path: Path, extra: str, message: str) -> None:
     path = tmp_path / "c.toml"

@@ -45,7 +45,7 @@ def test_connectors_and_routes_are_read(tmp_path: Path) -> None:
             '[[connectors]]\nname = "a"\nhost = "h"\nport = 1\nsystem_id = "i"\npassword = "p"\nwindo = 5\n',
             "windo",
         ),
-        ('[[connectors]]\nname = "a"\nhost = "h"\n', "needs"),
+        ('[[connectors]]\nname = "a"\nhost = "h"\n', r"connectors\[0\]\.port: missing \(required\)"),
         (
             '[[connectors]]\nname = "a"\nhost = "h"\nport = 1\nsystem_id = "i"\npassword = "p"\nwindow = 0\n',
             "window",

@@ -143,6 +143,7 @@ bind_lease_seconds = {BIND_LEASE}
 
 [callbacks]
 lease_seconds = {CLAIM_LEASE}
+allow_targets = ["127.0.0.0/8"]   # the receiver is on loopback; private targets are forbidden by default
 """,
         encoding="utf-8",
     )

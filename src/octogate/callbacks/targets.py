@@ -1,5 +1,10 @@
-"""Which URLs a push may go to: http(s) only (checked when set), and, when the operator forbids it, never a
-loopback, private or link-local address (checked when pushing too, since a name's addresses can change)."""
+"""Which URLs a push may go to: http(s) only (checked when set), and, unless the operator allows it, never a
+loopback, private or link-local address (checked when pushing, since a name's addresses can change).
+
+Private targets are forbidden by default: a customer's push URL must not reach the gateway's own network
+(169.254.169.254, an admin port on 127.0.0.1). `allow_targets` lists the networks exempted, e.g. a customer's
+receiver inside the operator's LAN; the embedded sandbox (no connectors) allows loopback by default.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +57,15 @@ def host_key(url: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
-def forbidden_reason(address: str) -> str | None:
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def networks(allowed: tuple[str, ...] | None) -> Networks:
+    """The configured allow-list (checked at load) as networks."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in allowed or ())
+
+
+def forbidden_reason(address: str, allowed: Networks = ()) -> str | None:
     """Why an IP address is no place for a push when private targets are forbidden; None if it is fine."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -60,6 +73,8 @@ def forbidden_reason(address: str) -> str | None:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    if any(ip.version == network.version and ip in network for network in allowed):
+        return None
     for reason, flag in (
         ("loopback", ip.is_loopback),
         ("unspecified", ip.is_unspecified),
@@ -73,21 +88,25 @@ def forbidden_reason(address: str) -> str | None:
     return None
 
 
-def literal_host_reason(url: str) -> str | None:
+def literal_host_reason(url: str, allowed: Networks = ()) -> str | None:
     """The refusal for a URL whose host is an IP address itself (no resolver sees those)."""
-    return forbidden_reason(urlsplit(url).hostname or "")
+    return forbidden_reason(urlsplit(url).hostname or "", allowed)
 
 
 class GuardedResolver(ThreadedResolver):
     """The client's resolver, refusing names that resolve to a forbidden address (checked on every lookup the
     connection pool makes, so a name that starts pointing inside the network is refused from then on)."""
 
+    def __init__(self, allowed: Networks = ()) -> None:
+        super().__init__()
+        self.allowed = allowed
+
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         found = await super().resolve(host, port, family)
         for entry in found:
-            reason = forbidden_reason(str(entry["host"]))
+            reason = forbidden_reason(str(entry["host"]), self.allowed)
             if reason:
                 raise ForbiddenTarget(reason)
         return found

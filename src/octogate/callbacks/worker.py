@@ -26,7 +26,9 @@ from collections.abc import Callable
 
 import aiohttp
 
+from octogate.callbacks import targets
 from octogate.callbacks.backoff import next_attempt
+from octogate.callbacks.signing import PushSigner
 from octogate.callbacks.targets import ForbiddenTarget, GuardedResolver, host_key, literal_host_reason
 from octogate.config import CallbackSettings
 from octogate.statuses import PushStatus
@@ -116,6 +118,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         self._turn = 0
         self._pushes: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+        self._signer = PushSigner(store, clock=clock)  # X-Octogate-Signature, for accounts with a secret
+        self._allowed = targets.networks(self.settings.allow_targets)  # private, yet allowed
 
     # --- the worker's hooks ------------------------------------------------------------------------------------
 
@@ -124,7 +128,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         connector = aiohttp.TCPConnector(
             limit=s.concurrency,
             limit_per_host=s.per_host,
-            resolver=GuardedResolver() if s.forbid_private_targets else None,
+            resolver=GuardedResolver(self._allowed) if s.forbid_private_targets else None,
             ttl_dns_cache=10,
         )
         self._session = aiohttp.ClientSession(
@@ -262,20 +266,22 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         if not push.url:
             return None, f"the account has no {push.kind} URL"
         if self.settings.forbid_private_targets:
-            reason = literal_host_reason(push.url)
+            reason = literal_host_reason(push.url, self._allowed)
             if reason:
                 return None, reason
         slots = self._host_slots.setdefault(host, Slots())
+        body = push.payload.encode("utf-8")
         async with slots, self._global_slots:
-            return await self._post(push.url, push.payload)
+            signed = await self._signer.headers(push.account_id, body)  # signed when sent: a fresh timestamp
+            return await self._post(push.url, body, signed)
 
-    async def _post(self, url: str, payload: str) -> tuple[int | None, str | None]:
+    async def _post(self, url: str, body: bytes, signed: dict[str, str]) -> tuple[int | None, str | None]:
         assert self._session is not None
         try:
             async with self._session.post(
                 url,
-                data=payload.encode("utf-8"),
-                headers={"Content-Type": CONTENT_TYPE},
+                data=body,
+                headers={"Content-Type": CONTENT_TYPE, **signed},
                 allow_redirects=False,
             ) as response:
                 body = await response.content.read(BODY_LIMIT)

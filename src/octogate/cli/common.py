@@ -46,7 +46,7 @@ def flag(parser: argparse.ArgumentParser, on: str, off: str, dest: str) -> None:
 
 
 def open_store(args: argparse.Namespace, settings: Settings) -> Store:
-    store = Store(args.database_url or settings.database_url)
+    store = Store(settings.with_overrides(database_url=args.database_url).database_url)
     store.migrate()
     return store
 

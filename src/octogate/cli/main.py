@@ -13,16 +13,24 @@ from octogate.cli.incoming import add_incoming_commands
 from octogate.cli.mail import add_inbox_command
 from octogate.cli.pushes import add_callback_commands
 from octogate.cli.sandbox import add_sandbox_commands
+from octogate.cli.signing import add_push_secret_command
 from octogate.client.cli import add_client_commands
 from octogate.config import ConfigError, Settings, load_settings, parse_listen
 from octogate.store.db import DatabaseError, UnsupportedDatabaseURL
+
+CONFIG_EXIT = 2  # a configuration mistake: the same code for check-config and every other command
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config, data_dir=args.data_dir)
+    except ConfigError as error:
+        for line in error.lines:
+            print(f"octogate: config: {line}", file=sys.stderr)
+        sys.exit(CONFIG_EXIT)
+    try:
         args.handler(args, settings)
     except (CommandError, ConfigError, UnsupportedDatabaseURL) as error:
         fail(str(error))
@@ -37,7 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="octogate", description="Octopush-compatible SMS gateway over SMPP 3.4"
     )
     parser.add_argument("--config", help="TOML configuration file (or OCTOGATE_CONFIG)")
+    parser.add_argument(
+        "--data-dir",
+        help="folder of relative SQLite paths (or OCTOGATE_DATA_DIR; default: the configuration file's folder, "
+        "else ~/.local/share/octogate)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check-config", help="check the configuration and exit (0 fine, 2 with problems)")
+    check.set_defaults(handler=cmd_check_config)
+    backup = commands.add_parser("backup", help="copy the SQLite database while the gateway runs")
+    backup.add_argument("path", help="the copy's file (created 0600)")
+    backup.add_argument("--overwrite", action="store_true", help="replace PATH if it exists")
+    database_option(backup)
+    backup.set_defaults(handler=cmd_backup)
 
     serve = commands.add_parser("serve", help="run the gateway")
     database_option(serve)
@@ -52,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     account = add_account_commands(commands)
     add_callback_commands(commands, account)
+    add_push_secret_command(account)
     add_incoming_commands(commands)
     add_inbox_command(commands)
     add_client_commands(commands)
@@ -73,6 +95,24 @@ def _smsc_sim(argv: list[str]) -> int:
     from octogate.smpp.simulator import main as simulator_main
 
     return simulator_main(argv)
+
+
+def cmd_check_config(args: argparse.Namespace, settings: Settings) -> None:
+    """Loading the settings checked them (main exits 2 with every problem); here they are fine."""
+    from octogate.store.db import DatabaseURL
+
+    print(f"configuration OK; database {DatabaseURL.parse(settings.database_url).redacted()}")
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> None:
+    from octogate.backup import BackupRefused, backup_database
+
+    url = settings.with_overrides(database_url=args.database_url).database_url
+    try:
+        size = backup_database(url, args.path, overwrite=args.overwrite)
+    except BackupRefused as refusal:
+        raise CommandError(str(refusal)) from None
+    print(f"backup written: {args.path} ({size} bytes)")
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:

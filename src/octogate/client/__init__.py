@@ -10,6 +10,7 @@ Needs only the standard library and httpx: it never imports the gateway's server
 from octogate.client.aio import AsyncOctopushClient
 from octogate.client.answers import Balance, Failure, SendResult, Success
 from octogate.client.callbacks import (
+    BadSignature,
     Callback,
     CallbackError,
     DeliveryReceipt,
@@ -17,6 +18,7 @@ from octogate.client.callbacks import (
     Reply,
     Stop,
     parse_callback,
+    parse_push,
 )
 from octogate.client.core import DEFAULT_BASE_URL
 from octogate.client.errors import OctopushClientError, OctopushError, OctopushTransportError
@@ -28,6 +30,7 @@ from octogate.octopush.errors import Code
 __all__ = [
     "DEFAULT_BASE_URL",
     "AsyncOctopushClient",
+    "BadSignature",
     "Balance",
     "Callback",
     "CallbackError",
@@ -48,4 +51,5 @@ __all__ = [
     "Success",
     "callback_app",
     "parse_callback",
+    "parse_push",
 ]

@@ -3,6 +3,10 @@
 The pushes carry no "kind" field: each has its own date field (`delivery_date`, `stop_date`,
 `answer_date`), which is how they are told apart, so one URL can receive all three. Dates are
 `Y-m-d H:i:s` wall time in Europe/Paris and become aware datetimes.
+
+An octogate gateway can sign its pushes (`X-Octogate-Signature`, see `octogate.client.signatures`):
+`parse_push(body, secret=..., signature=...)` checks the signature before reading anything; without a secret
+nothing is checked, as with Octopush itself.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import parse_qsl
 
+from octogate.client.signatures import DEFAULT_TOLERANCE, SignatureError, verify
 from octogate.paris import DATE_FORMAT, PARIS
 
 
@@ -56,6 +62,38 @@ DATE_FIELDS = ("delivery_date", "stop_date", "answer_date")
 
 class CallbackError(ValueError):
     """A push that is not one of the document's three: the receiver answers 400."""
+
+
+class BadSignature(CallbackError):
+    """The push is not signed with the receiver's secret (or too old): it did not come from the gateway."""
+
+
+def parse_push(
+    body: bytes,
+    *,
+    secret: str | None = None,
+    signature: str | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> Callback:
+    """A push's raw body (and its X-Octogate-Signature header) → its typed object. Given a `secret`, the
+    signature must match the raw body (compared in constant time) and be recent, else BadSignature."""
+    if secret is not None:
+        try:
+            verify(secret, signature, body, tolerance=tolerance, now=now)
+        except SignatureError as error:
+            raise BadSignature(str(error)) from None
+    return parse_callback(form_of(body))
+
+
+def form_of(body: bytes) -> dict[str, str]:
+    """UTF-8 as the document says; a body that is not UTF-8 or not urlencoded is not a push."""
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise CallbackError("the body is not a UTF-8 urlencoded form") from None
+    return dict(pairs)
 
 
 def parse_callback(form: Mapping[str, str]) -> Callback:

@@ -2,7 +2,8 @@
 
 Mount it anywhere (`Mount("/octopush", app=callback_app(on_push))` in Starlette, `app.mount(...)` in FastAPI)
 or serve it alone with any ASGI server. It answers 200 with an empty body, as the document asks; a push it
-cannot read answers 400; a handler that raises answers 500, so the sender retries it later.
+cannot read answers 400; a handler that raises answers 500, so the sender retries it later. Given the
+account's push secret, a push whose X-Octogate-Signature does not match answers 401 and is never handed over.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 from octogate.asgi import BodyTooLarge, ClientDisconnected, lifespan, read_body, respond
-from octogate.client.callbacks import Callback, CallbackError, parse_callback
+from octogate.client.callbacks import BadSignature, Callback, CallbackError, parse_push
+from octogate.client.signatures import DEFAULT_TOLERANCE
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -27,8 +28,9 @@ MAX_BODY = 64 * 1024  # a push is a handful of short fields; a larger body is no
 log = logging.getLogger("octogate.client.receiver")
 
 
-def callback_app(handler: Handler) -> ASGIApp:
-    """The handler may be sync or async; a sync one runs on the event loop, so it should return quickly."""
+def callback_app(handler: Handler, *, secret: str | None = None, tolerance: float = DEFAULT_TOLERANCE) -> ASGIApp:
+    """The handler may be sync or async; a sync one runs on the event loop, so it should return quickly.
+    With `secret`, only pushes signed with it (within `tolerance` seconds) reach the handler."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -46,8 +48,12 @@ def callback_app(handler: Handler) -> ASGIApp:
             return
         except ClientDisconnected:
             return  # an incomplete push is not handed to the handler: the gateway will retry it
+        signature = _header(scope, b"x-octogate-signature")
         try:
-            callback = parse_callback(_form(body))
+            callback = parse_push(body, secret=secret, signature=signature, tolerance=tolerance)
+        except BadSignature as error:
+            await _respond(send, 401, f"{error}\n".encode())
+            return
         except CallbackError as error:
             await _respond(send, 400, f"{error}\n".encode())
             return
@@ -64,14 +70,11 @@ def callback_app(handler: Handler) -> ASGIApp:
     return app
 
 
-def _form(body: bytes) -> dict[str, str]:
-    """UTF-8 as the document says; a body that is not UTF-8 or not urlencoded is not a push."""
-    try:
-        text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        raise CallbackError("the body is not a UTF-8 urlencoded form") from None
-    return dict(pairs)
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 async def _respond(

@@ -4,12 +4,24 @@ Some Octopush callers (old PHP code building requests by hand) write a stray `\\
 body. Stock uvicorn feeds those bytes to the parser with the request, gets a parse error and answers 400
 instead of the request's answer. Here, once a request is complete, unreadable bytes behind it are dropped:
 the request is answered and the connection closes after the answer.
+
+`GuardedHttpToolsProtocol` adds the limits an exposed server needs (see its docstring).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
+from typing import Any, ClassVar
+
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from octogate.config import HttpLimits
+from octogate.http.app import route
+from octogate.octopush.answers import error_json, error_xml
+from octogate.octopush.errors import Code
+from octogate.throttle import CLIENT_ADDRESS
 
 
 class TolerantHttpToolsProtocol(HttpToolsProtocol):
@@ -26,3 +38,202 @@ class TolerantHttpToolsProtocol(HttpToolsProtocol):
             self.send_400_response("Invalid HTTP request received.")
         except httptools.HttpParserUpgrade:
             self._unsupported_upgrade_warning()
+
+
+HEAD_SLACK = 1024  # request line and framing bytes beyond the URL and header limits
+LINGER_SECONDS = 2.0  # after a refusal, input is read and dropped this long (the answer is not lost to a reset)
+LINGER_BYTES = 1024 * 1024
+
+
+class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
+    """The tolerant protocol, with limits on what one client may cost (`limits`, set by `octogate.http.limits`).
+
+    * The request line and header section are never fed to the parser past `max_url_bytes + max_header_bytes`:
+      httptools and uvicorn grow their buffers by concatenation, so a 166 MB header cost 42 s of CPU.
+    * Headers must arrive within `header_timeout` seconds (slowloris), and at most `max_connections` are
+      open: a new one beyond closes the oldest connection that is idle, refused or still sending its headers
+      (else the oldest still sending its body: an incomplete request is never applied), so slow clients can
+      never keep an honest one out.
+    * An over-long URL on the API is answered as the API answers an unreadable request (HTTP 200, code 100,
+      XML or JSON by path); elsewhere 414. Too many or too large headers: 431. Each refusal closes the
+      connection after a lingering read, so the client reads the answer rather than a reset.
+    """
+
+    limits: ClassVar[HttpLimits] = HttpLimits()
+    max_connections: ClassVar[int] = HttpLimits().max_connections
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = True
+        self._head_fed = 0
+        self._header_count = 0
+        self._header_bytes = 0
+        self._refusal: str | None = None
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._lingered = -1  # bytes dropped since the refusal; -1: not lingering
+
+    # --- connections --------------------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        idle = _idle(self.server_state)
+        if len(self.connections) > self.max_connections:
+            oldest = next(iter(idle), None) or next(iter(_uploading(self.server_state)), None)
+            if oldest is None:  # every other connection is being answered: this one must try again later
+                transport.abort()
+                return
+            oldest.transport.abort()
+        idle[self] = None
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        _idle(self.server_state).pop(self, None)
+        _uploading(self.server_state).pop(self, None)
+        for timer in (self._head_timer, self._linger_timer):
+            if timer is not None:
+                timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timeout)
+
+    def _head_timeout(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self._refuse(408, b"the request's headers took too long\n")
+
+    # --- reading ------------------------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingered >= 0:
+            self._lingered += len(data)
+            if self._lingered > LINGER_BYTES:
+                self.transport.close()
+            return
+        budget = self.limits.max_url_bytes + self.limits.max_header_bytes + HEAD_SLACK
+        while data and self._lingered < 0 and not self.transport.is_closing():
+            if self._in_head:
+                room = budget - self._head_fed
+                if room <= 0:
+                    self._refuse_head()
+                    return
+                chunk, data = data[:room], data[room:]
+                self._head_fed += len(chunk)
+            else:
+                chunk, data = data, b""
+            super().data_received(chunk)
+            if self._refusal is not None:
+                self._refuse_head()
+                return
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_count = self._header_bytes = 0
+        self._arm_head_timer()
+
+    def on_url(self, url: bytes) -> None:
+        if len(self.url) + len(url) > self.limits.max_url_bytes:
+            self._refusal = self._refusal or "url"
+            self.url += url[: max(0, 2048 - len(self.url))]  # enough of it to route the answer
+            return
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_count > self.limits.max_headers or self._header_bytes > self.limits.max_header_bytes:
+            self._refusal = self._refusal or "headers"
+            return
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        _idle(self.server_state).pop(self, None)
+        self._in_head = False
+        if self._refusal is None:
+            super().on_headers_complete()
+            _uploading(self.server_state)[self] = None  # until its body is read whole
+
+    def on_body(self, body: bytes) -> None:
+        if self._refusal is None:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._in_head, self._head_fed = True, 0  # the next bytes are the next request's head
+        _uploading(self.server_state).pop(self, None)
+        if self._refusal is None:
+            super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and not self.pipeline:
+            _idle(self.server_state)[self] = None  # waiting for its next request: the first to go when full
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        # The task copies the current context: the service sees whose request it serves (wrong-key throttling).
+        CLIENT_ADDRESS.set(self.client[0] if self.client else None)
+        super()._start_asgi_task(cycle, app)
+
+    # --- refusing -----------------------------------------------------------------------------------------------
+
+    def _refuse_head(self) -> None:
+        if self._refusal == "url" or (self._refusal is None and len(self.url) >= self.limits.max_url_bytes):
+            target = route(self.url.split(b"?", 1)[0].decode("latin-1"))
+            if target is not None:
+                _, as_json = target
+                answer = error_json(Code.MISSING_PARAMETERS) if as_json else error_xml(Code.MISSING_PARAMETERS)
+                kind = b"application/json; charset=UTF-8" if as_json else b"text/xml; charset=UTF-8"
+                self._refuse(200, answer, kind)
+                return
+            self._refuse(414, b"URL too long\n")
+            return
+        self._refuse(431, b"request headers too large or too many\n")
+
+    def _refuse(self, status: int, body: bytes, content_type: bytes = b"text/plain; charset=utf-8") -> None:
+        """Answer and close, reading (and dropping) what the client still sends for a moment first."""
+        self._refusal = self._refusal or "refused"
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        idle = _idle(self.server_state)
+        idle[self] = None
+        idle.move_to_end(self, last=False)  # the first to close if room is needed: it is being closed anyway
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # a pipelined request behind one being answered: no answer may interleave
+            return
+        head = b"".join([
+            STATUS_LINE[status], b"content-type: ", content_type, b"\r\ncontent-length: ",
+            str(len(body)).encode(), b"\r\nconnection: close\r\n\r\n",
+        ])  # fmt: skip
+        self.transport.write(head + body)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self._lingered = 0
+            self._linger_timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        else:
+            self.transport.close()
+
+
+Registry = OrderedDict[GuardedHttpToolsProtocol, None]
+
+
+def _idle(state: Any) -> Registry:
+    """The server's connections that hold no request (new, idle, refused or sending headers), oldest first."""
+    return _registry(state, "octogate_idle")
+
+
+def _uploading(state: Any) -> Registry:
+    """The server's connections still sending a request's body, oldest first."""
+    return _registry(state, "octogate_uploading")
+
+
+def _registry(state: Any, name: str) -> Registry:
+    found = getattr(state, name, None)
+    if found is None:
+        found = OrderedDict()
+        setattr(state, name, found)
+    return found

@@ -103,6 +103,17 @@ def can_pipeline(fn: Callable[..., Any], args: Sequence[Any]) -> bool:
     return predicate is not None and bool(predicate(*args))
 
 
+def create_private(path: str) -> None:
+    """Create the SQLite file (and its folder) readable by its owner only, before SQLite opens it: SQLite gives
+    the -wal and -shm files it makes later the main file's permissions, so all three stay 0600."""
+    if path == ":memory:" or os.path.exists(path):
+        return
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # made by another process meanwhile: kept as is
+
+
 class Connection:
     """One connection, in autocommit mode; transactions are explicit (`transaction()`, savepoints)."""
 
@@ -111,9 +122,7 @@ class Connection:
         self._translated: dict[str, str] = {}
         self._pipelining = False
         if url.dialect == "sqlite":
-            folder = os.path.dirname(url.target)
-            if folder:
-                os.makedirs(folder, exist_ok=True)
+            create_private(url.target)
             raw = sqlite3.connect(url.target, isolation_level=None, check_same_thread=False, timeout=10.0)
             # WAL: readers never block the writer; FULL: an acknowledged commit survives a power cut.
             raw.execute("PRAGMA journal_mode=WAL")
