@@ -31,6 +31,7 @@ from octogate.callbacks.targets import ForbiddenTarget, GuardedResolver, host_ke
 from octogate.config import CallbackSettings
 from octogate.statuses import PushStatus
 from octogate.store import outbox
+from octogate.store.callbacks import content_type
 from octogate.store.outbox import ClaimedPush, PushResult
 from octogate.store.queue import PUSHES, Want
 from octogate.store.records import StoreUnavailable
@@ -275,7 +276,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
             async with self._session.post(
                 url,
                 data=payload.encode("utf-8"),
-                headers={"Content-Type": CONTENT_TYPE},
+                headers={"Content-Type": content_type(payload)},  # REST pushes are JSON
                 allow_redirects=False,
             ) as response:
                 body = await response.content.read(BODY_LIMIT)
