@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from callbacks.support import Receiver
 from octogate.store.db import Connection
 from octogate.store.store import Store
 from support import Customer
@@ -73,3 +75,11 @@ def messages(store: Store, campaign_id: int) -> list[dict[str, Any]]:
 def rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
     names = [part.strip().split(".")[-1].split(" ")[-1] for part in sql.split(" FROM ")[0][7:].split(",")]
     return [dict(zip(names, row, strict=True)) for row in conn.fetchall(sql, params)]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    await receiver.start()
+    yield receiver
+    await receiver.stop()

@@ -2,7 +2,8 @@
 
 Mount it anywhere (`Mount("/octopush", app=callback_app(on_push))` in Starlette, `app.mount(...)` in FastAPI)
 or serve it alone with any ASGI server. It answers 200 with an empty body, as the document asks; a push it
-cannot read answers 400; a handler that raises answers 500, so the sender retries it later.
+cannot read answers 400; a handler that raises answers 500, so the sender retries it later. Pushes of both APIs
+are read: form fields (1.6.1) and JSON objects (the current REST API).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from octogate.asgi import BodyTooLarge, ClientDisconnected, lifespan, read_body, respond
-from octogate.client.callbacks import Callback, CallbackError, parse_callback
+from octogate.client.callbacks import Callback, CallbackError, parse_callback, parse_rest_callback
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -47,7 +48,7 @@ def callback_app(handler: Handler) -> ASGIApp:
         except ClientDisconnected:
             return  # an incomplete push is not handed to the handler: the gateway will retry it
         try:
-            callback = parse_callback(_form(body))
+            callback = parse_push(body)
         except CallbackError as error:
             await _respond(send, 400, f"{error}\n".encode())
             return
@@ -62,6 +63,13 @@ def callback_app(handler: Handler) -> ASGIApp:
         await _respond(send, 200, b"")
 
     return app
+
+
+def parse_push(body: bytes) -> Callback:
+    """A push's raw body, of either API: a JSON object is a REST push, anything else 1.6.1 form fields."""
+    if body.lstrip().startswith(b"{"):
+        return parse_rest_callback(body)
+    return parse_callback(_form(body))
 
 
 def _form(body: bytes) -> dict[str, str]:
