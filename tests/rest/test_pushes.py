@@ -16,11 +16,13 @@ from octogate.callbacks.worker import PushWorker
 from octogate.client import (
     DeliveryReceipt,
     DeliveryStatus,
+    Reply,
     RestDeliveryReceipt,
     RestDeliveryStatus,
     RestReply,
     RestStop,
     Stop,
+    callback_app,
     parse_push,
 )
 from octogate.http.app import OctopushApp
@@ -125,3 +127,21 @@ async def test_a_rest_campaign_without_rest_urls_owes_no_push(
         await eventually(delivered, what="the message delivered")
     with store.connect() as conn:
         assert conn.fetchall("SELECT kind FROM callbacks") == []
+
+
+async def test_the_clients_receiver_takes_json_pushes_and_forms() -> None:
+    got: list[object] = []
+    app = callback_app(got.append)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop.test") as http:
+        reply = {"message_id": "sms_174876e801", "number": FR, "text": "Oui", "sim_card_number": "+33700000001",
+                 "reception_date": "2026-11-24 10:01:00", "extra": None}  # fmt: skip
+        assert (await http.post("/push", json=reply)).status_code == 200
+        form = {"message_id": "api100000000001", "number": FR, "text": "Oui", "answer_date": "2026-11-24 10:01:00"}
+        assert (await http.post("/push", data=form)).status_code == 200
+        for bad in (b'{"number": "+33601020304"}', b'{"delivery_date": "2026-11-24 10:00:00", "status": "LOST"}',
+                    b"{not json", b'{"stop_date": "yesterday", "number": "+33601020304"}'):  # fmt: skip
+            assert (await http.post("/push", content=bad)).status_code == 400, bad
+    rest_reply, form_reply = got
+    assert isinstance(rest_reply, RestReply) and rest_reply.sim_card_number == "+33700000001"
+    assert rest_reply.reception_date.isoformat() == "2026-11-24T10:01:00+01:00"
+    assert isinstance(form_reply, Reply) and form_reply.message_id == "api100000000001"
