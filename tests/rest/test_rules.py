@@ -134,6 +134,8 @@ def test_placeholders_are_filled_per_recipient_and_bounded() -> None:
         "purpose": "alert",
     }
     assert [text for _, text, _, _ in priced(body)] == ["Ann  A1 ", " Lee  5"]
+    nobody = {"recipients": [{"phone_number": "+33601020304"}], "text": "Hi {first_name}!", "purpose": "alert"}
+    assert priced(nobody)[0][1] == "Hi !"  # a placeholder without values is emptied, never sent as written
     body["recipients"][0]["param2"] = "x" * 51  # type: ignore[index]
     assert refused(body).code is Code.BAD_MAIL_MERGE
 

@@ -61,7 +61,7 @@ def parse_send(body: object) -> RestSms:
         request_id = request_id.strip()
         if len(request_id) > MAX_REQUEST_ID:
             raise bad_field("request_id", f"is {MAX_REQUEST_ID} characters at most")
-    numbers, merge = _numbers_and_merge(raw_recipients)
+    numbers, merge = _numbers_and_merge(raw_recipients, message)
     request = SmsRequest(
         text=message.replace("\r\n", "\n"),
         recipients=numbers,
@@ -99,7 +99,8 @@ def _recipients(value: object) -> list[object]:
     return value
 
 
-def _numbers_and_merge(recipients: Sequence[object]) -> tuple[tuple[str, ...], MailMerge]:
+def _numbers_and_merge(recipients: Sequence[object], template: str) -> tuple[tuple[str, ...], MailMerge]:
+    """The numbers, and a column per placeholder used (a recipient without its value gets "")."""
     numbers: list[str] = []
     values: dict[str, list[str]] = {name: [] for name in PLACEHOLDERS}
     for position, entry in enumerate(recipients):
@@ -115,7 +116,7 @@ def _numbers_and_merge(recipients: Sequence[object]) -> tuple[tuple[str, ...], M
                 raise RestError(Code.BAD_MAIL_MERGE, f"{where}.{name} is {MAX_PARAMETER} characters at most.")
             values[name].append(value)
     columns = tuple(
-        ("{" + name + "}", tuple(column)) for name, column in values.items() if any(column)
+        ("{" + name + "}", tuple(column)) for name, column in values.items() if any(column) or f"{{{name}}}" in template
     )
     return tuple(numbers), MailMerge(columns)
 
