@@ -254,6 +254,8 @@ async def test_not_enough_credit_is_402(api: httpx.AsyncClient, store: Store) ->
         pytest.param(json.dumps(body(purpose="spam")).encode(), 422, 100, "purpose", id="bad purpose"),
         pytest.param(json.dumps(body(send_at="soon")).encode(), 422, 100, "send_at", id="bad send_at"),
         pytest.param(json.dumps(body(with_replies=[1])).encode(), 422, 100, "with_replies", id="bad boolean"),
+        pytest.param(b'{"recipients": [{"phone_number": "+33601020304"}], "text": "a\\ud800"}', 422, 100,
+                     "not valid Unicode", id="lone surrogate"),
     ],
 )
 async def test_bad_requests_get_a_clear_answer_and_change_nothing(

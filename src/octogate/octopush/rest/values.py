@@ -27,7 +27,12 @@ def as_text(value: object, name: str) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         raise bad_field(name, "must be a string")
-    value = value.replace("\x00", "")
+    value = value.replace("\x00", "")  # no SMS field carries one, and PostgreSQL text cannot store one
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON): no text can hold it
+            raise bad_field(name, "is not valid Unicode") from None
     return value if value.strip() else None
 
 
