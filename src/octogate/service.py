@@ -1,4 +1,4 @@
-"""The use cases of the Octopush API, called by every edge (HTTP today, SMTP next): a rule is written once.
+"""The use cases of the Octopush APIs, called by every edge (1.6.1 HTTP, REST, SMTP): a rule is written once.
 
 Errors are raised as `ApiError` with a documented code; anything else is a fault the edge answers with 125.
 """
@@ -7,21 +7,31 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
+from typing import TypeVar
 
+from octogate.callbacks.targets import BadCallbackURL, check_url
 from octogate.keys import api_key_matches, hash_api_key
-from octogate.octopush.answers import SmsAnswer, Success
+from octogate.octopush.answers import Failure, SmsAnswer, Success
 from octogate.octopush.campaign import CampaignBuilder, PricedCampaign, Rules
 from octogate.octopush.errors import ApiError, Code
 from octogate.octopush.params import Params
 from octogate.octopush.request import SmsRequest, SmsType, parse_sms_request
+from octogate.octopush.rest import send as rest_send
+from octogate.octopush.rest.answers import SIMULATION_TICKET as REST_SIMULATION_TICKET
+from octogate.octopush.rest.answers import RestSent, messages_bought
+from octogate.octopush.rest.errors import bad_field
+from octogate.octopush.rest.parameters import CampaignParameters, parse_edit
+from octogate.octopush.rest.wallet import price_type
 from octogate.sms.money import from_micro
 from octogate.sms.prices import PriceTable, default_price_table
 from octogate.store import queries
+from octogate.store import rest as rest_sql
 from octogate.store.prices import price_table_from_rows
 from octogate.store.records import (
+    AcceptedCampaign,
     Account,
     DuplicateRequest,
     InsufficientCredit,
@@ -30,9 +40,11 @@ from octogate.store.records import (
     StoreUnavailable,
 )
 from octogate.store.store import Store
+from octogate.store.tickets import rest_ticket_for
 from octogate.throttle import CredentialGuard
 
 SIMULATION_TICKET = "XXXSIMULATIONXXX"
+T = TypeVar("T")
 RECIPIENTS_PER_SLICE = 1000  # recipients validated between two yields to the event loop
 _ABSENT_ACCOUNT_HASH = hash_api_key("no such account")
 
@@ -68,19 +80,9 @@ class Gateway:
         request = parse_sms_request(params)
         campaign = await self._price(request, account, has_stops)
         if request.simulation:
-            return await self._simulate(campaign, account)
-        try:
-            accepted = await self.store.write(
-                queries.insert_campaign, self._record(campaign, account, source), self._now()
-            )
-        except DuplicateRequest:
-            raise ApiError(Code.DUPLICATE_REQUEST_ID) from None
-        except InsufficientCredit as refusal:
-            raise _credit_error(refusal.order_pending) from None
-        except StoreUnavailable:
-            raise ApiError(Code.SERVICE_UNAVAILABLE) from None
-        for listener in self.on_accepted:
-            listener()
+            await self._check_simulation(campaign, account)
+            return self._answer(campaign, account, ticket=SIMULATION_TICKET, balance=account.balance)
+        accepted = await self._store_campaign(campaign, account, source)
         return self._answer(campaign, account, ticket=accepted.ticket, balance=accepted.balance)
 
     async def balances(self, params: Params) -> tuple[Account, Balances]:
@@ -102,10 +104,11 @@ class Gateway:
         """Credentials and account state, in the rulings' order: 100, 108, 109, 116, 101, 113, 114."""
         if not params:
             raise ApiError(Code.MISSING_PARAMETERS)
-        login = params.get("user_login")
+        return await self._account(params.get("user_login"), params.get("api_key"))
+
+    async def _account(self, login: str | None, api_key: str | None) -> tuple[Account, bool]:
         if login is None:
             raise ApiError(Code.MISSING_LOGIN)
-        api_key = params.get("api_key")
         if api_key is None:
             raise ApiError(Code.MISSING_API_KEY)
         try:
@@ -127,7 +130,14 @@ class Gateway:
             raise ApiError(Code.BLACKLISTED)
         return account, has_stops
 
-    async def _price(self, request: SmsRequest, account: Account, has_stops: bool) -> PricedCampaign:
+    async def _price(
+        self,
+        request: SmsRequest,
+        account: Account,
+        has_stops: bool,
+        refuse: Callable[[Sequence[Failure]], None] | None = None,
+    ) -> PricedCampaign:
+        """`refuse` sees the numbers that would be set aside, and may refuse the whole request (REST)."""
         builder = CampaignBuilder(request, self.prices, self.rules, transliterate=account.transliterate)
         for start in range(0, len(builder), RECIPIENTS_PER_SLICE):
             if start:
@@ -139,16 +149,116 @@ class Gateway:
                 stopped = await self.store.read(queries.stopped_numbers, account.id, builder.numbers())
             except StoreUnavailable:
                 raise ApiError(Code.SERVICE_UNAVAILABLE) from None
+        if refuse is not None:
+            refuse(builder.failures(stopped))
         return builder.finish(stopped, self._now())
 
-    async def _simulate(self, campaign: PricedCampaign, account: Account) -> SmsAnswer:
+    async def _check_simulation(self, campaign: PricedCampaign, account: Account) -> None:
         """Everything a real send checks, read-only: nothing is stored, sent or debited, request_id not used."""
         request_id = campaign.request.request_id
-        if request_id is not None and await self.store.read(queries.request_id_used, account.id, request_id):
+        if request_id is not None and await self._read(
+            rest_sql.request_id_taken, account.id, request_id, self._request_ids_expired_before()
+        ):
             raise ApiError(Code.DUPLICATE_REQUEST_ID)
         if campaign.cost > account.balance:
             raise _credit_error(account.pending_order)
-        return self._answer(campaign, account, ticket=SIMULATION_TICKET, balance=account.balance)
+
+    async def _store_campaign(self, campaign: PricedCampaign, account: Account, source: str) -> AcceptedCampaign:
+        """Store and debit the campaign in one transaction, or refuse it whole (120, 104/105, 116).
+
+        A request_id held by a REST campaign older than 24 h is let go and the campaign stored again: looked at
+        only after a refusal, so the common path stays one statement."""
+        record = self._record(campaign, account, source)
+        try:
+            try:
+                accepted = await self.store.write(queries.insert_campaign, record, self._now())
+            except DuplicateRequest:
+                assert record.request_id is not None
+                released = await self.store.write(
+                    rest_sql.release_request_id, account.id, record.request_id, self._request_ids_expired_before()
+                )
+                if not released:
+                    raise
+                accepted = await self.store.write(queries.insert_campaign, record, self._now())
+        except DuplicateRequest:
+            raise ApiError(Code.DUPLICATE_REQUEST_ID) from None
+        except InsufficientCredit as refusal:
+            raise _credit_error(refusal.order_pending) from None
+        except StoreUnavailable:
+            raise ApiError(Code.SERVICE_UNAVAILABLE) from None
+        for listener in self.on_accepted:
+            listener()
+        return accepted
+
+    def _request_ids_expired_before(self) -> int:
+        return self._now() - rest_send.REQUEST_ID_TTL
+
+    async def _read(self, fn: Callable[..., T], *args: object) -> T:
+        try:
+            return await self.store.read(fn, *args)
+        except StoreUnavailable:
+            raise ApiError(Code.SERVICE_UNAVAILABLE) from None
+
+    # --- the REST API (its own rules: octogate.octopush.rest) ---------------------------------------------------
+
+    async def submit_rest(self, login: str | None, api_key: str | None, body: object) -> RestSent:
+        """`POST /v1/public/sms-campaign/send`: the 1.6.1 path's validation, pricing, credit, idempotency,
+        hours and STOP list, for a request read by the REST rules; sent to all its numbers or refused."""
+        account, has_stops = await self._account(login, api_key)
+        sms = rest_send.parse_send(body)
+        request = sms.request
+        if not sms.sender_given:
+            default = await self._read(rest_sql.default_sender, account.id)
+            if default:
+                request = replace(request, sender=default)
+
+        def refuse(failures: Sequence[Failure]) -> None:
+            rest_send.refuse_failures(failures, sms.auto_remove_blacklisted)
+
+        try:
+            campaign = await self._price(request, account, has_stops, refuse)
+        except ApiError as error:
+            if error.code is Code.BLACKLISTED:  # every number was on the STOP list and set aside
+                raise rest_send.recipient_error(error.code) from None
+            raise
+        if request.simulation:
+            await self._check_simulation(campaign, account)
+            return self._rest_sent(campaign, REST_SIMULATION_TICKET, account.balance)
+        accepted = await self._store_campaign(campaign, account, rest_send.SOURCE)
+        return self._rest_sent(campaign, rest_ticket_for(accepted.campaign_id), accepted.balance)
+
+    @staticmethod
+    def _rest_sent(campaign: PricedCampaign, ticket: str, balance: int) -> RestSent:
+        return RestSent(ticket=ticket, contacts=len(campaign.messages), cost=campaign.cost, sms=campaign.sms,
+                        balance=balance)  # fmt: skip
+
+    async def rest_account(self, login: str | None, api_key: str | None) -> Account:
+        return (await self._account(login, api_key))[0]
+
+    def messages_for(self, balance: int, sms_type: SmsType, calling_code: int) -> int:
+        """How many messages of a REST product to one country a balance buys (0 where it is not offered)."""
+        return messages_bought(balance, self.prices.price(calling_code, price_type(sms_type, calling_code).value))
+
+    async def campaign_parameters(self, login: str | None, api_key: str | None) -> CampaignParameters:
+        account = await self.rest_account(login, api_key)
+        return CampaignParameters(**await self._read(rest_sql.campaign_parameters, account.id))
+
+    async def edit_campaign_parameters(
+        self, login: str | None, api_key: str | None, body: object
+    ) -> CampaignParameters:
+        account = await self.rest_account(login, api_key)
+        changes = parse_edit(body)
+        for column, value in changes.items():
+            if column.endswith("_url"):
+                try:
+                    changes[column] = check_url(value)
+                except BadCallbackURL as error:
+                    raise bad_field("callback URL", f"refused: {error}") from None
+        try:
+            found = await self.store.write(rest_sql.set_campaign_parameters, account.id, changes)
+        except StoreUnavailable:
+            raise ApiError(Code.SERVICE_UNAVAILABLE) from None
+        return CampaignParameters(**found)
 
     @staticmethod
     def _record(campaign: PricedCampaign, account: Account, source: str) -> NewCampaign:

@@ -9,9 +9,10 @@ from dataclasses import replace
 from aiohttp import web
 
 from callbacks.support import Receiver, enqueue, point, statuses, until
-from octogate.callbacks.worker import CONTENT_TYPE, PushWorker
+from octogate.callbacks.worker import PushWorker
 from octogate.config import CallbackSettings
 from octogate.store import outbox
+from octogate.store.callbacks import FORM as CONTENT_TYPE
 from octogate.store.store import Store
 from support import make_customer
 

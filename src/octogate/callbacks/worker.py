@@ -33,6 +33,7 @@ from octogate.callbacks.targets import ForbiddenTarget, GuardedResolver, host_ke
 from octogate.config import CallbackSettings
 from octogate.statuses import PushStatus
 from octogate.store import outbox
+from octogate.store.callbacks import content_type
 from octogate.store.outbox import ClaimedPush, PushResult
 from octogate.store.queue import PUSHES, Want
 from octogate.store.records import StoreUnavailable
@@ -42,7 +43,6 @@ from octogate.worker import LeasedWorker
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 BODY_LIMIT = 65536  # bytes of a receiver's answer read at most (the rest closes the connection)
 FAILING_AFTER = 3  # consecutive failures after which a host gets only `per_host` pushes in memory
 
@@ -273,15 +273,15 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         body = push.payload.encode("utf-8")
         async with slots, self._global_slots:
             signed = await self._signer.headers(push.account_id, body)  # signed when sent: a fresh timestamp
-            return await self._post(push.url, body, signed)
+            return await self._post(push.url, body, {"Content-Type": content_type(push.payload), **signed})
 
-    async def _post(self, url: str, body: bytes, signed: dict[str, str]) -> tuple[int | None, str | None]:
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
         assert self._session is not None
         try:
             async with self._session.post(
                 url,
                 data=body,
-                headers={"Content-Type": CONTENT_TYPE, **signed},
+                headers=headers,  # REST pushes are JSON
                 allow_redirects=False,
             ) as response:
                 body = await response.content.read(BODY_LIMIT)

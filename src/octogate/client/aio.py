@@ -12,6 +12,18 @@ import httpx
 from octogate.client.answers import Balance, SendResult
 from octogate.client.core import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, HEADERS, Call, Endpoint, transport_error
 from octogate.client.fields import Sms, SmsOptions
+from octogate.client.rest import (
+    DEFAULT_REST_URL,
+    CampaignParameters,
+    CountryCredits,
+    Recipient,
+    RestCall,
+    RestEndpoint,
+    RestSendResult,
+    RestSms,
+    RestSmsOptions,
+    WalletBalance,
+)
 
 T = TypeVar("T")
 
@@ -69,6 +81,71 @@ class AsyncOctopushClient:
         url = self.endpoint.url(call)
         try:
             response = await self._http.post(url, content=call.body(), headers=HEADERS)
+        except httpx.HTTPError as error:
+            raise transport_error(url, error) from None
+        return self.endpoint.answer(call, response)
+
+
+class AsyncOctopushRestClient:
+    """The asyncio form of `OctopushRestClient` (Octopush's current REST API, or any octogate)."""
+
+    def __init__(
+        self,
+        login: str,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_REST_URL,
+        timeout: float = DEFAULT_TIMEOUT,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.endpoint = RestEndpoint(login, api_key, base_url)
+        self._owned = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"AsyncOctopushRestClient(login={self.endpoint.login!r}, base_url={self.endpoint.base_url!r})"
+
+    async def send(
+        self, recipients: Sequence[str | Recipient], text: str, **options: Unpack[RestSmsOptions]
+    ) -> RestSendResult:
+        """Send one campaign of 1 to 500 numbers; see `RestSms` for every option."""
+        return await self.send_sms(RestSms(recipients, text, **options))  # type: ignore[arg-type]
+
+    async def send_sms(self, sms: RestSms) -> RestSendResult:
+        return await self._call(self.endpoint.send(sms))
+
+    async def balance(
+        self, product_name: str | None = None, country_code: str | None = None, *, with_details: bool = False
+    ) -> WalletBalance:
+        return await self._call(self.endpoint.balance(product_name, country_code, with_details))
+
+    async def credits(self, country_codes: Sequence[str]) -> dict[str, CountryCredits]:
+        return await self._call(self.endpoint.credits(country_codes))
+
+    async def campaign_parameters(self) -> CampaignParameters:
+        return await self._call(self.endpoint.campaign_parameters())
+
+    async def edit_campaign_parameters(self, changes: CampaignParameters) -> CampaignParameters:
+        return await self._call(self.endpoint.edit_campaign_parameters(changes))
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncOctopushRestClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _call(self, call: RestCall[T]) -> T:
+        url = self.endpoint.url(call)
+        try:
+            response = await self._http.request(
+                call.method, url, params=list(call.params), content=call.content(), headers=self.endpoint.headers()
+            )
         except httpx.HTTPError as error:
             raise transport_error(url, error) from None
         return self.endpoint.answer(call, response)

@@ -17,7 +17,7 @@ from typing import NoReturn
 from octogate.client.answers import Failure, SendResult
 from octogate.client.batches import CsvError, batches, read_recipients
 from octogate.client.bulk import BatchOutcome, BulkSummary, send_batches
-from octogate.client.core import DEFAULT_TIMEOUT
+from octogate.client.core import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from octogate.client.credentials import (
     ENV_API_KEY,
     ENV_LOGIN,
@@ -29,7 +29,9 @@ from octogate.client.credentials import (
 from octogate.client.errors import OctopushClientError
 from octogate.client.fields import Sms, SmsType
 from octogate.client.progress import Progress
-from octogate.client.sync import OctopushClient
+from octogate.client.rest import DEFAULT_REST_URL
+from octogate.client.rest_cli import cmd_send_rest
+from octogate.client.sync import OctopushClient, OctopushRestClient
 
 DEFAULT_BATCH_SIZE = 500
 FAILURES_SHOWN = 5
@@ -41,6 +43,12 @@ def add_client_commands(subparsers: argparse._SubParsersAction[argparse.Argument
         "send",
         help="send an SMS campaign through the Octopush API (or an octogate)",
         description="Send to --to numbers, or to every row of a --csv file in campaigns of --batch-size.",
+    )
+    send.add_argument(
+        "--api",
+        choices=["1.6.1", "rest"],
+        default="1.6.1",
+        help="the form API /api/sms (default) or the current REST API /v1/public (JSON)",
     )
     to = send.add_mutually_exclusive_group(required=True)
     to.add_argument("--to", metavar="NUMBERS", help="comma-separated numbers, +33601020304,+447911123456")
@@ -60,7 +68,9 @@ def add_client_commands(subparsers: argparse._SubParsersAction[argparse.Argument
         default=SmsType.PREMIUM.value,
         help="FR premium (default), XXX low cost, WWW world",
     )
-    send.add_argument("--sender", help="3 to 11 letters or digits (required unless --type XXX)")
+    send.add_argument(
+        "--sender", help="3 to 11 letters or digits (required unless --type XXX; with --api rest: the default)"
+    )
     send.add_argument(
         "--at",
         type=when,
@@ -126,6 +136,12 @@ def positive(raw: str) -> int:
 
 def cmd_send(args: argparse.Namespace, settings: object = None) -> None:
     """`settings` (the gateway's) is unused: the client talks to an API, not to a database."""
+    if getattr(args, "api", "1.6.1") == "rest":
+        credentials = _credentials(args)
+        url = DEFAULT_REST_URL if credentials.base_url == DEFAULT_BASE_URL else credentials.base_url
+        with OctopushRestClient(credentials.login, credentials.api_key, base_url=url, timeout=args.timeout) as rest:
+            cmd_send_rest(args, rest, fail)
+        return
     template = Sms(
         recipients=(),
         text=args.text,

@@ -14,12 +14,16 @@ class OctopushClientError(Exception):
 
 
 class OctopushError(OctopushClientError):
-    """The API refused the request with an error code (`code` is a `Code` member when documented)."""
+    """The API refused the request with an error code (`code` is a `Code` member when documented).
 
-    def __init__(self, code: int) -> None:
+    REST answers also carry their own `message` and HTTP `status` (None for the 1.6.1 API, always HTTP 200)."""
+
+    def __init__(self, code: int, *, message: str | None = None, status: int | None = None) -> None:
         self.code: int = known_code(code)
         self.meaning: str = describe(code)
-        super().__init__(f"{code:03d} {self.meaning}")
+        self.message: str = message or self.meaning
+        self.status: int | None = status
+        super().__init__(f"{code:03d} {self.message}")
 
 
 class OctopushTransportError(OctopushClientError):

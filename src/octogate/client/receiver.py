@@ -2,8 +2,9 @@
 
 Mount it anywhere (`Mount("/octopush", app=callback_app(on_push))` in Starlette, `app.mount(...)` in FastAPI)
 or serve it alone with any ASGI server. It answers 200 with an empty body, as the document asks; a push it
-cannot read answers 400; a handler that raises answers 500, so the sender retries it later. Given the
-account's push secret, a push whose X-Octogate-Signature does not match answers 401 and is never handed over.
+cannot read answers 400; a handler that raises answers 500, so the sender retries it later. Pushes of both APIs
+are read: form fields (1.6.1) and JSON objects (the current REST API). Given the account's push secret, a push
+whose X-Octogate-Signature does not match answers 401 and is never handed over.
 """
 
 from __future__ import annotations

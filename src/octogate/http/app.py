@@ -16,6 +16,8 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from octogate.asgi import BodyTooLarge, ClientDisconnected, lifespan, read_body, respond
+from octogate.http.rest import PREFIX as REST_PREFIX
+from octogate.http.rest import RestApp
 from octogate.octopush import answers
 from octogate.octopush.errors import ApiError, Code
 from octogate.octopush.params import decode_pairs, params_from_pairs
@@ -56,12 +58,16 @@ class OctopushApp:
     def __init__(self, gateway: Gateway, *, successes_wrapper: str = "success") -> None:
         self.gateway = gateway
         self.successes_wrapper = successes_wrapper
+        self.rest = RestApp(gateway)  # the current REST API, /v1/...
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if scope["path"].startswith(REST_PREFIX):
+            await self.rest(scope, receive, send)
             return
         target = route(scope["path"])
         if target is None:

@@ -86,7 +86,7 @@ def take_text(conn: Connection, mo: IncomingText, stop: bool) -> IncomingKind:
         assert target is not None and mo.number is not None
         stop_number(conn, target.account_id, mo.number, mo.text[:160], mo.received_at)
         enqueue_push(conn, target.account_id, PushKind.STOP, payloads.stop_fields(mo.number, mo.text, mo.received_at),
-                     mo.received_at)  # fmt: skip
+                     mo.received_at, campaign_id=target.campaign_id)  # fmt: skip
     elif kind == IncomingKind.REPLY:
         assert target is not None and mo.number is not None
         _push_reply(conn, target, mo)
@@ -96,7 +96,8 @@ def take_text(conn: Connection, mo: IncomingText, stop: bool) -> IncomingKind:
 def _push_reply(conn: Connection, target: TextTarget, mo: IncomingText) -> None:
     assert mo.number is not None
     fields = payloads.reply_fields(ticket_for(target.campaign_id), mo.number, mo.text, str(target.id), mo.received_at)
-    enqueue_push(conn, target.account_id, PushKind.REPLY, fields, mo.received_at)
+    enqueue_push(conn, target.account_id, PushKind.REPLY, fields, mo.received_at, campaign_id=target.campaign_id,
+                 receiver=mo.destination)  # the REST reply's sim_card_number
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Literal
 from octogate.octopush.answers import Failure
 from octogate.octopush.errors import ApiError, Code
 from octogate.octopush.request import SmsRequest, SmsType
+from octogate.octopush.rest.wallet import price_type
 from octogate.sms.billing import billing_count, real_segments
 from octogate.sms.hours import MarketingHours, next_allowed
 from octogate.sms.money import to_micro
@@ -26,6 +27,7 @@ MAX_CHARACTERS = 459
 MAX_LOW_COST_CHARACTERS = 160
 STOP_MENTION = "STOP au XXXXX"
 NO_PUB_MENTIONS = ("no PUB=STOP", "no PUB rep STOP")
+APPENDED = " {}"  # how a missing mention is appended (REST marketing): after one space
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class CampaignBuilder:
         self._unit_price: dict[int, int | None] = {}
         self._counts: dict[str, tuple[int, int]] = {}
         self._mention_checked = False
+        self._appended = ""  # the opt-out mention added to French messages (REST marketing without one)
+        self._max_characters = request.max_characters or MAX_CHARACTERS
         if not any(request.recipients):
             raise ApiError(Code.NO_RECIPIENTS)
 
@@ -99,18 +103,22 @@ class CampaignBuilder:
             if recipient.calling_code == FRANCE and not self._mention_checked:
                 self._check_mention()
             text = self._merged(position)
+            if self._appended and recipient.calling_code == FRANCE:
+                text += self._appended
             sms = self._count(text)
             self._messages[recipient.e164] = PricedMessage(recipient, text, sms, unit * sms)
 
     def numbers(self) -> list[str]:
         return list(self._messages)
 
+    def failures(self, stopped: Collection[str]) -> list[Failure]:
+        """The numbers set aside: invalid or not covered, then those on the account's STOP list."""
+        return self._failures + [Failure(number, Code.BLACKLISTED) for number in self._messages if number in stopped]
+
     def finish(self, stopped: Collection[str], now: int) -> PricedCampaign:
         """Set aside numbers on the account's STOP list, and date the campaign."""
         messages = [m for m in self._messages.values() if m.recipient.e164 not in stopped]
-        failures = self._failures + [
-            Failure(number, Code.BLACKLISTED) for number in self._messages if number in stopped
-        ]
+        failures = self.failures(stopped)
         if not messages:
             raise ApiError(failures[0].code if failures else Code.NO_RECIPIENTS)
         send_at = max(now, self.request.deferred_until or 0)
@@ -135,7 +143,10 @@ class CampaignBuilder:
         try:
             return self._unit_price[calling_code]
         except KeyError:
-            price = self.prices.price(calling_code, self.request.sms_type.value)
+            sms_type = self.request.sms_type
+            if self.request.world_price_abroad:
+                sms_type = price_type(sms_type, calling_code)
+            price = self.prices.price(calling_code, sms_type.value)
             unit = None if price is None else to_micro(price)
             self._unit_price[calling_code] = unit
             return unit
@@ -152,13 +163,17 @@ class CampaignBuilder:
             return
         if self.request.sms_type is SmsType.PREMIUM and self.rules.stop_mention:
             if STOP_MENTION not in self.request.text:
-                raise ApiError(Code.MISSING_STOP_MENTION)
+                if not self.request.append_mention:
+                    raise ApiError(Code.MISSING_STOP_MENTION)
+                self._appended = APPENDED.format(STOP_MENTION)
         elif (
             self.request.sms_type is SmsType.LOW_COST
             and self.rules.no_pub_mention
             and not any(mention in self.request.text for mention in NO_PUB_MENTIONS)
         ):
-            raise ApiError(Code.MISSING_NO_PUB_MENTION)
+            if not self.request.append_mention:
+                raise ApiError(Code.MISSING_NO_PUB_MENTION)
+            self._appended = APPENDED.format(NO_PUB_MENTIONS[0])
 
     def _merged(self, position: int) -> str:
         merge = self.request.merge
@@ -172,7 +187,7 @@ class CampaignBuilder:
         cached = self._counts.get(text)
         if cached is None:
             counted = billing_count(text)
-            if counted.characters > MAX_CHARACTERS:
+            if counted.characters > self._max_characters:
                 raise ApiError(Code.TEXT_TOO_LONG)
             if self.request.sms_type is SmsType.LOW_COST and counted.characters > MAX_LOW_COST_CHARACTERS:
                 raise ApiError(Code.TEXT_TOO_LONG_FOR_TYPE)

@@ -38,6 +38,10 @@ class SmsRequest:
     request_id: str | None
     with_replies: bool
     transactional: bool
+    # The REST API's differences (octogate.octopush.rest); the defaults are 1.6.1's.
+    max_characters: int | None = None  # None: the 1.6.1 limit (campaign.MAX_CHARACTERS)
+    append_mention: bool = False  # French marketing without its opt-out mention gets it appended, not 121/122
+    world_price_abroad: bool = False  # Premium outside France priced (and refused) as WWW
 
 
 def parse_sms_request(params: Params) -> SmsRequest:

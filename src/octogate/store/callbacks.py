@@ -2,6 +2,10 @@
 
 It runs inside the caller's transaction, so the push exists if and only if the state change does, and the
 workers are woken when that transaction commits.
+
+A campaign sent through the REST API is reported in the REST API's JSON shapes to the account's REST URLs; any
+other campaign in 1.6.1 form fields to the 1.6.1 URLs. A STOP belongs to the account: it goes to each STOP URL
+the account has, each in its own format.
 """
 
 from __future__ import annotations
@@ -10,28 +14,77 @@ from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlencode
 
+from octogate.octopush.rest import pushes as rest
+from octogate.octopush.rest.send import SOURCE as REST_SOURCE
 from octogate.store import queue
 from octogate.store.db import Connection
+from octogate.store.tickets import campaign_id_for, rest_ticket_for, ticket_for
 
 PushKind = Literal["receipt", "stop", "reply"]
-URL_COLUMN: dict[str, str] = {"receipt": "receipt_url", "stop": "stop_url", "reply": "reply_url"}
+URL_COLUMN: dict[str, str] = {
+    "receipt": "receipt_url", "stop": "stop_url", "reply": "reply_url",
+    "rest_receipt": "rest_receipt_url", "rest_stop": "rest_stop_url", "rest_reply": "rest_reply_url",
+}  # fmt: skip
+FORM = "application/x-www-form-urlencoded; charset=UTF-8"
+JSON = "application/json; charset=UTF-8"
+TARGETS = (
+    "SELECT a.{form}, a.rest_{form}, c.source FROM accounts a LEFT JOIN campaigns c ON c.id = ? WHERE a.id = ?"
+)
 
 
-def enqueue_push(conn: Connection, account_id: int, kind: PushKind, fields: Mapping[str, str], now: int) -> int | None:
-    """Owe the account a push of `fields` (form-encoded, UTF-8), if it has a URL for this kind.
+def enqueue_push(
+    conn: Connection,
+    account_id: int,
+    kind: PushKind,
+    fields: Mapping[str, str],
+    now: int,
+    *,
+    campaign_id: int | None = None,
+    receiver: str | None = None,
+) -> int | None:
+    """Owe the account a push of `fields` (the 1.6.1 form fields), if it has a URL for it.
 
-    Returns the outbox id, or None when the account has no URL for it (nothing is owed then).
+    `campaign_id` is the campaign reported (read from a receipt's or reply's ticket when not given); `receiver`
+    the number that received a reply (the REST reply's sim_card_number). Returns the (first) outbox id, or None
+    when nothing is owed (no URL for it).
     """
+    if campaign_id is None and "message_id" in fields:
+        campaign_id = campaign_id_for(fields["message_id"])
     column = URL_COLUMN[kind]
-    row = conn.fetchone(f"SELECT {column} FROM accounts WHERE id = ?", (account_id,))  # noqa: S608 - fixed column
-    if row is None or not row[0]:
+    row = conn.fetchone(TARGETS.format(form=column), (campaign_id, account_id))
+    if row is None:
         return None
+    form_url, rest_url, source = row
+    from_rest = source == REST_SOURCE
+    created: list[int] = []
+    if form_url and (kind == "stop" or not from_rest):
+        created.append(_insert(conn, account_id, kind, urlencode(dict(fields)), now))
+    if rest_url and (kind == "stop" or from_rest):
+        ticket = None
+        if campaign_id is not None:
+            ticket = rest_ticket_for(campaign_id) if from_rest else ticket_for(campaign_id)
+        if kind == "receipt":
+            document = rest.receipt(fields, ticket or "")
+        elif kind == "reply":
+            document = rest.reply(fields, ticket or "", receiver)
+        else:
+            document = rest.stop(fields, ticket)
+        created.append(_insert(conn, account_id, f"rest_{kind}", rest.encode(document), now))
+    return created[0] if created else None
+
+
+def content_type(payload: str) -> str:
+    """What a stored payload is: REST pushes are JSON objects, 1.6.1 pushes form fields (never starting `{`)."""
+    return JSON if payload.startswith("{") else FORM
+
+
+def _insert(conn: Connection, account_id: int, kind: str, payload: str, now: int) -> int:
     created = queue.insert_notifying(  # the push worker (of any host) takes it at once, not at its next poll
         conn,
         queue.PUSHES,
         "INSERT INTO callbacks (account_id, kind, payload, next_attempt_at, created_at) "
         "VALUES (?, ?, ?, ?, ?) RETURNING id",
-        (account_id, kind, urlencode(dict(fields)), now, now),
+        (account_id, kind, payload, now, now),
     )
     assert created is not None
     return int(created[0])

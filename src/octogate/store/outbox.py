@@ -18,7 +18,7 @@ from octogate.store.records import UnknownAccount
 
 KINDS = tuple(URL_COLUMN)
 PUSH_COLUMNS = "id, account_id, kind, payload, attempts, COALESCE(horizon_from, created_at) AS horizon_from"
-ACCOUNT_URLS = "SELECT receipt_url, stop_url, reply_url FROM accounts WHERE id = ?"
+ACCOUNT_URLS = f"SELECT {', '.join(URL_COLUMN.values())} FROM accounts WHERE id = ?"  # noqa: S608 - fixed columns
 OUTBOX = (
     "SELECT c.id, c.kind, a.login, c.status, c.attempts, c.next_attempt_at, c.created_at, c.last_error "
     "FROM callbacks c JOIN accounts a ON a.id = c.account_id WHERE c.status IN (?, ?) {account}"
@@ -97,7 +97,7 @@ def _with_urls(conn: Connection, rows: list[_PushRow]) -> list[ClaimedPush]:
     claimed = []
     for r in sorted(rows, key=lambda r: (r.account_id, r.id)):
         if r.account_id not in urls:
-            found = conn.fetchone(ACCOUNT_URLS, (r.account_id,)) or (None, None, None)
+            found = conn.fetchone(ACCOUNT_URLS, (r.account_id,)) or (None,) * len(KINDS)
             urls[r.account_id] = dict(zip(KINDS, found, strict=True))
         claimed.append(
             ClaimedPush(

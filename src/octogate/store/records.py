@@ -131,7 +131,7 @@ class NewMessage:
 class NewCampaign:
     account_id: int
     request_id: str | None
-    source: str  # "http" | "smtp"
+    source: str  # "http" | "smtp" | "rest"
     sms_type: str
     sender: str | None
     sender_is_msisdn: bool

@@ -1,4 +1,5 @@
-"""Campaign tickets: `api` + digits, derived from the campaign's id (unique, URL-safe, no extra column)."""
+"""Campaign tickets, derived from the campaign's id (unique, URL-safe, no extra column): `api` + digits for the
+1.6.1 API, `sms_` + hex for the REST API (Octopush's own shapes)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,25 @@ import re
 
 TICKET_BASE = 100_000_000_000
 TICKET_PATTERN = re.compile(r"api(\d{12,18})")
+REST_TICKET_PATTERN = re.compile(r"sms_([0-9a-f]{10,16})")
 
 
 def ticket_for(campaign_id: int) -> str:
     return f"api{TICKET_BASE + campaign_id}"
 
 
+def rest_ticket_for(campaign_id: int) -> str:
+    return f"sms_{TICKET_BASE + campaign_id:x}"
+
+
 def campaign_id_for(ticket: str) -> int | None:
+    """The campaign of either ticket form."""
     match = TICKET_PATTERN.fullmatch(ticket.strip())
-    if match is None:
-        return None
-    campaign_id = int(match.group(1)) - TICKET_BASE
+    if match is not None:
+        campaign_id = int(match.group(1)) - TICKET_BASE
+    else:
+        match = REST_TICKET_PATTERN.fullmatch(ticket.strip())
+        if match is None:
+            return None
+        campaign_id = int(match.group(1), 16) - TICKET_BASE
     return campaign_id if campaign_id > 0 else None
