@@ -28,6 +28,7 @@ ENVIRONMENT = {
     "OCTOGATE_DEMO_KEY": "demo_key",
     "OCTOGATE_SMTP": "smtp",
     "OCTOGATE_SMTP_DOMAIN": "smtp_domain",
+    "OCTOGATE_ADMIN": "admin",
 }
 
 
@@ -120,6 +121,8 @@ class Settings:
     smtp_max_size: int = 1024 * 1024
     smtp_tls_cert: str | None = None  # STARTTLS; defaults to tls_cert / tls_key
     smtp_tls_key: str | None = None
+    #: the operator's address (/healthz, /readyz, /metrics, /status), or "off"
+    admin: str = "127.0.0.1:9180"
     rules: Rules = field(default_factory=Rules)
     connectors: tuple[ConnectorConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
@@ -170,6 +173,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         "smtp_max_size",
         "smtp_tls_cert",
         "smtp_tls_key",
+        "admin",
     }
     unknown = set(server) - known
     if unknown:

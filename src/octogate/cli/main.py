@@ -14,12 +14,18 @@ from octogate.cli.mail import add_inbox_command
 from octogate.cli.pushes import add_callback_commands
 from octogate.client.cli import add_client_commands
 from octogate.config import ConfigError, Settings, load_settings, parse_listen
+from octogate.logs import FORMATS, LEVELS, LogSettings, LogSettingsError, setup_logging
 from octogate.store.db import DatabaseError, UnsupportedDatabaseURL
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        args.logs = LogSettings.resolve(getattr(args, "log_level", None), getattr(args, "log_format", None))
+    except LogSettingsError as error:
+        fail(str(error))
+    setup_logging(args.logs, "octogate" if args.command == "serve" else f"octogate-{args.command}")
     try:
         settings = load_settings(args.config)
         args.handler(args, settings)
@@ -36,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="octogate", description="Octopush-compatible SMS gateway over SMPP 3.4"
     )
     parser.add_argument("--config", help="TOML configuration file (or OCTOGATE_CONFIG)")
+    log_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the gateway")
@@ -47,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--tls-key", help="the certificate's private key (PEM)")
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo account")
+    serve.add_argument("--admin", help="operator address host:port for /healthz /readyz /metrics /status, or off "
+                       "(or OCTOGATE_ADMIN; default 127.0.0.1:9180)")
+    log_options(serve, argparse.SUPPRESS)
     serve.set_defaults(handler=cmd_serve)
 
     account = add_account_commands(commands)
@@ -67,16 +77,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _smsc_sim(argv: list[str]) -> int:
-    from octogate.smpp.simulator import main as simulator_main
+def log_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument("--log-level", choices=LEVELS, default=default,
+                        help="debug, info (default), warning or error (or OCTOGATE_LOG_LEVEL)")
+    parser.add_argument("--log-format", choices=FORMATS, default=default,
+                        help="text (default) or json: one object per line (or OCTOGATE_LOG_FORMAT)")
 
-    return simulator_main(argv)
+
+def _smsc_sim(argv: list[str]) -> int:
+    """The simulator's own options, with --log-level / --log-format taken out (they were applied already)."""
+    from octogate.smpp.simulator import config_from_args, serve_simulator
+
+    options = argparse.ArgumentParser(add_help=False)
+    log_options(options)
+    known, rest = options.parse_known_args(argv)
+    if known.log_level or known.log_format:
+        setup_logging(LogSettings.resolve(known.log_level, known.log_format), "octogate-smsc-sim")
+    config = config_from_args(rest)
+    try:
+        return serve_simulator(config)
+    except OSError as error:
+        fail(f"the SMSC simulator cannot listen on {config.host}:{config.port}: {error.strerror or error}")
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     from octogate.server import run
 
     settings = settings.with_overrides(
+        admin=args.admin,
         http=args.http,
         smtp=args.smtp,
         database_url=args.database_url,
@@ -88,4 +116,4 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     parse_listen(settings.http)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise CommandError("HTTPS needs both --tls-cert and --tls-key")
-    run(settings)
+    run(settings, args.logs)
