@@ -23,6 +23,7 @@ from octogate.keys import hash_api_key, new_api_key
 from octogate.logs import LogSettings
 from octogate.observability.admin import ADMIN_PATHS, PROBES, ChildView, Endpoints, InlineView, OperatorEdge
 from octogate.observability.hooks import MeteredGateway
+from octogate.observability.metrics import DELIVERY_UP
 from octogate.service import normalise_login
 from octogate.sms.money import to_micro
 from octogate.sms.numbers import warm
@@ -214,6 +215,7 @@ async def _serve(
         delivery, pushes = await run_background(store, settings)
         app.gateway.on_accepted.append(delivery.dispatcher.wake)
         view = InlineView(delivery)
+        DELIVERY_UP.set(1)  # the delivery side is this process
     operator = Endpoints(store, view)
     edge.operator = operator
     rates = asyncio.create_task(operator.rates.run(), name="status-rates")
