@@ -42,7 +42,7 @@ from octogate.store.store import Store
 log = logging.getLogger(__name__)
 STOP_GRACE = 60.0  # more than the dispatcher gives submits in flight (the SMPP response timeout)
 REPORT_EVERY = 1.0  # seconds between two reports of the child
-START_WAIT = 4.0  # seconds `serve` waits for the child's first report before announcing itself anyway
+START_WAIT = 10.0  # seconds `serve` waits for the child's first report before announcing itself anyway
 RESTART_MIN, RESTART_MAX = 1.0, 60.0
 STEADY_AFTER = 60.0  # a child that ran this long starts the backoff over
 FATAL_EXIT = 3
