@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import smtplib
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 
@@ -18,7 +20,8 @@ def demo_key(output: str) -> tuple[str, str]:
 
 
 def test_metrics_count_a_real_send_across_both_processes(tmp_path: Path, processes: list[Process]) -> None:
-    server = start_serve(serve_env(tmp_path))
+    smtp_port = free_port()
+    server = start_serve(serve_env(tmp_path, OCTOGATE_SMTP=f"127.0.0.1:{smtp_port}"))
     processes.append(server)
     assert server.get("/healthz").json() == {"status": "ok"}
     assert server.get("/healthz", admin=True).status_code == 200
@@ -47,6 +50,17 @@ def test_metrics_count_a_real_send_across_both_processes(tmp_path: Path, process
     assert after[("octogate_http_requests_total", (("code", "200"), ("path", "/api/sms/json")))] == 1
     assert after[("octogate_queue_messages", (("status", "queued"),))] == 0
     assert ("octogate_push_backlog", (("state", "pending"),)) in after
+    # an e-mail to SMS is counted too
+    subject = urlencode({"user_login": login, "api_key": key})
+    fields = {"sms_recipients": "+33601020307", "sms_text": "by mail STOP au XXXXX", "sms_type": "FR",
+              "sms_sender": "Shop", "request_id": "mailrequest001"}  # fmt: skip
+    body = "start=start&" + urlencode(fields) + "&end=end"
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as mail:
+        mail.sendmail("shop@example.com", ["sms@octogate.local"],
+                      f"Subject: {subject}\r\nFrom: shop@example.com\r\n\r\n{body}\r\n")  # fmt: skip
+    assert server.sample("octogate_emails_total", outcome="accepted") == 1, [
+        ln for ln in server.lines if "mail" in ln]
+    assert server.sample("octogate_messages_accepted_total", source="smtp") == 1
     # what the process logged never holds the key or the text
     assert key not in "\n".join(line for line in server.lines if "api_key=" not in line)
     assert "hello STOP" not in server.output()
