@@ -87,6 +87,7 @@ class BackgroundProcess:
         self.process: Any = None
         self.problem: str | None = "delivery process starting"
         self.restarts = 0
+        self.last_report = 0.0
         self.fatal: str | None = None
         self.reported = asyncio.Event()  # the current child has reported at least once
         self._writer: PipeEnd | None = None
@@ -149,6 +150,7 @@ class BackgroundProcess:
                 families, child_state = metrics.decode(message)
                 self.child_metrics.update(families)
                 self.state = child_state
+                self.last_report = time.monotonic()
                 if not self.reported.is_set():
                     self.reported.set()
                     metrics.DELIVERY_UP.set(1)

@@ -46,6 +46,7 @@ PROBES = frozenset({"/healthz", "/readyz"})
 ADMIN_PATHS = PROBES | {"/metrics", "/status"}
 JSON = b"application/json"
 MINUTES = 15
+SILENT_AFTER = 10.0  # seconds without a report from a live delivery process before it counts as stalled
 
 
 class DeliveryView(Protocol):
@@ -64,6 +65,9 @@ class ChildView:
     def problem(self) -> str | None:
         if self.child.process is None or not self.child.process.is_alive():
             return self.child.problem or "delivery process not running"
+        silent = time.monotonic() - self.child.last_report
+        if self.child.problem is None and silent > SILENT_AFTER:
+            return f"delivery process has not reported for {silent:.0f} s (stalled?)"
         return self.child.problem
 
     def state(self) -> dict[str, Any]:
