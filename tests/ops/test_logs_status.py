@@ -84,8 +84,10 @@ def test_json_logs_throttling_push_target_and_status(
     assert re.search(r"main\s+bound\s+binds 1/1 here \(of 1\)  window \d+/20  rate [\d.]+/s", status.stdout), (
         status.stdout
     )
-    assert re.search(r"pushes: \d+ pending, [1-9]\d* failing; oldest failing since .* to 127.0.0.1", status.stdout)
-    assert "queue: queued" in status.stdout and "per minute on this host" in status.stdout
+    assert re.search(r"pushes: \d+ pending, [1-9]\d* failing; oldest failing since .* to 127.0.0.1", status.stdout), (
+        status.stdout
+    )
+    assert "queue: queued" in status.stdout and "per minute on this host" in status.stdout, status.stdout
 
     receiver = ThreadingHTTPServer(("127.0.0.1", receiver_port), Ok)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
@@ -102,15 +104,16 @@ def test_json_logs_throttling_push_target_and_status(
 
     server.stop()
     logged = events(server.lines)
-    assert {event["process"] for event in logged} == {"octogate", "octogate-delivery"}
+    assert {event["process"] for event in logged} == {"octogate", "octogate-delivery"}, logged[:5]
     messages = [str(event["msg"]) for event in logged]
     assert any(m.startswith("octogate started: API http://") for m in messages)
     assert any(m.startswith("octogate: delivering over SMPP to main") for m in messages)
     assert any(m.startswith("delivery stopping:") for m in messages)
     assert any(m == "octogate stopped" for m in messages)
     assert all(set(event) >= {"ts", "level", "logger", "msg", "pid"} for event in logged)
-    assert not [line for line in server.lines if line.strip() and not line.startswith("{")
-                and not line.startswith("octogate: ")]  # fmt: skip
+    stray = [line for line in server.lines if line.strip() and not line.startswith("{")
+             and not line.startswith("octogate: ")]  # fmt: skip
+    assert not stray, stray
     everything = server.output()
     assert api_key not in everything and TEXT not in everything and "secret" not in everything
 
