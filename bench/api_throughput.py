@@ -237,6 +237,7 @@ class Server:
         self.env.update(
             OCTOGATE_HTTP=f"{HOST}:{port}",
             OCTOGATE_SMTP="off",
+            OCTOGATE_ADMIN="off",
             OCTOGATE_DATABASE_URL=database_url,
             PYTHONUNBUFFERED="1",
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),

@@ -110,7 +110,7 @@ def postgres_schema(base_url: str) -> Iterator[str]:
 def start_serve(folder: str, database_url: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     env = {**os.environ, "OCTOGATE_HTTP": f"127.0.0.1:{port}", "OCTOGATE_DATABASE_URL": database_url,
-           "OCTOGATE_DEMO_KEY": DEMO_KEY, "OCTOGATE_SMTP": "off",
+           "OCTOGATE_DEMO_KEY": DEMO_KEY, "OCTOGATE_SMTP": "off", "OCTOGATE_ADMIN": "off",
            "OCTOGATE_STORE_STATS": f"{folder}/store-waits"}  # fmt: skip
     env.pop("OCTOGATE_CONFIG", None)
     process = subprocess.Popen(

@@ -51,6 +51,7 @@ ENVIRONMENT = {
     "OCTOGATE_SMTP": "smtp",
     "OCTOGATE_SMTP_DOMAIN": "smtp_domain",
     "OCTOGATE_DATA_DIR": "data_dir",
+    "OCTOGATE_ADMIN": "admin",
 }
 
 
@@ -170,6 +171,8 @@ class Settings:
     smtp_max_size: int = 1024 * 1024
     smtp_tls_cert: str | None = None  # STARTTLS; defaults to tls_cert / tls_key
     smtp_tls_key: str | None = None
+    #: the operator's address (/healthz, /readyz, /metrics, /status), or "off"
+    admin: str = "127.0.0.1:9180"
     rules: Rules = field(default_factory=Rules)
     connectors: tuple[ConnectorConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
@@ -246,6 +249,8 @@ def check_settings(settings: Settings, defined: set[str] | frozenset[str] = froz
     problems = Problems()
     if not listen_address(settings.http):
         problems.add("server.http", f"not a host:port listen address: {settings.http[:80]!r}")
+    if settings.admin != "off" and not listen_address(settings.admin):
+        problems.add("server.admin", f'not a host:port listen address or "off": {settings.admin[:80]!r}')
     if settings.smtp != "off" and not listen_address(settings.smtp):
         problems.add("server.smtp", f'not a host:port listen address or "off": {settings.smtp[:80]!r}')
     try:
@@ -334,6 +339,7 @@ SERVER_HINTS = {
     for name in (
         "http", "database_url", "tls_cert", "tls_key", "demo", "demo_login", "demo_credit",
         "successes_wrapper", "background", "smtp", "smtp_domain", "smtp_max_size", "smtp_tls_cert", "smtp_tls_key",
+        "admin",
     )
 }  # fmt: skip
 SERVER_CHECKS = {"smtp_max_size": between(1024, 64 * 1024 * 1024)}

@@ -21,7 +21,7 @@ from octogate.sms.money import to_micro
 from octogate.sms.numbers import NumberError, normalise
 from octogate.sms.prices import PriceTable
 from octogate.statuses import PushKind
-from octogate.store import inbox, incoming, outbox, push_secrets, queries
+from octogate.store import health, inbox, incoming, outbox, push_secrets, queries
 from octogate.store.db import Connection
 from octogate.store.incoming import CampaignView
 from octogate.store.prices import price_table_from_rows, rows_from_price_table
@@ -215,6 +215,13 @@ class Operator:
     def _account_id(self, login: str) -> int:
         return self._run(queries.account, normalise_login(login)).id
 
+    # --- the gateway at a glance (`octogate status` when `serve` does not answer) -----------------------------------
+
+    def backlog(self) -> dict[str, Any]:
+        """The queue by status and the push backlog, read from the store (the /status document's store part)."""
+        with self.store.connect() as conn:  # reads only: no write lock taken
+            return backlog_document(health.backlog(conn))
+
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
         try:
             return self.store.run(fn, *args)
@@ -246,3 +253,25 @@ def phone_number(raw: str) -> str:
         return normalise(raw).e164
     except NumberError as error:
         raise Refused(str(error)) from None
+
+
+def backlog_document(found: health.Backlog) -> dict[str, Any]:
+    pushes = found.pushes
+    return {
+        "queue": [{"status": d.status, "count": d.count, "oldest_due": d.oldest_due} for d in found.queue],
+        "pushes": {"pending": pushes.pending, "failing": pushes.failing, "oldest_due": pushes.oldest_due,
+                   "oldest_failing_since": pushes.oldest_failing_since,
+                   "oldest_failing_host": url_host(found.oldest_failing_url)},
+    }  # fmt: skip
+
+
+def url_host(url: str | None) -> str | None:
+    """A push URL's host name only (its path may carry a customer's token)."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(url).hostname or "")[:100] or None
+    except ValueError:
+        return None

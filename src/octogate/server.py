@@ -4,17 +4,27 @@ connectors (or the built-in SMSC simulator when no connector is configured); SMT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+import socket
+import ssl
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
-from octogate.background import BackgroundProcess, run_background, stop_background
-from octogate.config import Settings, parse_listen
+from octogate.background import BackgroundProcess, DeliveryFailed, run_background, stop_background
+from octogate.config import ConfigError, Settings, parse_listen
 from octogate.http.app import OctopushApp
 from octogate.http.limits import uvicorn_limits
 from octogate.keys import hash_api_key, new_api_key
-from octogate.service import Gateway, normalise_login
+from octogate.logs import LogSettings
+from octogate.observability.admin import ADMIN_PATHS, PROBES, ChildView, Endpoints, InlineView, OperatorEdge
+from octogate.observability.hooks import MeteredGateway
+from octogate.observability.metrics import DELIVERY_UP
+from octogate.service import normalise_login
 from octogate.sms.money import to_micro
 from octogate.sms.numbers import warm
 from octogate.sms.prices import default_price_table
@@ -66,14 +76,101 @@ def _demo_account(conn: Connection, login: str, settings: Settings) -> str | Non
 
 
 def build_app(store: Store, settings: Settings) -> OctopushApp:
-    return OctopushApp(Gateway(store, settings.rules), successes_wrapper=settings.successes_wrapper)
+    return OctopushApp(MeteredGateway(store, settings.rules), successes_wrapper=settings.successes_wrapper)
 
 
-async def serve(settings: Settings) -> None:
+def listen_socket(what: str, address: str) -> socket.socket:
+    """Bound and listening before anything is announced: a port in use is one line naming it, at once."""
+    host, port = parse_listen(address)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise ConfigError(f"cannot listen for {what} on {address[:100]}: {error.strerror}") from None
+    family, kind, proto, _, where = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(where)
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        raise ConfigError(f"cannot listen for {what} on {address[:100]}: {error.strerror or error}") from None
+    return sock
+
+
+def _check_simulator_address(settings: Settings) -> None:
+    """The built-in simulator listens in the delivery process; a fixed port already taken is found here, in
+    one line, rather than by a child that dies."""
+    wanted = settings.simulator.enabled if settings.simulator.enabled is not None else not settings.connectors
+    if wanted and parse_listen(settings.simulator.listen)[1]:
+        listen_socket("the built-in SMSC simulator", settings.simulator.listen).close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, with its signals taken on the loop and not raised again once it has stopped: the
+    SMTP listener and the delivery process are then stopped in order, and the exit is clean."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.handle_exit, signum, None)
+        try:
+            yield
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+
+def _uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    config = uvicorn.Config(
+        app,
+        **uvicorn_limits(settings),  # URL/header caps, header-read timeout, connection cap
+        loop="none",
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
+    )
+    try:
+        config.load()  # the certificate is read here: a bad one stops the start, in one line
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise ConfigError(f"cannot load the TLS certificate {str(settings.tls_cert)[:200]}: {reason}") from None
+    return config
+
+
+async def _admin_server(edge: OperatorEdge, sock: socket.socket) -> uvicorn.Server:
+    config = uvicorn.Config(edge, loop="none", lifespan="off", access_log=False, log_config=None)
+    config.load()
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)
+    await server.startup(sockets=[sock])
+    return server
+
+
+async def serve(settings: Settings, logs: LogSettings | None = None) -> None:
+    sockets: list[socket.socket] = []
+    try:
+        # Every address first: a port in use is found in a fraction of a second, before any other work.
+        host, port = parse_listen(settings.http)
+        sockets.append(listen_socket("HTTP", settings.http))
+        admin_sock = None
+        if settings.admin.strip().lower() != "off":
+            admin_sock = listen_socket("the operator address (OCTOGATE_ADMIN)", settings.admin)
+            sockets.append(admin_sock)
+        _check_simulator_address(settings)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     warm()
     store = prepare_store(settings)
     try:
-        host, port = parse_listen(settings.http)
+        app = build_app(store, settings)
+        edge = OperatorEdge(app, None, PROBES)
+        config = _uvicorn_config(edge, settings)
         # The sandbox's funded account exists only while messages go to the built-in simulator.
         if settings.demo and not settings.connectors:
             login, key = ensure_demo_account(store, settings)
@@ -86,49 +183,78 @@ async def serve(settings: Settings) -> None:
                     "`octogate account rotate-key` gives a new one",
                     flush=True,
                 )
-        app = build_app(store, settings)
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            **uvicorn_limits(settings),  # harden: URL/header caps, header timeout, connection cap
-            loop="none",
-            lifespan="off",
-            access_log=False,
-            log_level="warning",
-            ssl_certfile=settings.tls_cert,
-            ssl_keyfile=settings.tls_key,
-        )
-        if settings.background == "process":
-            child = BackgroundProcess(settings)
-            app.gateway.on_accepted.append(child.wake)
-        else:
-            delivery, pushes = await run_background(store, settings)
-            app.gateway.on_accepted.append(delivery.dispatcher.wake)
         smtp = await start_smtp(app.gateway, store, smtp_settings_from(settings))
+        try:
+            await _serve(settings, logs, store, app, edge, config, smtp, sockets[0], admin_sock, (host, port))
+        finally:
+            await smtp.stop()
+    finally:
+        for sock in sockets:
+            sock.close()
+        store.close()
+
+
+async def _serve(
+    settings: Settings, logs: LogSettings | None, store: Store, app: OctopushApp, edge: OperatorEdge,
+    config: uvicorn.Config, smtp: Any, http_sock: socket.socket, admin_sock: socket.socket | None,
+    where: tuple[str, int],
+) -> None:  # fmt: skip
+    child: BackgroundProcess | None = None
+    delivery = pushes = None
+    view: ChildView | InlineView
+    if settings.background == "process":
+        child = BackgroundProcess(settings, logs)
+        app.gateway.on_accepted.append(child.wake)
+        try:
+            await child.start()
+        except DeliveryFailed as failure:
+            await child.stop()
+            raise ConfigError(str(failure)) from None
+        view = ChildView(child)
+    else:
+        delivery, pushes = await run_background(store, settings)
+        app.gateway.on_accepted.append(delivery.dispatcher.wake)
+        view = InlineView(delivery)
+        DELIVERY_UP.set(1)  # the delivery side is this process
+    operator = Endpoints(store, view)
+    edge.operator = operator
+    rates = asyncio.create_task(operator.rates.run(), name="status-rates")
+    admin = await _admin_server(OperatorEdge(None, operator, ADMIN_PATHS), admin_sock) if admin_sock else None
+    try:
         scheme = "https" if settings.tls_cert else "http"
+        host, port = where
         print(
             f"octogate: Octopush API on {scheme}://{host}:{port}/api/sms  (database {store.url.redacted()})",
             flush=True,
         )
         print(smtp.describe(), flush=True)
-        try:
-            await uvicorn.Server(config).serve()
-        finally:
-            await smtp.stop()
-            if settings.background == "process":
-                await child.stop()
-            else:
-                await stop_background(delivery, pushes)
+        log.info(
+            "octogate started: API %s://%s:%d, %s, operator endpoints %s, database %s", scheme, host, port,
+            smtp.describe().removeprefix("octogate: "),
+            f"http://{settings.admin}/metrics" if admin_sock else "off", store.url.redacted(),
+        )  # fmt: skip
+        server = _Server(config)
+        await server.serve(sockets=[http_sock])
+        log.info(
+            "octogate stopping: %d HTTP connection(s) were open; the delivery process finishes its submits",
+            len(server.server_state.connections),
+        )  # fmt: skip
     finally:
-        store.close()
+        rates.cancel()
+        if admin is not None:
+            await admin.shutdown()
+        if child is not None:
+            await child.stop()
+        elif delivery is not None:
+            await stop_background(delivery, pushes)
+        log.info("octogate stopped")
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, logs: LogSettings | None = None) -> None:
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         log.debug("uvloop not installed: using asyncio's default loop")
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, logs))

@@ -73,6 +73,7 @@ def start_hosts_together(
             **os.environ,
             "OCTOGATE_HTTP": f"127.0.0.1:{port}",
             "OCTOGATE_SMTP": "off",
+            "OCTOGATE_ADMIN": "off",
             "OCTOGATE_DATABASE_URL": database_url,
         }
         env.pop("OCTOGATE_DEMO_KEY", None)

@@ -32,6 +32,7 @@ class LiveServer:
     api_key: str
     process: subprocess.Popen[str]
     output: list[str]
+    admin_url: str = ""
 
     def kill(self) -> None:
         """A crash: SIGKILL to the server and its background process at once."""
@@ -55,9 +56,11 @@ class LiveServer:
 
 def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
     port = free_port()
+    admin = f"127.0.0.1:{free_port()}"
     database_url = f"sqlite:///{tmp_path}/live.db"
     env = {
         **os.environ,
+        "OCTOGATE_ADMIN": admin,
         "OCTOGATE_HTTP": f"127.0.0.1:{port}",
         "OCTOGATE_SMTP": f"127.0.0.1:{free_port()}",
         "OCTOGATE_DATABASE_URL": database_url,
@@ -91,7 +94,10 @@ def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Liv
         except httpx.TransportError:
             time.sleep(0.05)
     # A restart on an existing database cannot show the demo key again (only its hash is kept).
-    server = LiveServer(base_url, database_url, login.group(1), key.group(1) if key else "", process, lines)
+    server = LiveServer(
+        base_url, database_url, login.group(1), key.group(1) if key else "", process, lines,
+        f"http://{env['OCTOGATE_ADMIN']}" if env["OCTOGATE_ADMIN"] != "off" else "",
+    )  # fmt: skip
     threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
     return server
 

@@ -155,7 +155,7 @@ def start_hosts(tmp_path: Path, config: Path, database_url: str, count: int) -> 
     for i in range(count):
         port = free_port()
         log = tmp_path / f"host{i}.log"
-        env = {**os.environ, "OCTOGATE_HTTP": f"127.0.0.1:{port}", "OCTOGATE_SMTP": "off",
+        env = {**os.environ, "OCTOGATE_HTTP": f"127.0.0.1:{port}", "OCTOGATE_SMTP": "off", "OCTOGATE_ADMIN": "off",
                "OCTOGATE_DATABASE_URL": database_url, "OCTOGATE_CONFIG": str(config)}  # fmt: skip
         with log.open("w") as out:
             process = subprocess.Popen(

@@ -8,6 +8,7 @@ import argparse
 from typing import Any
 
 from octogate.cli.common import database_option, operate
+from octogate.cli.gateway import gateway_status
 from octogate.config import Settings
 from octogate.operations import CampaignView, ticket_for
 from octogate.paris import paris_date
@@ -16,8 +17,11 @@ from octogate.service import normalise_login
 
 def add_incoming_commands(commands: Any) -> None:
     """Add `status` and `stops` to the top-level commands."""
-    status = commands.add_parser("status", help="a campaign's recipients, parts and receipts")
-    status.add_argument("ticket", help="the campaign's ticket (api…)")
+    status = commands.add_parser(
+        "status", help="the gateway at a glance (connectors, queue, pushes, rates); with a ticket, that campaign"
+    )
+    status.add_argument("ticket", nargs="?", help="a campaign's ticket (api…): its recipients, parts and receipts")
+    status.add_argument("--admin", help="the running serve's operator address (or OCTOGATE_ADMIN)")
     status.add_argument("--limit", type=int, default=1000, help="recipients shown at most (default 1000)")
     database_option(status)
     status.set_defaults(handler=cmd_status)
@@ -61,6 +65,9 @@ def render_campaign(view: CampaignView) -> list[str]:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
+    if not args.ticket:
+        gateway_status(args, settings)
+        return
     view = operate(args, settings, lambda operator: operator.campaign(args.ticket, args.limit))
     print("\n".join(render_campaign(view)))
 

@@ -16,6 +16,7 @@ from octogate.cli.sandbox import add_sandbox_commands
 from octogate.cli.signing import add_push_secret_command
 from octogate.client.cli import add_client_commands
 from octogate.config import ConfigError, Settings, load_settings, parse_listen
+from octogate.logs import FORMATS, LEVELS, LogSettings, LogSettingsError, setup_logging
 from octogate.store.db import DatabaseError, UnsupportedDatabaseURL
 
 CONFIG_EXIT = 2  # a configuration mistake: the same code for check-config and every other command
@@ -24,6 +25,11 @@ CONFIG_EXIT = 2  # a configuration mistake: the same code for check-config and e
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        args.logs = LogSettings.resolve(getattr(args, "log_level", None), getattr(args, "log_format", None))
+    except LogSettingsError as error:
+        fail(str(error))
+    setup_logging(args.logs, "octogate" if args.command == "serve" else f"octogate-{args.command}")
     try:
         settings = load_settings(args.config, data_dir=args.data_dir)
     except ConfigError as error:
@@ -50,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of relative SQLite paths (or OCTOGATE_DATA_DIR; default: the configuration file's folder, "
         "else ~/.local/share/octogate)",
     )
+    log_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser("check-config", help="check the configuration and exit (0 fine, 2 with problems)")
@@ -69,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--tls-key", help="the certificate's private key (PEM)")
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo account")
+    serve.add_argument("--admin", help="operator address host:port for /healthz /readyz /metrics /status, or off "
+                       "(or OCTOGATE_ADMIN; default 127.0.0.1:9180)")
+    log_options(serve, argparse.SUPPRESS)
     serve.set_defaults(handler=cmd_serve)
 
     account = add_account_commands(commands)
@@ -91,10 +101,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _smsc_sim(argv: list[str]) -> int:
-    from octogate.smpp.simulator import main as simulator_main
+def log_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument("--log-level", choices=LEVELS, default=default,
+                        help="debug, info (default), warning or error (or OCTOGATE_LOG_LEVEL)")
+    parser.add_argument("--log-format", choices=FORMATS, default=default,
+                        help="text (default) or json: one object per line (or OCTOGATE_LOG_FORMAT)")
 
-    return simulator_main(argv)
+
+def _smsc_sim(argv: list[str]) -> int:
+    """The simulator's own options, with --log-level / --log-format taken out (they were applied already)."""
+    from octogate.smpp.simulator import config_from_args, serve_simulator
+
+    options = argparse.ArgumentParser(add_help=False)
+    log_options(options)
+    known, rest = options.parse_known_args(argv)
+    if known.log_level or known.log_format:
+        setup_logging(LogSettings.resolve(known.log_level, known.log_format), "octogate-smsc-sim")
+    config = config_from_args(rest)
+    try:
+        return serve_simulator(config)
+    except OSError as error:
+        fail(f"the SMSC simulator cannot listen on {config.host}:{config.port}: {error.strerror or error}")
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> None:
@@ -119,6 +146,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     from octogate.server import run
 
     settings = settings.with_overrides(
+        admin=args.admin,
         http=args.http,
         smtp=args.smtp,
         database_url=args.database_url,
@@ -130,4 +158,4 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     parse_listen(settings.http)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise CommandError("HTTPS needs both --tls-cert and --tls-key")
-    run(settings)
+    run(settings, args.logs)

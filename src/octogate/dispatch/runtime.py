@@ -26,6 +26,7 @@ from octogate.dispatch.binds import SharedBinds
 from octogate.dispatch.dispatcher import Dispatcher
 from octogate.dispatch.routing import Router
 from octogate.incoming.handler import IncomingHandler
+from octogate.observability.hooks import MeteredDispatcher, MeteredIncoming
 from octogate.smpp.client import ConnectorConfig, SmppClient
 from octogate.smpp.simulator import SimulatorConfig, SmscSimulator
 from octogate.store.store import Store
@@ -92,7 +93,7 @@ class Delivery:
                 if simulator is not None:
                     await simulator.stop()
                 raise ConfigError(f"a route names unknown connectors: {', '.join(unknown)[:200]}")
-        incoming = IncomingHandler(store, clock=clock, validity=settings.dispatch.validity_hours * 3600)
+        incoming = MeteredIncoming(store, clock=clock, validity=settings.dispatch.validity_hours * 3600)
         await incoming.start()
         clients: dict[str, Any] = {}
         binds = SharedBinds(
@@ -105,7 +106,7 @@ class Delivery:
             await client.start()
         # Senders enough for every bind this host may come to hold (the others' binds, when they die).
         windows = sum(c.window * c.binds for c in connectors)
-        dispatcher = Dispatcher(
+        dispatcher = MeteredDispatcher(
             store, Router(routes), clients, settings=settings.dispatch, clock=clock,
             senders=max(16, min(2000, windows + 8)),
         )  # fmt: skip

@@ -257,6 +257,10 @@ class DeliverEvent:
 
 
 OnDeliver = Callable[[DeliverEvent], Awaitable[None]]
+#: Called with (connector, seconds, command_status or None when unanswered) per submit_sm: the operator's
+#: metrics and throttling log lines (`octogate.observability`) hang here; None costs nothing.
+SubmitObserver = Callable[[str, float, int | None], None]
+submit_observer: SubmitObserver | None = None
 
 
 @dataclass(slots=True)
@@ -429,6 +433,7 @@ class _Connection(BatchedWrites):
                 fut.set_exception(ConnectionLostError(reason))
         self.pending.clear()
         self.session.connection_lost()
+        self.client.last_error = reason  # why the bind went down, for its log line and the status
         with contextlib.suppress(Exception):
             self.writer.close()
 
@@ -627,7 +632,7 @@ class SmppClient:
                     task.cancel()
                 if self._stopping:
                     return
-                log.info("%s: connection lost; reconnecting", self.name)
+                log.warning("%s: bind down (%s); reconnecting", self.name, clip(self.last_error or "", 200))
             delay = doubling(attempt, self.config.reconnect_min, self.config.reconnect_max)
             delay *= self._rng.uniform(0.5, 1.0)
             attempt = min(attempt + 1, 30)
@@ -788,6 +793,7 @@ class SmppClient:
                 if self._in_flight > self.stats.max_in_flight:
                     self.stats.max_in_flight = self._in_flight
                 self.stats.submitted += 1
+                sent = time.monotonic()
                 try:
                     resp = await conn.request(pdu, cfg.response_timeout)
                 except PduEncodeError as exc:
@@ -804,6 +810,8 @@ class SmppClient:
                         self._drained.set()
             finally:
                 window.release()
+            if submit_observer is not None:
+                submit_observer(self.name, time.monotonic() - sent, None if resp is None else resp.command_status)
             if resp is None:
                 transient += 1
                 self.stats.retried += 1

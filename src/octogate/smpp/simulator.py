@@ -872,7 +872,10 @@ async def serve(config: SimulatorConfig, *, ready: Callable[[int], None] | None 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``octogate smsc-sim``."""
-    config = config_from_args(argv)
+    return serve_simulator(config_from_args(argv))
+
+
+def serve_simulator(config: SimulatorConfig) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def started(sim: SmscSimulator) -> None:

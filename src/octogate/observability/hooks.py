@@ -1,0 +1,170 @@
+"""Where the metrics are counted, without the counted modules knowing: thin subclasses of the service, the
+dispatcher, the receipt handler and the push worker, and the SMPP client's submit observer. Each override
+calls the original and only counts (and logs the transitions an operator wants: throttling, push targets).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from typing import Any
+
+from octogate.callbacks.worker import PushWorker
+from octogate.dispatch.dispatcher import Dispatcher
+from octogate.incoming.handler import IncomingHandler
+from octogate.incoming.statuses import PUSH_STATUS, receipt_stat
+from octogate.observability import metrics
+from octogate.octopush.answers import SmsAnswer
+from octogate.octopush.errors import ApiError
+from octogate.service import Gateway
+from octogate.smpp import client as smpp_client
+from octogate.smpp.client import DeliverEvent
+from octogate.smpp.constants import THROTTLING_STATUSES, TRANSIENT_SUBMIT_STATUSES, CommandStatus
+from octogate.statuses import DeliveryStatus, MessageStatus, PushStatus
+from octogate.store.delivery import Outcome
+from octogate.store.outbox import PushResult
+
+log = logging.getLogger("octogate.events")
+
+THROTTLE_QUIET = 10.0  # seconds without a throttled answer before a throttling episode is over
+MAX_LABEL = 60  # a connector name or a stat word a peer wrote, at most, as a label
+_accepted: contextvars.ContextVar[bool] = contextvars.ContextVar("octogate_accepted", default=False)
+
+
+def label(value: object) -> str:
+    return str(value)[:MAX_LABEL]
+
+
+# --- API process ---------------------------------------------------------------------------------------------------
+class MeteredGateway(Gateway):
+    """Counts what every edge (HTTP, REST, SMTP) gets from the service."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_accepted.append(lambda: _accepted.set(True))  # runs in the caller's task, just before return
+
+    async def submit_sms(self, params: Any, *, source: str = "http") -> SmsAnswer:
+        _accepted.set(False)
+        try:
+            answer = await super().submit_sms(params, source=source)
+        except ApiError as error:
+            metrics.API_REFUSALS.labels(label(source), str(int(error.code))).inc()
+            if source == "smtp":
+                metrics.EMAILS.labels("refused").inc()
+            raise
+        if _accepted.get():  # a simulation is answered but not accepted
+            metrics.ACCEPTED.labels(label(source)).inc(len(answer.successes))
+        if source == "smtp":
+            metrics.EMAILS.labels("accepted").inc()
+        return answer
+
+
+# --- delivery process ----------------------------------------------------------------------------------------------
+class MeteredDispatcher(Dispatcher):
+    def report(self, result: Outcome) -> None:
+        connector = label(result.connector or "none")
+        if result.status == MessageStatus.SUBMITTED:
+            metrics.SUBMITTED.labels(connector).inc()
+        elif result.status == MessageStatus.FAILED:
+            metrics.FINAL.labels(connector, "REFUSED").inc()
+        elif result.status == MessageStatus.QUEUED:
+            metrics.RETRIED.labels(connector).inc()
+        super().report(result)
+
+
+class MeteredIncoming(IncomingHandler):
+    async def receipt(self, event: DeliverEvent) -> str:
+        outcome = await super().receipt(event)
+        connector = label(event.connector)
+        metrics.RECEIPTS.labels(connector, label(outcome)).inc()
+        if outcome == "applied":
+            parsed = event.receipt()
+            stat = receipt_stat(parsed.stat if parsed else "", event.message_state)
+            metrics.FINAL.labels(connector, stat if stat in PUSH_STATUS else "OTHER").inc()
+        return outcome
+
+    async def expire(self) -> int:
+        expired = await super().expire()
+        if expired:
+            metrics.FINAL.labels("none", DeliveryStatus.UNKNOWN_DELIVERY.value).inc(expired)
+        return expired
+
+
+class MeteredPushWorker(PushWorker):
+    """Counts push outcomes; logs a customer host that starts failing, and when it recovers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._failing_hosts: dict[str, float] = {}
+        self._last_error: dict[int, str] = {}
+
+    def report(self, result: PushResult) -> None:
+        outcome = {PushStatus.DELIVERED: "delivered", PushStatus.PENDING: "retry"}.get(result.status, "failed")
+        metrics.PUSHES.labels(outcome).inc()
+        if result.error:
+            self._last_error[result.id] = result.error
+        super().report(result)
+
+    async def _push(self, push: Any, host: str) -> None:
+        await super()._push(push, host)
+        error = self._last_error.pop(push.id, None)
+        failures = getattr(self, "_host_failures", {}).get(host, 0)
+        if failures and host not in self._failing_hosts:
+            self._failing_hosts[host] = time.monotonic()
+            log.warning("push target %.100s failing: %.200s (retried with backoff)", host, error or "?")
+        elif not failures and host in self._failing_hosts:
+            since = self._failing_hosts.pop(host)
+            log.info("push target %.100s recovered after %.0f s", host, time.monotonic() - since)
+
+
+class SubmitWatch:
+    """The SMPP client's submit observer: submit_sm counts and latency, and throttling episodes (one line
+    when an SMSC starts throttling a connector, one when it has stopped for THROTTLE_QUIET seconds)."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.clock = clock
+        self.throttled_since: dict[str, float] = {}
+        self.last_throttled: dict[str, float] = {}
+        self.throttled_answers: dict[str, int] = {}
+
+    def install(self) -> None:
+        smpp_client.submit_observer = self
+
+    def __call__(self, connector: str, seconds: float, status: int | None) -> None:
+        name = label(connector)
+        if status is None:
+            metrics.SUBMIT_SM.labels(name, "transient").inc()
+            return
+        metrics.SUBMIT_SECONDS.labels(name).observe(seconds)
+        if status in THROTTLING_STATUSES:
+            metrics.SUBMIT_SM.labels(name, "throttled").inc()
+            now = self.clock()
+            self.last_throttled[name] = now
+            self.throttled_answers[name] = self.throttled_answers.get(name, 0) + 1
+            if name not in self.throttled_since:
+                self.throttled_since[name] = now
+                metrics.THROTTLES.labels(name).inc()
+                log.warning("%s: SMSC throttling (%s): sending slowed down", name, CommandStatus(status).name)
+            return
+        if status == CommandStatus.ESME_ROK:
+            metrics.SUBMIT_SM.labels(name, "ok").inc()
+        elif status in TRANSIENT_SUBMIT_STATUSES:
+            metrics.SUBMIT_SM.labels(name, "transient").inc()
+        else:
+            metrics.SUBMIT_SM.labels(name, "refused").inc()
+        self.check(name)
+
+    def check(self, name: str | None = None) -> None:
+        """End the throttling episodes that have been quiet long enough (also called once a second)."""
+        now = self.clock()
+        for connector in [name] if name else list(self.throttled_since):
+            since = self.throttled_since.get(connector)
+            if since is not None and now - self.last_throttled[connector] >= THROTTLE_QUIET:
+                del self.throttled_since[connector]
+                answers = self.throttled_answers.pop(connector, 0)
+                log.info("%s: SMSC throttling over after %.0f s (%d throttled answers)", connector, now - since,
+                         answers)  # fmt: skip
+
+
+WATCH = SubmitWatch()
