@@ -103,6 +103,14 @@ class CallbackSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The web console under /console/ (octogate.console)."""
+
+    enabled: bool = True
+    session_hours: float = 8.0  # a console session expires this long after sign-in
+
+
+@dataclass(frozen=True)
 class Settings:
     http: str = "127.0.0.1:8080"
     database_url: str = DEFAULT_DATABASE_URL
@@ -126,6 +134,7 @@ class Settings:
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     def with_overrides(self, **values: Any) -> Settings:
         return replace(self, **{name: value for name, value in values.items() if value is not None})
@@ -179,7 +188,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         raise ConfigError("successes_wrapper is 'success' (1.6.1) or 'successs'")
     if settings.background not in ("process", "inline"):
         raise ConfigError("background is 'process' (delivery in a second process) or 'inline'")
-    sections = {"server", "rules", "connectors", "routes", "simulator", "dispatch", "callbacks"}
+    sections = {"server", "rules", "connectors", "routes", "simulator", "dispatch", "callbacks", "console"}
     unknown_sections = set(document) - sections
     if unknown_sections:
         raise ConfigError(f"unknown sections: {', '.join(sorted(unknown_sections))}")
@@ -191,6 +200,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         simulator=_simulator(document.get("simulator", {})),
         dispatch=_dispatch(document.get("dispatch", {})),
         callbacks=_callbacks(document.get("callbacks", {})),
+        console=_console(document.get("console", {})),
     )
     routes = tuple(_route(entry) for entry in _tables(document, "routes"))
     return replace(settings, routes=routes)
@@ -310,6 +320,16 @@ def _callbacks(section: dict[str, Any]) -> CallbackSettings:
             "lease_seconds >= 2 * total_timeout, poll_interval > 0"
         )
     return callbacks
+
+
+def _console(section: dict[str, Any]) -> ConsoleSettings:
+    unknown = set(section) - set(ConsoleSettings.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"unknown [console] settings: {', '.join(sorted(unknown))}")
+    enabled, hours = section.get("enabled", True), section.get("session_hours", 8.0)
+    if not isinstance(enabled, bool) or not isinstance(hours, int | float) or not 0.1 <= hours <= 24 * 30:
+        raise ConfigError("[console] enabled is true or false; session_hours is between 0.1 and 720")
+    return ConsoleSettings(enabled=enabled, session_hours=float(hours))
 
 
 def _rules(section: dict[str, Any]) -> Rules:

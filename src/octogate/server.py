@@ -11,6 +11,7 @@ import uvicorn
 
 from octogate.background import BackgroundProcess, run_background, stop_background
 from octogate.config import Settings, parse_listen
+from octogate.console.app import console_for
 from octogate.http.app import OctopushApp
 from octogate.http.protocol import TolerantHttpToolsProtocol
 from octogate.keys import hash_api_key, new_api_key
@@ -88,7 +89,7 @@ async def serve(settings: Settings) -> None:
                 )
         app = build_app(store, settings)
         config = uvicorn.Config(
-            app,
+            console_for(app, settings),  # the web console under /console/ (issue 13), unless turned off
             host=host,
             port=port,
             http=TolerantHttpToolsProtocol,

@@ -203,6 +203,48 @@ class Gateway:
     def _now(self) -> int:
         return int(self.clock())
 
+    # --- the web console: a customer signed in with a password (octogate.console) ----------------------------
+
+    async def submit_signed_in(self, login: str, params: Params, *, source: str = "console") -> SmsAnswer:
+        """`submit_sms` for a customer the console authenticated (password session, not the API key): the same
+        rules, checks and codes; `request_mode=simu` gives the console's live estimate."""
+        account, has_stops = await self._signed_in(login)
+        request = parse_sms_request({**params, "user_login": account.login, "api_key": "-"})
+        campaign = await self._price(request, account, has_stops)
+        if request.simulation:
+            return await self._simulate(campaign, account)
+        try:
+            accepted = await self.store.write(
+                queries.insert_campaign, self._record(campaign, account, source), self._now()
+            )
+        except DuplicateRequest:
+            raise ApiError(Code.DUPLICATE_REQUEST_ID) from None
+        except InsufficientCredit as refusal:
+            raise _credit_error(refusal.order_pending) from None
+        except StoreUnavailable:
+            raise ApiError(Code.SERVICE_UNAVAILABLE) from None
+        for listener in self.on_accepted:
+            listener()
+        return self._answer(campaign, account, ticket=accepted.ticket, balance=accepted.balance)
+
+    async def _signed_in(self, login: str) -> tuple[Account, bool]:
+        """The account's state checks of `_authenticate` (116, 113, 114), without the key."""
+        try:
+            state, account, has_stops = await self.store.read(queries.gateway_and_account, normalise_login(login))
+            if state.prices_version != self._prices_version:
+                await self._reload_prices(state.prices_version)
+        except StoreUnavailable:
+            raise ApiError(Code.SERVICE_UNAVAILABLE) from None
+        if state.paused:
+            raise ApiError(Code.SERVICE_UNAVAILABLE)
+        if account is None:
+            raise ApiError(Code.BAD_CREDENTIALS)
+        if not account.activated:
+            raise ApiError(Code.ACCOUNT_NOT_ACTIVATED)
+        if account.blacklisted:
+            raise ApiError(Code.BLACKLISTED)
+        return account, has_stops
+
 
 def normalise_login(login: str) -> str:
     """Logins are e-mail addresses: compared trimmed and case-insensitively."""
