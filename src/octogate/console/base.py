@@ -136,11 +136,16 @@ def page(console: Console, role: str | None) -> Callable[[Handler], Callable[[Re
                 except Exception:  # a malformed body: refused, never half-read
                     return ctx.render("refused.html", 400, reason="The form could not be read.")
                 if fresh or not csrf_matches(session, ctx.form.get(CSRF_FIELD)):
+                    await ctx.form.close()
                     return ctx.render(
                         "refused.html", 403, reason="This form has expired (or did not come from this console): "
                         "reload the page and send it again.",
                     )  # fmt: skip
-            return await handler(ctx)
+            try:
+                return await handler(ctx)
+            finally:
+                if ctx.form is not None:
+                    await ctx.form.close()  # an uploaded file's temporary file
 
         return endpoint
 

@@ -5,10 +5,8 @@ never looked up for them (a campaign of another account answers 404, as one that
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlencode
 
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
@@ -16,7 +14,7 @@ from octogate.console import charts
 from octogate.console.base import PAGE_SIZE, Console, Ctx, page
 from octogate.console.forms import SMS_TYPES, FormError, SendForm, in_words, read_csv, text_facts, to_params
 from octogate.octopush.answers import SmsAnswer
-from octogate.octopush.errors import ApiError, Code
+from octogate.octopush.errors import ApiError
 from octogate.portal import PUSH_KINDS, PortalRefusal
 from octogate.statuses import IncomingKind, MessageStatus, PushStatus
 
@@ -219,14 +217,3 @@ async def _submit(ctx: Ctx, form: SendForm, *, simulation: bool) -> tuple[SmsAns
 def _send_context(**values: object) -> dict[str, object]:
     return {"types": SMS_TYPES, "answer": None, "error": None, "facts": None, "words": in_words, **values}
 
-
-def login_redirect(request: Request, role: str | None) -> str:
-    target = {"customer": "/console/home", "operator": "/console/op/accounts"}.get(
-        role or "", "/console/login"
-    )
-    wanted = request.query_params.get("next", "")
-    if role and wanted.startswith("/console/") and not wanted.startswith("//") and "\\" not in wanted:
-        prefix = "/console/op/" if role == "operator" else "/console/"
-        if wanted.startswith(prefix) and (role == "operator" or not wanted.startswith("/console/op/")):
-            return wanted
-    return target if role else target + ("?" + urlencode({"next": wanted}) if wanted else "")

@@ -121,7 +121,7 @@ def routes(console: Console) -> list[Route]:
         rows = list(csv_rows(table.to_csv()))
         q = (ctx.arg("q", 40) or "").lower()
         if q:
-            rows = [r for r in rows if q in " ".join(r).lower()]
+            rows = rows[:1] + [r for r in rows[1:] if q in " ".join(r).lower()]
         return ctx.render(
             "operator/prices.html",
             rows=rows,
