@@ -216,4 +216,3 @@ async def _submit(ctx: Ctx, form: SendForm, *, simulation: bool) -> tuple[SmsAns
 
 def _send_context(**values: object) -> dict[str, object]:
     return {"types": SMS_TYPES, "answer": None, "error": None, "facts": None, "words": in_words, **values}
-
