@@ -173,7 +173,7 @@ class Portal:
     ) -> tuple[Page[CampaignRow], dict[int, dict[str, int]]]:
         def read(conn: Connection) -> tuple[list[CampaignRow], dict[int, dict[str, int]]]:
             rows = console_queries.campaigns_page(conn, account_id, before, limit + 1, sms_type)
-            return rows, console_queries.status_counts(conn, [r.id for r in rows[:limit]])
+            return rows, console_queries.status_counts(conn, [(r.id, r.recipients) for r in rows[:limit]])
 
         rows, counts = await self.store.read(read)
         return paged(rows, limit, lambda r: r.id), counts
@@ -188,7 +188,8 @@ class Portal:
             found = console_queries.campaign(conn, campaign_id)
             if found is None or (account_id is not None and found.account_id != account_id):
                 return None
-            return CampaignDetail(found, console_queries.status_counts(conn, [campaign_id])[campaign_id])
+            counts = console_queries.status_counts(conn, [(campaign_id, found.recipients)])[campaign_id]
+            return CampaignDetail(found, counts)
 
         return await self.store.read(read)
 

@@ -101,7 +101,12 @@ def test_a_customer_sends_from_the_form_and_watches_the_receipt(
     browser.find_element(By.NAME, "transactional").click()
     browser.find_element(By.NAME, "text").send_keys("Your order has shipped")
     # The live estimate (htmx, the API's own simulation), without pressing anything.
-    wait_for(browser, lambda d: d.find_elements(By.ID, "estimate-sms") and d.find_element(By.ID, "estimate-sms").text == "2")
+    wait_for(
+        browser,
+        lambda d: (
+            d.find_elements(By.ID, "estimate-sms") and d.find_element(By.ID, "estimate-sms").text == "2"
+        ),
+    )
     assert "EUR" in browser.find_element(By.ID, "estimate-cost").text
     browser.save_screenshot(str(shots / "02-send-form-live-estimate.png"))
 
@@ -118,7 +123,9 @@ def test_a_customer_sends_from_the_form_and_watches_the_receipt(
     browser.get(f"{server.base_url}/console/home")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".chart-box .uplot"))
     browser.save_screenshot(str(shots / "04-overview-phone-width.png"))
-    assert browser.execute_script("return document.documentElement.scrollWidth") <= 400  # no sideways scrolling
+    assert (
+        browser.execute_script("return document.documentElement.scrollWidth") <= 400
+    )  # no sideways scrolling
     assert policy_violations(browser) == []
 
 
@@ -153,7 +160,6 @@ def test_an_operator_credits_an_account_and_finds_it_in_the_audit_log(
 def test_a_customer_asking_for_another_accounts_campaign_is_refused(
     server: LiveServer, browser: Any, shots: Path
 ) -> None:
-    from selenium.webdriver.common.by import By
 
     created = server.cli("account", "create", "other@example.com", "--credit", "10")
     key = re.search(r"api_key=(\S+)", created.stdout).group(1)  # type: ignore[union-attr]

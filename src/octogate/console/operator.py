@@ -212,10 +212,12 @@ def routes(console: Console) -> list[Route]:
     @operator
     async def traffic(ctx: Ctx) -> Response:
         now = int(console.portal.clock())
-        series = charts.hourly(await console.portal.traffic(None, TRAFFIC_HOURS), now, TRAFFIC_HOURS)
+        rows = await console.portal.traffic_by_account(TRAFFIC_HOURS)
+        series = charts.hourly(rows, now, TRAFFIC_HOURS)
         per_account: dict[str, dict[str, int]] = {}
-        for row in await console.portal.traffic_by_account(TRAFFIC_HOURS):
-            per_account.setdefault(row.login, {})[row.status] = int(row.count)
+        for row in rows:
+            counts = per_account.setdefault(row.login, {})
+            counts[row.status] = counts.get(row.status, 0) + int(row.count)
         top = sorted(per_account.items(), key=lambda item: -sum(item[1].values()))[:50]
         return ctx.render(
             "operator/traffic.html", series=series, hours=TRAFFIC_HOURS, top=top, statuses=STATUSES
