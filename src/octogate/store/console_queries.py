@@ -123,7 +123,9 @@ class TrafficCount:
 
 def traffic(conn: Connection, since: int, account_id: int | None) -> list[TrafficCount]:
     """Messages that reached a final status since `since`, per hour and status (index messages_done)."""
-    extra, params = ("", (since,)) if account_id is None else ("AND account_id = ? ", (since, account_id))
+    # `+account_id`: not an index term, so that SQLite reads the time range (messages_done) rather than every
+    # message of the account through messages_claim's skip-scan (measured 260 ms -> 26 ms with 1,000,000 rows).
+    extra, params = ("", (since,)) if account_id is None else ("AND +account_id = ? ", (since, account_id))
     return conn.records(
         TrafficCount,
         f"SELECT done_at / 3600 AS hour, status, COUNT(*) AS count FROM messages WHERE done_at >= ? {extra}"  # noqa: S608
@@ -377,14 +379,16 @@ class FailingPushes:
 
 
 def failing_pushes(conn: Connection, limit: int) -> list[FailingPushes]:
-    """Per account and kind: pushes given up (failed) or failing and retried (pending after an attempt)."""
+    """Per account and kind: pushes given up (failed) or failing and retried (pending after an attempt). Two
+    ranges of callbacks_due (by status), never the delivered pushes, which are nearly all of them."""
     return conn.records(
         FailingPushes,
         "SELECT a.login, c.kind, CASE c.kind WHEN 'receipt' THEN a.receipt_url WHEN 'stop' THEN a.stop_url "
-        "ELSE a.reply_url END AS url, SUM(CASE WHEN c.status = 'failed' THEN 1 ELSE 0 END) AS failed, "
-        "SUM(CASE WHEN c.status = 'pending' THEN 1 ELSE 0 END) AS retrying, MAX(c.last_error) AS last_error "
-        "FROM callbacks c JOIN accounts a ON a.id = c.account_id "
-        "WHERE c.status = 'failed' OR (c.status = 'pending' AND c.attempts > 0) "
+        "ELSE a.reply_url END AS url, SUM(c.failed) AS failed, SUM(1 - c.failed) AS retrying, "
+        "MAX(c.last_error) AS last_error FROM ("
+        "SELECT account_id, kind, 1 AS failed, last_error FROM callbacks WHERE status = 'failed' UNION ALL "
+        "SELECT account_id, kind, 0, last_error FROM callbacks WHERE status = 'pending' AND attempts > 0"
+        ") c JOIN accounts a ON a.id = c.account_id "
         "GROUP BY a.login, c.kind, a.receipt_url, a.stop_url, a.reply_url ORDER BY a.login, c.kind LIMIT ?",
         (limit,),
     )
