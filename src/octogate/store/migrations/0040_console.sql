@@ -38,7 +38,8 @@ CREATE INDEX campaigns_account ON campaigns (account_id, id);
 -- read only the statuses that are not 'delivered' (a campaign's few), delivered being the rest of its
 -- recipients; an unfiltered page merges one short range per status (octogate.store.console_queries);
 CREATE INDEX messages_campaign_status ON messages (campaign_id, status, id);
-DROP INDEX messages_campaign;
+-- (IF EXISTS: another migration may have replaced it first)
+DROP INDEX IF EXISTS messages_campaign;
 -- the traffic charts (messages per hour by final status, of one account or of all) over the last hours;
 CREATE INDEX messages_done ON messages (done_at, account_id, status);
 -- an account's replies and STOPs, newest first.
