@@ -154,6 +154,14 @@ class HttpLimits:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The web console under /console/ (octogate.console)."""
+
+    enabled: bool = True
+    session_hours: float = 8.0  # a console session expires this long after sign-in
+
+
+@dataclass(frozen=True)
 class Settings:
     http: str = "127.0.0.1:8080"
     database_url: str = DEFAULT_DATABASE_URL
@@ -182,6 +190,7 @@ class Settings:
     limits: HttpLimits = field(default_factory=HttpLimits)
     #: where relative SQLite paths point; None: resolved at load (see the module's docstring)
     data_dir: str | None = None
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     def with_overrides(self, **values: Any) -> Settings:
         """Later values (environment, command line); a relative SQLite URL among them lands in the data folder."""
@@ -324,6 +333,7 @@ def _apply_file(settings: Settings, path: Path, problems: Problems) -> tuple[Set
         dispatch=_dispatch(document, problems),
         callbacks=_callbacks(document, problems),
         limits=_section(HttpLimits, document, "http", problems, LIMIT_CHECKS),
+        console=_section(ConsoleSettings, document, "console", problems, CONSOLE_CHECKS),
         routes=tuple(
             route
             for index, entry in enumerate(_tables(document, "routes", problems))
@@ -332,7 +342,7 @@ def _apply_file(settings: Settings, path: Path, problems: Problems) -> tuple[Set
     ), defined
 
 
-SECTIONS = ("server", "http", "rules", "connectors", "routes", "simulator", "dispatch", "callbacks")
+SECTIONS = ("server", "http", "rules", "connectors", "routes", "simulator", "dispatch", "callbacks", "console")
 _SETTINGS_HINTS = hints_of(Settings)
 SERVER_HINTS = {
     name: _SETTINGS_HINTS[name]
@@ -356,6 +366,7 @@ CALLBACK_CHECKS = {
     "backoff_min": at_least(1), "backoff_max": at_least(1), "horizon": at_least(24 * 3600),
     "lease_seconds": at_least(1), "poll_interval": positive(),
 }  # fmt: skip
+CONSOLE_CHECKS = {"session_hours": between(0.1, 24 * 30)}
 LIMIT_CHECKS = {
     "max_url_bytes": between(1024, 1024 * 1024), "max_header_bytes": between(1024, 1024 * 1024),
     "max_headers": between(8, 1000), "header_timeout": between(0.1, 300), "max_connections": between(2, 1_000_000),

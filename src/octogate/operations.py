@@ -16,22 +16,32 @@ from typing import Any, TypeVar
 from octogate.callbacks.targets import BadCallbackURL, check_url
 from octogate.incoming.texts import Stopped, stop_number
 from octogate.keys import hash_api_key, new_api_key
+from octogate.passwords import WeakPassword, check_password, hash_password
 from octogate.service import normalise_login
 from octogate.sms.money import to_micro
 from octogate.sms.numbers import NumberError, normalise
 from octogate.sms.prices import PriceTable
 from octogate.statuses import PushKind
-from octogate.store import health, inbox, incoming, outbox, push_secrets, queries
+from octogate.store import console_queries, health, inbox, incoming, outbox, push_secrets, queries
+from octogate.store.console_queries import AuditEntry
 from octogate.store.db import Connection
 from octogate.store.incoming import CampaignView
 from octogate.store.prices import price_table_from_rows, rows_from_price_table
-from octogate.store.records import Account, DuplicateRequest, InboxRow, InsufficientCredit, UnknownAccount
+from octogate.store.records import (
+    Account,
+    DuplicateRequest,
+    InboxRow,
+    InsufficientCredit,
+    PriceRow,
+    UnknownAccount,
+)
 from octogate.store.store import Store
 from octogate.store.tickets import campaign_id_for, ticket_for
 
 # What an edge needs to show the results, re-exported so that no edge imports the store's modules.
 __all__ = [
-    "PUSH_KINDS", "Account", "CampaignView", "InboxRow", "NewAccount", "Operator", "Refused", "StopEntry", "ticket_for",
+    "PUSH_KINDS", "Account", "AuditEntry", "CampaignView", "InboxRow", "NewAccount", "Operator", "PriceChange",
+    "Refused", "StopEntry", "ticket_for",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -52,6 +62,34 @@ class NewAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceChange:
+    calling_code: int
+    country: str
+    name: str
+    change: str  # added | removed | changed
+    before: tuple[int | None, int | None, int | None] | None  # FR, XXX, WWW in micro-units (None: not offered)
+    after: tuple[int | None, int | None, int | None] | None
+
+
+def price_changes(old: list[PriceRow], new: list[PriceRow]) -> list[PriceChange]:
+    """Countries added, removed or repriced, by calling code."""
+    before = {row.calling_code: row for row in old}
+    after = {row.calling_code: row for row in new}
+    changes = []
+    for code in sorted(before.keys() | after.keys()):
+        was, now = before.get(code), after.get(code)
+        old_prices = None if was is None else (was.fr, was.xxx, was.www)
+        new_prices = None if now is None else (now.fr, now.xxx, now.www)
+        if old_prices == new_prices and (was is None or now is None or was.name == now.name):
+            continue
+        row = now or was
+        assert row is not None
+        kind = "added" if was is None else "removed" if now is None else "changed"
+        changes.append(PriceChange(code, row.country, row.name, kind, old_prices, new_prices))
+    return changes
+
+
+@dataclass(frozen=True, slots=True)
 class StopEntry:
     number: str  # +E.164
     text: str | None  # the STOP text received, or the operator's note
@@ -59,9 +97,11 @@ class StopEntry:
 
 
 class Operator:
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time, actor: str = "cli") -> None:
         self.store = store
         self.clock = clock
+        #: who acts, for the audit log: "cli" (the shell's user has the database), or "operator:LOGIN"
+        self.actor = actor[:MAX_LOGIN + 16]
 
     # --- accounts -----------------------------------------------------------------------------------------------
 
@@ -72,7 +112,10 @@ class Operator:
             raise Refused("the initial credit cannot be negative")
         key = new_api_key()
         try:
-            account = self._run(queries.create_account, login, hash_api_key(key), initial, self._now())
+            account = self._audited(
+                "account.create", login, f"initial credit {credit[:40]} EUR",
+                queries.create_account, login, hash_api_key(key), initial, self._now(),
+            )  # fmt: skip
         except DuplicateRequest:
             raise Refused(f"an account with login {login!r} already exists") from None
         return NewAccount(account, key)
@@ -84,7 +127,10 @@ class Operator:
         """Add (or, negative, remove) credit in EUR; never below zero. Returns the new balance (micro-units)."""
         change = amount(value)
         try:
-            return self._run(queries.add_credit, normalise_login(login), change, note[:MAX_NOTE], self._now())
+            return self._audited(
+                "account.credit", normalise_login(login), f"{value[:40]} EUR: {note[:MAX_NOTE]}",
+                queries.add_credit, normalise_login(login), change, note[:MAX_NOTE], self._now(),
+            )  # fmt: skip
         except InsufficientCredit:
             raise Refused("that would take the balance below zero") from None
 
@@ -94,12 +140,17 @@ class Operator:
         unknown = set(flags) - queries.ACCOUNT_FLAGS
         if unknown:
             raise Refused(f"unknown account states: {', '.join(sorted(unknown))}")
-        return self._run(queries.set_account_flags, normalise_login(login), dict(flags))
+        detail = ", ".join(f"{name}={int(on)}" for name, on in sorted(flags.items()))
+        login = normalise_login(login)
+        return self._audited("account.flags", login, detail, queries.set_account_flags, login, dict(flags))
 
     def rotate_key(self, login: str) -> str:
         """A new API key for the account (the old one stops working at once); returns it, shown once."""
         key = new_api_key()
-        self._run(queries.set_api_key_hash, normalise_login(login), hash_api_key(key))
+        self._audited(
+            "account.rotate-key", normalise_login(login), None,
+            queries.set_api_key_hash, normalise_login(login), hash_api_key(key),
+        )  # fmt: skip
         return key
 
     # --- prices and the API switch ---------------------------------------------------------------------------------
@@ -117,12 +168,20 @@ class Operator:
         except ValueError as error:
             raise Refused(f"{source[:200]}: {error}") from None
         rows = rows_from_price_table(table)
-        self._run(queries.replace_prices, rows)
+        self._audited("prices.load", None, f"{len(rows)} countries from {source[:100]}", queries.replace_prices, rows)
         return len(rows)
+
+    def preview_prices(self, csv_text: str, source: str = "CSV") -> list[PriceChange]:
+        """What loading this CSV would change, country by country (nothing is written)."""
+        try:
+            new_rows = rows_from_price_table(PriceTable.from_csv(csv_text))
+        except ValueError as error:
+            raise Refused(f"{source[:200]}: {error}") from None
+        return price_changes(self._run(queries.price_rows), new_rows)
 
     def set_paused(self, paused: bool) -> None:
         """While paused, every API call answers 116."""
-        self._run(queries.set_paused, paused)
+        self._audited("api.pause" if paused else "api.resume", None, None, queries.set_paused, paused)
 
     # --- pushes -------------------------------------------------------------------------------------------------
 
@@ -141,7 +200,9 @@ class Operator:
                 raise Refused(str(error)) from None
         if not checked:
             return self.push_urls(login)
-        urls = self._run(outbox.set_urls, normalise_login(login), checked)
+        detail = ", ".join(f"{kind}={url or '-'}" for kind, url in checked.items())
+        login = normalise_login(login)
+        urls = self._audited("account.push-urls", login, detail, outbox.set_urls, login, checked)
         return dict(zip(PUSH_KINDS, urls, strict=True))
 
     def set_push_secret(self, login: str, secret: str | None = None, *, remove: bool = False) -> str | None:
@@ -165,7 +226,8 @@ class Operator:
 
     def retry_pushes(self, push_id: int | None) -> int:
         """Make a push (or, with None, every failed one) due now; returns how many."""
-        count = self._run(outbox.retry, push_id, self._now())
+        target = "all failed" if push_id is None else f"push {push_id}"
+        count = self._audited("pushes.retry", target, None, outbox.retry, push_id, self._now())
         if push_id is not None and not count:
             raise Refused(f"push {push_id} is not failed or waiting (or is being pushed right now)")
         return count
@@ -184,12 +246,18 @@ class Operator:
         transaction: (the number as stored, what was done)."""
         number = phone_number(raw_number)
         account_id = self._account_id(login)
-        return number, self._run(stop_number, account_id, number, "added by the operator", self._now())
+        return number, self._audited(
+            "stops.add", normalise_login(login), number,
+            stop_number, account_id, number, "added by the operator", self._now(),
+        )  # fmt: skip
 
     def remove_stop(self, login: str, raw_number: str) -> tuple[str, bool]:
         """Take a number off an account's STOP list: (the number, whether it was there)."""
         number = phone_number(raw_number)
-        return number, self._run(incoming.remove_stop, self._account_id(login), number)
+        account_id = self._account_id(login)
+        return number, self._audited(
+            "stops.remove", normalise_login(login), number, incoming.remove_stop, account_id, number
+        )
 
     # --- what came back -------------------------------------------------------------------------------------------
 
@@ -210,7 +278,52 @@ class Operator:
         """The mails received for e-mail to SMS, newest first, optionally one login's."""
         return self._run(inbox.recent, limit, normalise_login(login) if login else None)
 
+    # --- console logins and the audit log --------------------------------------------------------------------------
+
+    def set_account_password(self, login: str, password: str) -> None:
+        """The customer's console password (argon2id; the API key is unchanged)."""
+        password_hash = hashed_password(password)
+        login = normalise_login(login)
+
+        def write(conn: Connection) -> None:
+            console_queries.set_account_password(conn, queries.account(conn, login).id, password_hash, self._now())
+
+        self._audited("account.password", login, None, write)
+
+    def create_operator(self, login: str, password: str) -> None:
+        login = check_login(login)
+        password_hash = hashed_password(password)
+        try:
+            self._audited(
+                "operator.create", login, None, console_queries.create_operator, login, password_hash, self._now()
+            )
+        except DuplicateRequest:
+            raise Refused(f"an operator with login {login!r} already exists") from None
+
+    def set_operator_password(self, login: str, password: str) -> None:
+        login = normalise_login(login)
+        password_hash = hashed_password(password)
+        changed = self._audited(
+            "operator.password", login, None, console_queries.set_operator_password, login, password_hash
+        )
+        if not changed:
+            raise Refused(f"no operator with login {login[:100]!r}")
+
+    def audit_log(self, before: int | None = None, limit: int = 50, action: str | None = None) -> list[AuditEntry]:
+        """Operator actions, newest first (a page before the entry id `before`)."""
+        return self._run(console_queries.audit_page, before, limit, action)
+
     # --- steps ------------------------------------------------------------------------------------------------
+
+    def _audited(self, action: str, target: str | None, detail: str | None, fn: Callable[..., T], *args: Any) -> T:
+        """`fn` and its audit entry, in one transaction: an action is logged if and only if it was done."""
+
+        def both(conn: Connection) -> T:
+            result = fn(conn, *args)
+            console_queries.add_audit(conn, self._now(), self.actor, action, target, (detail or "")[:300] or None)
+            return result
+
+        return self._run(both)
 
     def _account_id(self, login: str) -> int:
         return self._run(queries.account, normalise_login(login)).id
@@ -246,6 +359,13 @@ def amount(text: str) -> int:
         return to_micro(text)
     except ValueError:
         raise Refused(f"not an amount in EUR: {text[:40]!r}") from None
+
+
+def hashed_password(password: str) -> str:
+    try:
+        return hash_password(check_password(password))
+    except WeakPassword as error:
+        raise Refused(str(error)) from None
 
 
 def phone_number(raw: str) -> str:

@@ -17,6 +17,7 @@ import uvicorn
 
 from octogate.background import BackgroundProcess, DeliveryFailed, run_background, stop_background
 from octogate.config import ConfigError, Settings, parse_listen
+from octogate.console.app import console_for
 from octogate.http.app import OctopushApp
 from octogate.http.limits import uvicorn_limits
 from octogate.keys import hash_api_key, new_api_key
@@ -170,7 +171,7 @@ async def serve(settings: Settings, logs: LogSettings | None = None) -> None:
     try:
         app = build_app(store, settings)
         edge = OperatorEdge(app, None, PROBES)
-        config = _uvicorn_config(edge, settings)
+        config = _uvicorn_config(edge, settings)  # a bad certificate stops the start here, before any line
         # The sandbox's funded account exists only while messages go to the built-in simulator.
         if settings.demo and not settings.connectors:
             login, key = ensure_demo_account(store, settings)
@@ -183,6 +184,7 @@ async def serve(settings: Settings, logs: LogSettings | None = None) -> None:
                     "`octogate account rotate-key` gives a new one",
                     flush=True,
                 )
+        edge.app = console_for(app, settings)  # after the demo account: it may print the demo's console password
         smtp = await start_smtp(app.gateway, store, smtp_settings_from(settings))
         try:
             await _serve(settings, logs, store, app, edge, config, smtp, sockets[0], admin_sock, (host, port))

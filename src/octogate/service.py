@@ -77,7 +77,9 @@ class Gateway:
 
     async def submit_sms(self, params: Params, *, source: str = "http") -> SmsAnswer:
         account, has_stops = await self._authenticate(params)
-        request = parse_sms_request(params)
+        return await self._submit(parse_sms_request(params), account, has_stops, source)
+
+    async def _submit(self, request: SmsRequest, account: Account, has_stops: bool, source: str) -> SmsAnswer:
         campaign = await self._price(request, account, has_stops)
         if request.simulation:
             await self._check_simulation(campaign, account)
@@ -111,6 +113,16 @@ class Gateway:
             raise ApiError(Code.MISSING_LOGIN)
         if api_key is None:
             raise ApiError(Code.MISSING_API_KEY)
+        account, has_stops = await self._lookup(login)
+        # The key is hashed and compared even for an unknown login: the answer and its timing say nothing more.
+        matches = api_key_matches(api_key, account.api_key_hash if account else _ABSENT_ACCOUNT_HASH)
+        if account is None or not matches:
+            await self.guard.failed(normalise_login(login))
+            raise ApiError(Code.BAD_CREDENTIALS)
+        return _usable(account), has_stops
+
+    async def _lookup(self, login: str) -> tuple[Account | None, bool]:
+        """The account and the gateway's state (116 while paused); the price table reloaded when it changed."""
         try:
             state, account, has_stops = await self.store.read(queries.gateway_and_account, normalise_login(login))
             if state.prices_version != self._prices_version:
@@ -119,15 +131,6 @@ class Gateway:
             raise ApiError(Code.SERVICE_UNAVAILABLE) from None
         if state.paused:
             raise ApiError(Code.SERVICE_UNAVAILABLE)
-        # The key is hashed and compared even for an unknown login: the answer and its timing say nothing more.
-        matches = api_key_matches(api_key, account.api_key_hash if account else _ABSENT_ACCOUNT_HASH)
-        if account is None or not matches:
-            await self.guard.failed(normalise_login(login))
-            raise ApiError(Code.BAD_CREDENTIALS)
-        if not account.activated:
-            raise ApiError(Code.ACCOUNT_NOT_ACTIVATED)
-        if account.blacklisted:
-            raise ApiError(Code.BLACKLISTED)
         return account, has_stops
 
     async def _price(
@@ -317,10 +320,35 @@ class Gateway:
     def _now(self) -> int:
         return int(self.clock())
 
+    # --- the web console: a customer signed in with a password (octogate.console) ----------------------------
+
+    async def submit_signed_in(self, login: str, params: Params, *, source: str = "console") -> SmsAnswer:
+        """`submit_sms` for a customer the console authenticated (password session, not the API key): the same
+        rules, checks and codes; `request_mode=simu` gives the console's live estimate."""
+        account, has_stops = await self._signed_in(login)
+        request = parse_sms_request({**params, "user_login": account.login, "api_key": "-"})
+        return await self._submit(request, account, has_stops, source)
+
+    async def _signed_in(self, login: str) -> tuple[Account, bool]:
+        """The account's state checks of `_authenticate` (116, 113, 114), without the key."""
+        account, has_stops = await self._lookup(login)
+        if account is None:
+            raise ApiError(Code.BAD_CREDENTIALS)
+        return _usable(account), has_stops
+
 
 def normalise_login(login: str) -> str:
     """Logins are e-mail addresses: compared trimmed and case-insensitively."""
     return login.strip().lower()
+
+
+def _usable(account: Account) -> Account:
+    """An account that may send: activated (else 113) and not blacklisted (else 114)."""
+    if not account.activated:
+        raise ApiError(Code.ACCOUNT_NOT_ACTIVATED)
+    if account.blacklisted:
+        raise ApiError(Code.BLACKLISTED)
+    return account
 
 
 def _credit_error(order_pending: bool) -> ApiError:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from octogate.cli.accounts import add_account_commands
 from octogate.cli.common import CommandError, OneLineErrors, database_option, fail
+from octogate.cli.console import add_console_commands
 from octogate.cli.gateway import add_gateway_commands, add_switch_commands
 from octogate.cli.incoming import add_incoming_commands
 from octogate.cli.mail import add_inbox_command
@@ -78,12 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo account")
     serve.add_argument("--admin", help="operator address host:port for /healthz /readyz /metrics /status, or off "
                        "(or OCTOGATE_ADMIN; default 127.0.0.1:9180)")
+    serve.add_argument("--no-console", action="store_true", help="do not serve the web console under /console/")
     log_options(serve, argparse.SUPPRESS)
     serve.set_defaults(handler=cmd_serve)
 
     account = add_account_commands(commands)
     add_callback_commands(commands, account)
     add_push_secret_command(account)
+    add_console_commands(commands, account)
     add_incoming_commands(commands)
     add_inbox_command(commands)
     add_client_commands(commands)
@@ -155,6 +159,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     )
     if args.no_demo:
         settings = settings.with_overrides(demo=False)
+    if args.no_console:
+        settings = settings.with_overrides(console=replace(settings.console, enabled=False))
     parse_listen(settings.http)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise CommandError("HTTPS needs both --tls-cert and --tls-key")
