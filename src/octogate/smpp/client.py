@@ -80,7 +80,7 @@ from .session import (
     Session,
     SessionStateError,
 )
-from .text import CONCATENATION_METHODS, Concatenation, decode_part, encode_text
+from .text import CONCATENATION_METHODS, Concatenation, EncodedText, decode_part, encode_text
 
 log = logging.getLogger(__name__)
 
@@ -687,7 +687,8 @@ class SmppClient:
     async def submit_text(self, source: str, source_ton: int | None, source_npi: int | None, destination: str,
                           text: str, *, registered_delivery: bool, dest_ton: int | None = None,
                           dest_npi: int | None = None, ref: int | None = None,
-                          skip_parts: Collection[int] = (), validity_period: str = "") -> SubmitOutcome:
+                          skip_parts: Collection[int] = (), validity_period: str = "",
+                          encoded: EncodedText | None = None) -> SubmitOutcome:
         """Split ``text`` per the connector's concatenation method and submit every part.
 
         Returns per part the SMSC message_id or the permanent status that refused it. Raises
@@ -699,7 +700,9 @@ class SmppClient:
         lists part numbers (1-based) not to send: together they let a caller resend only the parts
         missing after a transient failure, under the same reference, so the handset can still join
         them. The outcome then lists only the parts sent. ``validity_period`` goes as is into every
-        part's submit_sm (SMPP 3.4 §7.1.1; empty: the SMSC's default).
+        part's submit_sm (SMPP 3.4 §7.1.1; empty: the SMSC's default). ``encoded`` is ``text`` already
+        encoded by the caller with this connector's settings and ``ref`` (the dispatcher counts the parts
+        first): the text is then not encoded a second time.
         """
         cfg = self.config
         if cfg.bind_mode == "receiver":
@@ -707,8 +710,9 @@ class SmppClient:
         if ref is None:
             ref = next(self._ref)
         ref &= 0xFFFF
-        encoded = encode_text(text, ref=ref, concatenation=cfg.concatenation,
-                              gsm_data_coding=cfg.gsm_data_coding)
+        if encoded is None:
+            encoded = encode_text(text, ref=ref, concatenation=cfg.concatenation,
+                                  gsm_data_coding=cfg.gsm_data_coding)
         pdus = [
             (seq, SubmitSm(service_type=cfg.service_type,
                      source_addr_ton=cfg.source_ton if source_ton is None else source_ton,
