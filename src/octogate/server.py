@@ -9,6 +9,7 @@ import time
 
 import uvicorn
 
+from octogate import heap
 from octogate.background import BackgroundProcess, run_background, stop_background
 from octogate.config import Settings, parse_listen
 from octogate.http.app import OctopushApp
@@ -112,6 +113,7 @@ async def serve(settings: Settings) -> None:
             flush=True,
         )
         print(smtp.describe(), flush=True)
+        heap.settle()
         try:
             await uvicorn.Server(config).serve()
         finally:
