@@ -21,6 +21,7 @@ import os
 import signal
 from multiprocessing.connection import Connection as PipeEnd
 
+from octogate import heap
 from octogate.callbacks.worker import PushWorker
 from octogate.config import Settings
 from octogate.dispatch.runtime import Delivery
@@ -54,9 +55,20 @@ class BackgroundProcess:
         self.process.start()
         reader.close()
         os.set_blocking(self._writer.fileno(), False)
+        self._wake_pending = False
 
     def wake(self) -> None:
-        """Called after each accepted campaign: one byte, never blocking (a full pipe is a pending wake)."""
+        """Called after each accepted campaign: one byte per turn of the event loop however many campaigns the
+        turn accepted (a group commit answers dozens at once), never blocking (a full pipe is a pending wake)."""
+        if self._wake_pending:
+            return
+        self._wake_pending = True
+        asyncio.get_running_loop().call_soon(self._send_wake)
+
+    def _send_wake(self) -> None:
+        self._wake_pending = False
+        if self._writer.closed:
+            return  # stopped meanwhile
         with contextlib.suppress(BlockingIOError, BrokenPipeError):
             os.write(self._writer.fileno(), b"w")
 
@@ -90,6 +102,7 @@ async def _child(settings: Settings, wake: PipeEnd) -> None:
     store = Store(settings.database_url)
     try:
         delivery, pushes = await run_background(store, settings)
+        heap.settle()
 
         def woken() -> None:
             try:
