@@ -137,8 +137,13 @@ class Run:
 
 
 def longest_gap(times: list[float]) -> float:
+    return gap_and_start(times)[0]
+
+
+def gap_and_start(times: list[float]) -> tuple[float, float]:
+    """The longest interval between two successive times, and when it began."""
     ordered = sorted(times)
-    return max((b - a for a, b in itertools.pairwise(ordered)), default=0.0)
+    return max(((b - a, a) for a, b in itertools.pairwise(ordered)), default=(0.0, 0.0))
 
 
 def rss_mb(pids: list[int]) -> float:
@@ -270,9 +275,13 @@ async def one_run(port: int, api_key: str, receiver: Receiver, tap: SmppTap, ser
         postgres_ms=postgres_s / messages * 1e3,
         rss_mb=peak_rss,
     )
-    split = ", ".join(f"pid {pid} {seconds / messages * 1e3:.2f}" for pid, seconds in sorted(per_process.items())
-                      if seconds > 0)  # fmt: skip
-    print(f"  run {run + 1}: {report(result)}\n         CPU ms/message by process: {split}; "
+    split = "CPU ms/message " + ", ".join(
+        f"pid {pid} {seconds / messages * 1e3:.2f}" for pid, seconds in sorted(per_process.items()) if seconds > 0
+    )
+    _, answer_gap_at = gap_and_start([started, *answers])
+    _, submit_gap_at = gap_and_start(submits)
+    print(f"  run {run + 1}: {report(result)}\n         longest gaps began {answer_gap_at - started:.1f} s "
+          f"(answers) and {submit_gap_at - started:.1f} s (submits) after the first request; {split}; "
           f"{len(submits)} submit_sm, all pushed {receiver.receipts.last - started:.1f} s after the first "  # type: ignore[attr-defined]
           f"request")  # fmt: skip
     return result
