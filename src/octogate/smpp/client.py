@@ -206,6 +206,9 @@ class SubmitOutcome:
         return [p.message_id for p in self.parts]
 
 
+_UNPARSED = object()
+
+
 @dataclass(frozen=True, slots=True)
 class DeliverEvent:
     """An incoming deliver_sm or data_sm, handed to the owner's ``on_deliver`` callback."""
@@ -231,6 +234,8 @@ class DeliverEvent:
     receipted_message_id: str | None
     message_state: int | None
     network_error_code: tuple[int, int] | None
+    #: the receipt text once parsed (`receipt()`): readers ask for the id, then for the rest
+    _parsed: object = field(default=_UNPARSED, init=False, repr=False, compare=False)
 
     @property
     def is_receipt(self) -> bool:
@@ -239,12 +244,15 @@ class DeliverEvent:
         return kind in (EsmClass.DELIVERY_RECEIPT, EsmClass.INTERMEDIATE_NOTIFICATION)
 
     def receipt(self) -> DeliveryReceipt | None:
-        """The parsed receipt text (id, stat, err...) when this is a receipt."""
-        if not self.is_receipt:
-            return None
-        parsed = parse_receipt_text(self.text)
-        if parsed is None and self.receipted_message_id:
-            return DeliveryReceipt(message_id=self.receipted_message_id)
+        """The parsed receipt text (id, stat, err...) when this is a receipt; parsed once per event."""
+        if self._parsed is not _UNPARSED:
+            return self._parsed  # type: ignore[return-value]
+        parsed: DeliveryReceipt | None = None
+        if self.is_receipt:
+            parsed = parse_receipt_text(self.text)
+            if parsed is None and self.receipted_message_id:
+                parsed = DeliveryReceipt(message_id=self.receipted_message_id)
+        object.__setattr__(self, "_parsed", parsed)  # a cache, not a change: the event stays as received
         return parsed
 
     @property
