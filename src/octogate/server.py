@@ -96,6 +96,7 @@ async def serve(settings: Settings) -> None:
             loop="none",
             lifespan="off",
             access_log=False,
+            proxy_headers=False,  # nothing reads the client's address: no X-Forwarded-* pass per request
             log_level="warning",
             ssl_certfile=settings.tls_cert,
             ssl_keyfile=settings.tls_key,
