@@ -4,11 +4,7 @@ loopback, private or link-local address (checked when pushing too, since a name'
 from __future__ import annotations
 
 import ipaddress
-import socket
 from urllib.parse import urlsplit
-
-from aiohttp.abc import ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 MAX_URL = 2000
 
@@ -76,18 +72,3 @@ def forbidden_reason(address: str) -> str | None:
 def literal_host_reason(url: str) -> str | None:
     """The refusal for a URL whose host is an IP address itself (no resolver sees those)."""
     return forbidden_reason(urlsplit(url).hostname or "")
-
-
-class GuardedResolver(ThreadedResolver):
-    """The client's resolver, refusing names that resolve to a forbidden address (checked on every lookup the
-    connection pool makes, so a name that starts pointing inside the network is refused from then on)."""
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        found = await super().resolve(host, port, family)
-        for entry in found:
-            reason = forbidden_reason(str(entry["host"]))
-            if reason:
-                raise ForbiddenTarget(reason)
-        return found

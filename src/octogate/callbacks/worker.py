@@ -24,10 +24,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
-import aiohttp
-
 from octogate.callbacks.backoff import next_attempt
-from octogate.callbacks.targets import ForbiddenTarget, GuardedResolver, host_key, literal_host_reason
+from octogate.callbacks.http1 import ConnectFailed, PushClient
+from octogate.callbacks.targets import ForbiddenTarget, host_key, literal_host_reason
 from octogate.config import CallbackSettings
 from octogate.statuses import PushStatus
 from octogate.store import outbox
@@ -115,24 +114,16 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         self._in_memory = 0
         self._turn = 0
         self._pushes: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
+        self._client: PushClient | None = None
 
     # --- the worker's hooks ------------------------------------------------------------------------------------
 
     async def _start_work(self) -> None:
         s = self.settings
-        connector = aiohttp.TCPConnector(
-            limit=s.concurrency,
-            limit_per_host=s.per_host,
-            resolver=GuardedResolver() if s.forbid_private_targets else None,
-            ttl_dns_cache=10,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=s.total_timeout, connect=s.connect_timeout),
-            headers={"User-Agent": "octogate"},
-            trust_env=False,
-        )
+        self._client = PushClient(
+            connect_timeout=s.connect_timeout, total_timeout=s.total_timeout, keep_per_host=s.per_host,
+            guard=s.forbid_private_targets,
+        )  # fmt: skip
 
     async def _finish_work(self, grace: float) -> None:
         if self._pushes:
@@ -181,8 +172,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
     async def _abort_work(self) -> None:
         for task in list(self._pushes):
             await cancel_and_wait(task)
-        if self._session is not None:
-            await self._session.close()
+        if self._client is not None:
+            await self._client.close()
 
     def _claim_op(self) -> Callable[..., list[ClaimedPush]]:
         return outbox.claim_fair
@@ -270,27 +261,21 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
             return await self._post(push.url, push.payload)
 
     async def _post(self, url: str, payload: str) -> tuple[int | None, str | None]:
-        assert self._session is not None
+        assert self._client is not None
         try:
-            async with self._session.post(
-                url,
-                data=payload.encode("utf-8"),
-                headers={"Content-Type": CONTENT_TYPE},
-                allow_redirects=False,
-            ) as response:
-                body = await response.content.read(BODY_LIMIT)
-                if 200 <= response.status < 300:
-                    return response.status, None
-                text = " ".join(body[:120].decode("utf-8", "replace").split())
-                return response.status, f"HTTP {response.status}{': ' + text if text else ''}"[:200]
+            status, body = await self._client.post(url, payload.encode("utf-8"), CONTENT_TYPE, BODY_LIMIT)
         except TimeoutError:
             return (
                 None,
                 f"timeout (connect {self.settings.connect_timeout:g} s, total {self.settings.total_timeout:g} s)",
             )
-        except aiohttp.ClientConnectorError as error:
-            if isinstance(error.os_error, ForbiddenTarget):
-                return None, str(error.os_error)[:200]
-            return None, f"cannot connect: {error.os_error.strerror or error.os_error}"[:200]
-        except (aiohttp.ClientError, OSError, ValueError) as error:
+        except ForbiddenTarget as error:
+            return None, str(error)[:200]
+        except ConnectFailed as error:
+            return None, f"cannot connect: {error.strerror or error}"[:200]
+        except (OSError, ValueError, asyncio.IncompleteReadError) as error:
             return None, f"{type(error).__name__}: {error}"[:200]
+        if 200 <= status < 300:
+            return status, None
+        text = " ".join(body[:120].decode("utf-8", "replace").split())
+        return status, f"HTTP {status}{': ' + text if text else ''}"[:200]
