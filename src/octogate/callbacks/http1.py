@@ -1,8 +1,8 @@
 """The pushes' HTTP client: one POST, over kept-alive connections per host, the answer read to a bound.
 
 Why not aiohttp's client: a push is one small POST whose answer only matters by its status, and aiohttp's
-request and response machinery cost about 100 µs of CPU per push (measured against this client's ~25 µs on
-the same receiver), a tenth of the delivery process's CPU per message. What a push needs is small: HTTP/1.1,
+request and response machinery cost about 115 µs of CPU per push against this client's ~45 µs (the same
+local receiver), a tenth of the delivery process's CPU per message. What a push needs is small: HTTP/1.1,
 http and https, keep-alive, Content-Length or chunked or close-delimited answers, a connect and a total
 timeout, no redirects, credentials in the URL sent as Basic auth, and (when the operator forbids private
 targets) the name's addresses checked before connecting to one of them.
