@@ -119,6 +119,12 @@ async def test_a_long_answer_is_cut_and_its_connection_not_kept(client: PushClie
     assert server.connections == 2
 
 
+async def test_a_path_outside_ascii_is_percent_encoded(client: PushClient) -> None:
+    server = await serve(lambda _: OK)
+    await client.post(f"http://127.0.0.1:{server.port}/reçu/%41?n=é&a=b", b"", "text/plain", 10)
+    assert server.requests[0].startswith(b"POST /re%C3%A7u/%41?n=%C3%A9&a=b HTTP/1.1\r\n")
+
+
 async def test_credentials_in_the_url_go_as_basic_auth(client: PushClient) -> None:
     server = await serve(lambda _: OK)
     await client.post(f"http://us%40er:p%3Ass@127.0.0.1:{server.port}/", b"", "text/plain", 10)

@@ -15,11 +15,12 @@ import base64
 import contextlib
 import socket
 import ssl
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from octogate.callbacks.targets import ForbiddenTarget, forbidden_reason
 
 HEAD_LIMIT = 65536  # bytes of status line and headers at most
+URL_SAFE = "/?#[]@!$&'()*+,;=:%~-._"  # RFC 3986's reserved and unreserved characters, and existing escapes
 
 
 class ConnectFailed(OSError):
@@ -81,12 +82,13 @@ class PushClient:
         self._idle.clear()
 
     def _request(self, parts: SplitResult, port: int, body: bytes, content_type: str) -> bytes:
-        host = parts.hostname or ""
+        host = _ascii_host(parts.hostname or "")
         if ":" in host:
             host = f"[{host}]"
         if parts.port:
             host = f"{host}:{port}"
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # What a browser sends: characters outside ASCII (and spaces, controls) percent-encoded, the rest as is.
+        target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=URL_SAFE)
         lines = [f"POST {target} HTTP/1.1", f"Host: {host}", f"User-Agent: {self.user_agent}",
                  f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]  # fmt: skip
         if parts.username is not None:
@@ -146,6 +148,16 @@ class PushClient:
         finally:
             if not kept:
                 writer.close()
+
+
+def _ascii_host(hostname: str) -> str:
+    """An internationalised name in its ASCII (IDNA) form, for the Host header."""
+    if hostname.isascii():
+        return hostname
+    try:
+        return hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"a host name that cannot be encoded: {hostname[:100]!r}") from None
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
