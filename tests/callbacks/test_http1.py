@@ -109,6 +109,10 @@ async def test_chunked_and_close_delimited_answers_are_read(client: PushClient) 
     assert chunked.connections == 1  # a whole chunked answer leaves the connection usable
     closing = await serve(lambda _: b"HTTP/1.0 200 OK\r\n\r\nuntil the end", close_after=1)
     assert await client.post(f"http://127.0.0.1:{closing.port}/", b"", "text/plain", 100) == (200, b"until the end")
+    old = await serve(lambda _: b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")  # 1.0: closed after
+    for _ in range(2):
+        assert await client.post(f"http://127.0.0.1:{old.port}/", b"", "text/plain", 100) == (200, b"ok")
+    assert old.connections == 2
 
 
 async def test_a_long_answer_is_cut_and_its_connection_not_kept(client: PushClient) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 from octogate.callbacks.targets import ForbiddenTarget, forbidden_reason
 
 HEAD_LIMIT = 65536  # bytes of status line and headers at most
+VERSION = ":version"  # the answer's HTTP version, kept among its headers under a name no header can have
 URL_SAFE = "/?#[]@!$&'()*+,;=:%~-._"  # RFC 3986's reserved and unreserved characters, and existing escapes
 
 
@@ -139,7 +140,7 @@ class PushClient:
             while 100 <= status < 200:  # interim answers (100 Continue...): the final one follows
                 status, headers = await _read_head(reader)
             body, reusable = await _read_body(reader, headers, status, body_limit)
-            if reusable and headers.get("connection", "").lower() != "close":
+            if reusable and _keeps_alive(headers):
                 idle = self._idle.setdefault(key, [])
                 if len(idle) < self.keep_per_host:
                     idle.append((reader, writer))
@@ -148,6 +149,14 @@ class PushClient:
         finally:
             if not kept:
                 writer.close()
+
+
+def _keeps_alive(headers: dict[str, str]) -> bool:
+    """HTTP/1.1 keeps the connection unless it says close; HTTP/1.0 closes it unless it says keep-alive."""
+    connection = headers.get("connection", "").lower()
+    if headers[VERSION] == "HTTP/1.0":
+        return "keep-alive" in connection
+    return "close" not in connection
 
 
 def _ascii_host(hostname: str) -> str:
@@ -170,7 +179,7 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]
     code = rest[:3]
     if not version.startswith("HTTP/1.") or not code.isdigit():
         raise BadAnswer(f"not an HTTP answer: {lines[0][:60]!r}")
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = {VERSION: version}
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if sep:
