@@ -30,6 +30,7 @@ import time
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any
 
+from octogate import heap
 from octogate.backoff import doubling
 from octogate.callbacks.worker import PushWorker
 from octogate.config import Settings
@@ -136,6 +137,7 @@ class BackgroundProcess:
         self._loop.add_reader(self._reports.fileno(), self._read_reports)
         self._loop.add_reader(self.process.sentinel, self._exited)
         self.problem = "delivery process starting"
+        self._wake_pending = False
 
     def _read_reports(self) -> None:
         reports = self._reports
@@ -202,10 +204,18 @@ class BackgroundProcess:
         log.warning("delivery process started again (pid %d, restart %d)", self.process.pid, self.restarts)
 
     def wake(self) -> None:
-        """Called after each accepted campaign: one byte, never blocking (a full pipe is a pending wake)."""
+        """Called after each accepted campaign: one byte per turn of the event loop however many campaigns the
+        turn accepted (a group commit answers dozens at once), never blocking (a full pipe is a pending wake)."""
+        if self._wake_pending:
+            return
+        self._wake_pending = True
+        asyncio.get_running_loop().call_soon(self._send_wake)
+
+    def _send_wake(self) -> None:
+        self._wake_pending = False
         writer = self._writer
         if writer is None:
-            return
+            return  # stopped or restarting meanwhile
         with contextlib.suppress(BlockingIOError, BrokenPipeError, OSError):
             os.write(writer.fileno(), b"w")
 
@@ -271,6 +281,7 @@ async def _child(settings: Settings, wake: PipeEnd, reports: PipeEnd) -> None:
             delivery, pushes = await run_background(store, settings)
         except Exception as error:  # one line for the parent: why delivery cannot run
             raise _Fatal(_one_line(error)) from None
+        heap.settle()
 
         def woken() -> None:
             try:

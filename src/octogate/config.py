@@ -124,7 +124,7 @@ class CallbackSettings:
     enabled: bool = True
     connect_timeout: float = 3.0  # receivers are told to answer at once
     total_timeout: float = 5.0
-    per_host: int = 4  # pushes in flight to one host (scheme, host, port) at most
+    per_host: int = 16  # pushes in flight to one host (scheme, host, port) at most (docs/performance.md)
     concurrency: int = 64  # pushes in flight in this process at most
     backoff_min: int = 10  # seconds before the first retry; doubles each attempt, with jitter
     backoff_max: int = 3600

@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 
+from octogate import heap
 from octogate.background import BackgroundProcess, DeliveryFailed, run_background, stop_background
 from octogate.config import ConfigError, Settings, parse_listen
 from octogate.console.app import console_for
@@ -130,6 +131,7 @@ def _uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         loop="none",
         lifespan="off",
         access_log=False,
+        proxy_headers=False,  # nothing trusts X-Forwarded-*: the throttle counts the peer's own address
         log_config=None,
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
@@ -235,6 +237,7 @@ async def _serve(
             smtp.describe().removeprefix("octogate: "),
             f"http://{settings.admin}/metrics" if admin_sock else "off", store.url.redacted(),
         )  # fmt: skip
+        heap.settle()
         server = _Server(config)
         await server.serve(sockets=[http_sock])
         log.info(

@@ -91,7 +91,11 @@ async def test_a_long_message_gives_one_receipt_push_per_recipient(
     async with gateway(store, clock, app) as g:
         campaign = await send(api, customer, sms_recipients="+33601020304,+33601020305", sms_text=LONG_TEXT)
         await eventually(lambda: final(store, campaign), what="both long messages final")
-        assert len(g.sim.receipts) == 4
+
+        async def all_acknowledged() -> bool:  # the gateway answers a receipt once it is durable: after "final"
+            return len(g.sim.receipts) == 4
+
+        await eventually(all_acknowledged, what="the four receipts acknowledged")
     with store.connect() as conn:
         found = pushes(conn, account_id(store, customer))
     assert sorted((f["number"], f["status"]) for _, f in found) == [

@@ -9,11 +9,7 @@ receiver inside the operator's LAN; the embedded sandbox (no connectors) allows 
 from __future__ import annotations
 
 import ipaddress
-import socket
 from urllib.parse import urlsplit
-
-from aiohttp.abc import ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 MAX_URL = 2000
 
@@ -91,22 +87,3 @@ def forbidden_reason(address: str, allowed: Networks = ()) -> str | None:
 def literal_host_reason(url: str, allowed: Networks = ()) -> str | None:
     """The refusal for a URL whose host is an IP address itself (no resolver sees those)."""
     return forbidden_reason(urlsplit(url).hostname or "", allowed)
-
-
-class GuardedResolver(ThreadedResolver):
-    """The client's resolver, refusing names that resolve to a forbidden address (checked on every lookup the
-    connection pool makes, so a name that starts pointing inside the network is refused from then on)."""
-
-    def __init__(self, allowed: Networks = ()) -> None:
-        super().__init__()
-        self.allowed = allowed
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        found = await super().resolve(host, port, family)
-        for entry in found:
-            reason = forbidden_reason(str(entry["host"]), self.allowed)
-            if reason:
-                raise ForbiddenTarget(reason)
-        return found

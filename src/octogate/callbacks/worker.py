@@ -24,12 +24,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
-import aiohttp
-
 from octogate.callbacks import targets
 from octogate.callbacks.backoff import next_attempt
+from octogate.callbacks.http1 import ConnectFailed, PushClient
 from octogate.callbacks.signing import PushSigner
-from octogate.callbacks.targets import ForbiddenTarget, GuardedResolver, host_key, literal_host_reason
+from octogate.callbacks.targets import ForbiddenTarget, host_key, literal_host_reason
 from octogate.config import CallbackSettings
 from octogate.statuses import PushStatus
 from octogate.store import outbox
@@ -117,7 +116,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         self._in_memory = 0
         self._turn = 0
         self._pushes: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
+        self._client: PushClient | None = None
         self._signer = PushSigner(store, clock=clock)  # X-Octogate-Signature, for accounts with a secret
         self._allowed = targets.networks(self.settings.allow_targets)  # private, yet allowed
 
@@ -125,18 +124,10 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
 
     async def _start_work(self) -> None:
         s = self.settings
-        connector = aiohttp.TCPConnector(
-            limit=s.concurrency,
-            limit_per_host=s.per_host,
-            resolver=GuardedResolver(self._allowed) if s.forbid_private_targets else None,
-            ttl_dns_cache=10,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=s.total_timeout, connect=s.connect_timeout),
-            headers={"User-Agent": "octogate"},
-            trust_env=False,
-        )
+        self._client = PushClient(
+            connect_timeout=s.connect_timeout, total_timeout=s.total_timeout, keep_per_host=s.per_host,
+            guard=s.forbid_private_targets, allowed=self._allowed,
+        )  # fmt: skip
 
     async def _finish_work(self, grace: float) -> None:
         if self._pushes:
@@ -185,8 +176,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
     async def _abort_work(self) -> None:
         for task in list(self._pushes):
             await cancel_and_wait(task)
-        if self._session is not None:
-            await self._session.close()
+        if self._client is not None:
+            await self._client.close()
 
     def _claim_op(self) -> Callable[..., list[ClaimedPush]]:
         return outbox.claim_fair
@@ -273,30 +264,26 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         body = push.payload.encode("utf-8")
         async with slots, self._global_slots:
             signed = await self._signer.headers(push.account_id, body)  # signed when sent: a fresh timestamp
-            return await self._post(push.url, body, {"Content-Type": content_type(push.payload), **signed})
+            return await self._post(push.url, body, content_type(push.payload), signed)  # REST pushes are JSON
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
-        assert self._session is not None
+    async def _post(
+        self, url: str, body: bytes, kind: str, signed: dict[str, str]
+    ) -> tuple[int | None, str | None]:
+        assert self._client is not None
         try:
-            async with self._session.post(
-                url,
-                data=body,
-                headers=headers,  # REST pushes are JSON
-                allow_redirects=False,
-            ) as response:
-                body = await response.content.read(BODY_LIMIT)
-                if 200 <= response.status < 300:
-                    return response.status, None
-                text = " ".join(body[:120].decode("utf-8", "replace").split())
-                return response.status, f"HTTP {response.status}{': ' + text if text else ''}"[:200]
+            status, answer = await self._client.post(url, body, kind, BODY_LIMIT, signed)
         except TimeoutError:
             return (
                 None,
                 f"timeout (connect {self.settings.connect_timeout:g} s, total {self.settings.total_timeout:g} s)",
             )
-        except aiohttp.ClientConnectorError as error:
-            if isinstance(error.os_error, ForbiddenTarget):
-                return None, str(error.os_error)[:200]
-            return None, f"cannot connect: {error.os_error.strerror or error.os_error}"[:200]
-        except (aiohttp.ClientError, OSError, ValueError) as error:
+        except ForbiddenTarget as error:
+            return None, str(error)[:200]
+        except ConnectFailed as error:
+            return None, f"cannot connect: {error.strerror or error}"[:200]
+        except (OSError, ValueError, asyncio.IncompleteReadError) as error:
             return None, f"{type(error).__name__}: {error}"[:200]
+        if 200 <= status < 300:
+            return status, None
+        text = " ".join(answer[:120].decode("utf-8", "replace").split())
+        return status, f"HTTP {status}{': ' + text if text else ''}"[:200]

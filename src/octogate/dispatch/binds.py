@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import Any
 
 from octogate.smpp.client import ConnectorConfig, OnDeliver, SmppClient, SmppRetriableError, SubmitOutcome
+from octogate.smpp.text import EncodedText
 from octogate.store import binds
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
@@ -110,10 +111,12 @@ class BindGroup:
         self, source: str, source_ton: int | None, source_npi: int | None, destination: str, text: str,
         *, registered_delivery: bool, dest_ton: int | None = None, dest_npi: int | None = None,
         ref: int | None = None, skip_parts: Collection[int] = (), validity_period: str = "",
+        encoded: EncodedText | None = None,
     ) -> SubmitOutcome:  # fmt: skip
         return await self.pick().submit_text(
             source, source_ton, source_npi, destination, text, registered_delivery=registered_delivery,
             dest_ton=dest_ton, dest_npi=dest_npi, ref=ref, skip_parts=skip_parts, validity_period=validity_period,
+            encoded=encoded,
         )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 from octogate.config import DEFAULT_VALIDITY_HOURS
 from octogate.dispatch.routing import WireMessage
@@ -30,6 +31,7 @@ class Attempt:
     retriable: str | None = None
 
 
+@lru_cache(maxsize=16)
 def relative_validity(hours: int) -> str:
     """submit_sm's validity_period in the relative form of SMPP 3.4 §7.1.1 (`YYMMDDhhmmsst00R`): 48 h is
     `000002000000000R`. Past it the SMSC gives up, and so does the gateway (incoming.apply.expire_overdue)."""
@@ -42,7 +44,8 @@ async def submit(
     validity_hours: int = DEFAULT_VALIDITY_HOURS,
 ) -> Attempt:  # fmt: skip
     """Submit the parts of `wire` not in `done` (seq -> carrier id of parts accepted earlier), valid for
-    `validity_hours` (the dispatcher passes `[dispatch] validity_hours`)."""
+    `validity_hours` (the dispatcher passes `[dispatch] validity_hours`). The text is encoded once, here: its
+    part count is the attempt's, and the client sends these very parts."""
     cfg = client.config
     encoded = encode_text(
         wire.text, ref=ref, concatenation=cfg.concatenation, gsm_data_coding=cfg.gsm_data_coding
@@ -52,7 +55,7 @@ async def submit(
         outcome = await client.submit_text(
             wire.source, wire.source_ton, wire.source_npi, wire.destination, wire.text,
             registered_delivery=True, ref=ref, skip_parts=frozenset(done),
-            validity_period=relative_validity(validity_hours),
+            validity_period=relative_validity(validity_hours), encoded=encoded,
         )  # fmt: skip
     except SmppRetriableError as error:
         return _attempt(total, error.parts, str(error))

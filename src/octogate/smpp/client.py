@@ -80,7 +80,7 @@ from .session import (
     Session,
     SessionStateError,
 )
-from .text import CONCATENATION_METHODS, Concatenation, decode_part, encode_text
+from .text import CONCATENATION_METHODS, Concatenation, EncodedText, decode_part, encode_text
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +206,9 @@ class SubmitOutcome:
         return [p.message_id for p in self.parts]
 
 
+_UNPARSED = object()
+
+
 @dataclass(frozen=True, slots=True)
 class DeliverEvent:
     """An incoming deliver_sm or data_sm, handed to the owner's ``on_deliver`` callback."""
@@ -231,6 +234,8 @@ class DeliverEvent:
     receipted_message_id: str | None
     message_state: int | None
     network_error_code: tuple[int, int] | None
+    #: the receipt text once parsed (`receipt()`): readers ask for the id, then for the rest
+    _parsed: object = field(default=_UNPARSED, init=False, repr=False, compare=False)
 
     @property
     def is_receipt(self) -> bool:
@@ -239,12 +244,15 @@ class DeliverEvent:
         return kind in (EsmClass.DELIVERY_RECEIPT, EsmClass.INTERMEDIATE_NOTIFICATION)
 
     def receipt(self) -> DeliveryReceipt | None:
-        """The parsed receipt text (id, stat, err...) when this is a receipt."""
-        if not self.is_receipt:
-            return None
-        parsed = parse_receipt_text(self.text)
-        if parsed is None and self.receipted_message_id:
-            return DeliveryReceipt(message_id=self.receipted_message_id)
+        """The parsed receipt text (id, stat, err...) when this is a receipt; parsed once per event."""
+        if self._parsed is not _UNPARSED:
+            return self._parsed  # type: ignore[return-value]
+        parsed: DeliveryReceipt | None = None
+        if self.is_receipt:
+            parsed = parse_receipt_text(self.text)
+            if parsed is None and self.receipted_message_id:
+                parsed = DeliveryReceipt(message_id=self.receipted_message_id)
+        object.__setattr__(self, "_parsed", parsed)  # a cache, not a change: the event stays as received
         return parsed
 
     @property
@@ -692,7 +700,8 @@ class SmppClient:
     async def submit_text(self, source: str, source_ton: int | None, source_npi: int | None, destination: str,
                           text: str, *, registered_delivery: bool, dest_ton: int | None = None,
                           dest_npi: int | None = None, ref: int | None = None,
-                          skip_parts: Collection[int] = (), validity_period: str = "") -> SubmitOutcome:
+                          skip_parts: Collection[int] = (), validity_period: str = "",
+                          encoded: EncodedText | None = None) -> SubmitOutcome:
         """Split ``text`` per the connector's concatenation method and submit every part.
 
         Returns per part the SMSC message_id or the permanent status that refused it. Raises
@@ -704,7 +713,9 @@ class SmppClient:
         lists part numbers (1-based) not to send: together they let a caller resend only the parts
         missing after a transient failure, under the same reference, so the handset can still join
         them. The outcome then lists only the parts sent. ``validity_period`` goes as is into every
-        part's submit_sm (SMPP 3.4 §7.1.1; empty: the SMSC's default).
+        part's submit_sm (SMPP 3.4 §7.1.1; empty: the SMSC's default). ``encoded`` is ``text`` already
+        encoded by the caller with this connector's settings and ``ref`` (the dispatcher counts the parts
+        first): the text is then not encoded a second time.
         """
         cfg = self.config
         if cfg.bind_mode == "receiver":
@@ -712,8 +723,9 @@ class SmppClient:
         if ref is None:
             ref = next(self._ref)
         ref &= 0xFFFF
-        encoded = encode_text(text, ref=ref, concatenation=cfg.concatenation,
-                              gsm_data_coding=cfg.gsm_data_coding)
+        if encoded is None:
+            encoded = encode_text(text, ref=ref, concatenation=cfg.concatenation,
+                                  gsm_data_coding=cfg.gsm_data_coding)
         pdus = [
             (seq, SubmitSm(service_type=cfg.service_type,
                      source_addr_ton=cfg.source_ton if source_ton is None else source_ton,
