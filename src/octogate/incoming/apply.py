@@ -6,14 +6,15 @@ and only if the change does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from octogate.incoming import ids, payloads, statuses
 from octogate.incoming.model import ReceiptUpdate
 from octogate.statuses import DeliveryStatus, MessageStatus, PushKind
 from octogate.store import incoming as sql
-from octogate.store.callbacks import enqueue_push
+from octogate.store.callbacks import enqueue_push, enqueue_pushes
 from octogate.store.db import Connection
 from octogate.store.tickets import ticket_for
 
@@ -33,31 +34,111 @@ class Applied(StrEnum):
 
 
 def apply_receipts(conn: Connection, updates: Sequence[ReceiptUpdate]) -> list[Applied]:
-    return [apply_receipt(conn, update) for update in updates]
+    """Receipts that arrived together, applied in one transaction by a few set-based statements (whatever their
+    number): the same outcome, receipt by receipt in their order, as applying them one after the other."""
+    keys = [ids.receipt_key(u.carrier_id) if statuses.is_final(u.stat) else "" for u in updates]
+    wanted: dict[str, set[str]] = {}
+    for update, key in zip(updates, keys, strict=True):
+        if statuses.is_final(update.stat):
+            wanted.setdefault(update.connector, set()).add(key)
+    candidates: dict[tuple[str, str], list[sql.KeyMatch]] = {}
+    for connector, names in wanted.items():
+        for found in sql.parts_by_keys(conn, connector, sorted(names)):
+            candidates.setdefault((connector, found.carrier_key), []).append(found)
+    plan = plan_receipts(updates, keys, candidates)
+    for index in plan.early:
+        _keep_early(conn, keys[index], updates[index])
+    if not plan.apply:
+        return plan.outcomes
+    heads = {h.id: h for h in sql.lock_heads(conn, sorted({part.message_id for _, part in plan.apply}))}
+    taken = sql.set_parts(conn, [
+        (part.message_id, part.seq, updates[i].stat, updates[i].done_at, updates[i].error, updates[i].received_at)
+        for i, part in plan.apply
+    ])  # fmt: skip
+    outcomes = list(plan.outcomes)
+    touched: dict[int, int] = {}  # message id -> when its latest receipt here was received
+    for index, part in plan.apply:
+        if (part.message_id, part.seq) in taken:
+            touched[part.message_id] = max(touched.get(part.message_id, 0), updates[index].received_at)
+        else:
+            outcomes[index] = Applied.DUPLICATE  # another process's receipt for it committed first
+    complete_messages(conn, [heads[m] for m in sorted(touched) if m in heads], touched)
+    return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptPlan:
+    """What each receipt of a batch does: its outcome if decided without writing, the parts to take a final
+    state (receipt index, part), the receipts kept as early."""
+
+    outcomes: list[Applied]
+    apply: list[tuple[int, sql.KeyMatch]]
+    early: list[int]
+
+
+def plan_receipts(
+    updates: Sequence[ReceiptUpdate], keys: Sequence[str], candidates: Mapping[tuple[str, str], Sequence[sql.KeyMatch]]
+) -> ReceiptPlan:
+    """The pure rule for a batch: each receipt names the part `ids.best_match` picks among those its key finds,
+    seeing the parts taken by the receipts before it in the batch as final (two receipts for one part: the first
+    applies, the second is a duplicate; two parts sharing an id: each receipt takes a pending one)."""
+    outcomes: list[Applied] = []
+    apply: list[tuple[int, sql.KeyMatch]] = []
+    early: list[int] = []
+    final: dict[tuple[int, int], str] = {}  # parts taken earlier in this batch
+    for index, (update, key) in enumerate(zip(updates, keys, strict=True)):
+        if not statuses.is_final(update.stat):
+            outcomes.append(Applied.INTERMEDIATE)
+            continue
+        found = [
+            replace(c, status=final.get((c.message_id, c.seq), c.status))
+            for c in candidates.get((update.connector, key), ())
+        ]
+        match = ids.best_match(found, MessageStatus.SUBMITTED)
+        if match is None:
+            outcomes.append(Applied.EARLY)
+            early.append(index)
+        elif match.status != MessageStatus.SUBMITTED:
+            # Read in the other base, the id names a part already final: most likely it is the id of a part not
+            # recorded yet (an all-digit id is ambiguous). Kept as early: its own part takes it when recorded,
+            # and the later look (`retry_early`) drops it if no such part appears.
+            outcomes.append(Applied.DUPLICATE if match.same_base else Applied.EARLY)
+            if not match.same_base:
+                early.append(index)
+        else:
+            outcomes.append(Applied.APPLIED)
+            apply.append((index, match))
+            final[(match.message_id, match.seq)] = update.stat
+    return ReceiptPlan(outcomes, apply, early)
 
 
 def apply_receipt(conn: Connection, update: ReceiptUpdate) -> Applied:
-    if not statuses.is_final(update.stat):
-        return Applied.INTERMEDIATE
-    key = ids.receipt_key(update.carrier_id)
-    match = ids.best_match(sql.parts_by_key(conn, update.connector, key), MessageStatus.SUBMITTED)
-    if match is None:
-        _keep_early(conn, key, update)
-        return Applied.EARLY
-    sql.lock_message(conn, match.message_id)
-    if match.status != MessageStatus.SUBMITTED:
-        if match.same_base:
-            return Applied.DUPLICATE
-        # Read in the other base, the id names a part already final: most likely it is the id of a part not
-        # recorded yet (an all-digit id is ambiguous). Kept as early: its own part takes it when recorded, and
-        # the later look (`retry_early`) drops it if no such part appears.
-        _keep_early(conn, key, update)
-        return Applied.EARLY
-    if not sql.set_part(conn, match.message_id, match.seq, update.stat, update.done_at, update.error,
-                        update.received_at):  # fmt: skip
-        return Applied.DUPLICATE  # another process's receipt for it committed first
-    complete_message(conn, match.message_id, update.received_at)
-    return Applied.APPLIED
+    [outcome] = apply_receipts(conn, [update])
+    return outcome
+
+
+def complete_messages(conn: Connection, heads: Sequence[sql.MessageHead], received: Mapping[int, int]) -> int:
+    """`complete_message` for several messages whose parts just took a final state (`received`: message id ->
+    when the latest of those receipts came), set-based: their parts read, the final ones updated, and their
+    pushes written, one statement each. Returns how many became final."""
+    waiting = [h for h in heads if h.status == MessageStatus.SUBMITTED]
+    parts: dict[int, list[statuses.PartReceipt]] = {}
+    for p in sql.parts_of(conn, [h.id for h in waiting]):
+        parts.setdefault(p.message_id, []).append(statuses.PartReceipt(p.status, p.received_at))
+    finals = {}
+    for head in waiting:
+        final = statuses.final_state(parts.get(head.id, []), head.parts, received[head.id])
+        if final is not None:
+            finals[head.id] = (head, final)
+    done = sql.finish_messages(
+        conn, [(m, f.status, f.receipt_status, f.delivered_at) for m, (_, f) in sorted(finals.items())]
+    )
+    enqueue_pushes(conn, PushKind.RECEIPT, [
+        (head.account_id, payloads.receipt_fields(ticket_for(head.campaign_id), head.recipient, final.receipt_status,
+                                                  final.delivered_at))
+        for m, (head, final) in sorted(finals.items()) if m in done
+    ], max(received.values(), default=0))  # fmt: skip
+    return len(done)
 
 
 def _keep_early(conn: Connection, key: str, update: ReceiptUpdate) -> None:

@@ -22,15 +22,11 @@ def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], n
     """Store what became of claimed messages; returns the ids whose claim had been lost meanwhile.
 
     Accepted parts are stored even then: they really went out, and a later attempt must not send them again.
-    The parts (and their keys) of the whole batch go in one statement each.
+    The claims, the parts and their keys of the whole batch go in one statement each.
     """
-    lost: list[int] = []
-    recorded: dict[int, bool] = {}
-    for outcome in outcomes:
-        done = delivery.settle_outcome(conn, owner, outcome, now)
-        recorded[outcome.message_id] = done
-        if not done:
-            lost.append(outcome.message_id)
+    settled = delivery.settle_outcomes(conn, owner, outcomes, now)
+    recorded = {o.message_id: o.message_id in settled for o in outcomes}
+    lost = [o.message_id for o in outcomes if o.message_id not in settled]
     sent = [o for o in outcomes if o.parts and o.connector is not None]
     record_parts(conn, [(o.message_id, o.connector or "", p.seq, p.carrier_id) for o in sent for p in o.parts], now)
     early = bool(sent) and sql.has_early_receipts(conn)

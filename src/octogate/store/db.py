@@ -6,6 +6,7 @@ placeholders for psycopg and hides the two drivers' few differences (transaction
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -160,6 +161,34 @@ class Connection:
         ):
             for row in rows:
                 copy.write_row(row)
+
+    def in_list(self, expression: str) -> str:
+        """`expression IN (the values of ONE parameter, `list_param`)`: one statement text (prepared once on
+        PostgreSQL) whatever the number of values, instead of an `IN (?, ?, ...)` per length."""
+        if self._pg is not None:
+            return f"{expression} = ANY(?)"
+        return f"{expression} IN (SELECT value FROM json_each(?))"  # noqa: S608 - expression is code
+
+    def list_param(self, values: Sequence[Any]) -> Any:
+        """The parameter `in_list` reads: an array on PostgreSQL, a JSON list on SQLite."""
+        return list(values) if self._pg is not None else json.dumps(list(values))
+
+    def rows_source(self, alias: str, columns: Sequence[tuple[str, str]]) -> str:
+        """A FROM item `alias(column, ...)` of rows passed as parameters (`rows_params`): many rows updated,
+        joined or inserted by one statement. `columns` are (name, PostgreSQL type: bigint, int, text)."""
+        names = ", ".join(name for name, _ in columns)
+        if self._pg is not None:
+            arrays = ", ".join(f"?::{kind}[]" for _, kind in columns)
+            return f"unnest({arrays}) AS {alias}({names})"
+        picks = ", ".join(f"json_extract(value, '$[{i}]') AS {name}" for i, (name, _) in enumerate(columns))
+        return f"(SELECT {picks} FROM json_each(?)) AS {alias}"  # noqa: S608 - names are code
+
+    def rows_params(self, rows: Sequence[Sequence[Any]], width: int) -> tuple[Any, ...]:
+        """The parameters of a `rows_source` of `width` columns: one array per column on PostgreSQL, one JSON
+        list of rows on SQLite."""
+        if self._pg is not None:
+            return tuple([row[i] for row in rows] for i in range(width))
+        return (json.dumps([list(row) for row in rows]),)
 
     def deferred(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any], finish: Callable[[Row | None], R]

@@ -184,6 +184,25 @@ def settle_outcome(conn: Connection, owner: str, outcome: Outcome, now: int) -> 
     )  # fmt: skip
 
 
+FINAL_COLUMNS = (("connector", "text"), ("parts", "int"), ("submitted_at", "bigint"), ("done_at", "bigint"),
+                 ("receipt_status", "text"), ("error", "text"))  # fmt: skip
+RETRY_COLUMNS = (("send_at", "bigint"), ("error", "text"))
+
+
+def settle_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], now: int) -> set[int]:
+    """`settle_outcome` for a batch, one statement per kind of outcome (final, or queued again); returns the ids
+    whose claim was still held (the others are left alone)."""
+    final = [
+        (o.message_id, o.status, o.connector, o.total_parts, now if o.status == MessageStatus.SUBMITTED else None,
+         now if o.status == MessageStatus.FAILED else None, o.receipt_status, o.error)
+        for o in outcomes if o.status != MessageStatus.QUEUED
+    ]  # fmt: skip
+    retry = [(o.message_id, o.status, o.send_at, o.error) for o in outcomes if o.status == MessageStatus.QUEUED]
+    return queue.settle_rows(conn, MESSAGES, owner, FINAL_COLUMNS, final) | queue.settle_rows(
+        conn, MESSAGES, owner, RETRY_COLUMNS, retry
+    )
+
+
 def settle_unrecorded(
     conn: Connection, spec: QueueSpec, owner: str, message_id: int, now: int, due: int, reason: str
 ) -> bool:
