@@ -49,6 +49,23 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+def dead_local_owner(owner: str, hostname: str) -> bool:
+    """An owner that was a process of this machine which no longer exists (this host's earlier run)."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != hostname[:60]:
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False  # this process (another runtime of it, in tests): alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # someone else's process: alive
+    return False
+
+
 class LeasedWorker(Generic[T, R]):
     """Claims items of one queue kind and records their results; subclasses do the work in between."""
 
@@ -151,6 +168,7 @@ class LeasedWorker(Generic[T, R]):
             self._unsubscribe = queue.on_notify(self.spec, notified)
         if self.listen:
             self._listener = asyncio.create_task(self._listen_loop(), name=f"{self.label}-listener")
+        await self._take_over_dead_local_runs()
         await self._start_work()
         self._claimer = asyncio.create_task(self._claim_loop(), name=f"{self.label}-claimer")
         self._recorder = asyncio.create_task(self._record_loop(), name=f"{self.label}-recorder")
@@ -195,6 +213,19 @@ class LeasedWorker(Generic[T, R]):
         except StoreUnavailable as error:  # their lease will run out instead
             log.error("%s: cannot give back %d item(s): %.200s", self.label, len(ids), error)
         self.held.difference_update(ids)
+
+    async def _take_over_dead_local_runs(self) -> None:
+        """Claims left by a dead earlier run of this machine (a crash, a SIGKILL) are taken over at once rather
+        than after their lease: that process is known to be gone, so nothing of it is still being sent."""
+        hostname = socket.gethostname()
+        try:
+            owners = await self.store.read(queue.owners, self.spec)
+            dead = [owner for owner in owners if owner != self.owner and dead_local_owner(owner, hostname)]
+            if dead:
+                freed = await self.store.write(queue.take_over_from, self.spec, dead, self._now())
+                log.warning("%s: %d item(s) claimed by an earlier run of this host taken over", self.label, freed)
+        except StoreUnavailable as error:
+            log.error("%s: cannot look for claims of an earlier run: %.200s", self.label, error)
 
     # --- claiming ----------------------------------------------------------------------------------------------
 

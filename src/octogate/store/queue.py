@@ -263,6 +263,31 @@ def take_over_expired(conn: Connection, spec: QueueSpec, now: int, owner: str) -
     return max(cursor.rowcount, 0)
 
 
+def owners(conn: Connection, spec: QueueSpec) -> list[str]:
+    """The owners holding rows of this kind now (on the queue's status index: the held rows only)."""
+    return [str(row[0]) for row in conn.fetchall(
+        f"SELECT DISTINCT claimed_by FROM {spec.table} WHERE status = ? AND claimed_by IS NOT NULL",  # noqa: S608
+        (spec.claimed,),
+    )]  # fmt: skip
+
+
+def take_over_from(conn: Connection, spec: QueueSpec, dead: Sequence[str], now: int) -> int:
+    """`take_over_expired` for the rows of owners known to be dead, whatever their lease: claimable at once (and
+    the other hosts told)."""
+    if not dead:
+        return 0
+    sets, params = (f", {spec.due} = ?", (now,)) if spec.keeps_status else (", status = ?", (spec.ready,))
+    cursor = conn.execute(
+        f"UPDATE {spec.table} SET claimed_by = NULL, lease_until = NULL{sets} "  # noqa: S608
+        f"WHERE status = ? AND {conn.in_list('claimed_by')}",
+        (*params, spec.claimed, conn.list_param(dead)),
+    )
+    taken = max(cursor.rowcount, 0)
+    if taken:
+        notify(conn, spec)
+    return taken
+
+
 def settle(
     conn: Connection,
     spec: QueueSpec,
