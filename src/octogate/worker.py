@@ -74,6 +74,12 @@ class LeasedWorker(Generic[T, R]):
     #: submit_sm may have gone out: the lease's wait is what keeps a message from going twice at once)
     release_unfinished = False
     label = "worker"  # in logs
+    #: after a claim that found work, or a wake-up, the claimer lets this long pass before claiming again: one
+    #: claim (one transaction) takes what a burst of enqueues made due, instead of one claim per commit
+    claim_coalesce = 0.010
+    #: the recorder lets results gather this long before writing them (0: at once, e.g. SMSC acceptances,
+    #: whose durability bounds what a crash sends twice)
+    record_coalesce = 0.010
 
     def __init__(
         self,
@@ -250,9 +256,12 @@ class LeasedWorker(Generic[T, R]):
                 log.error("%s: store unavailable: %.200s", self.label, error)
             except Exception:  # a bug must not stop the work for good: logged, and the loop goes on
                 log.exception("%s: claim round failed", self.label)
-            if claimed or self._stopping:
-                continue  # more may be due: claim again at once while there is room
-            await woken_or(self._kick, self.poll_interval)
+            if self._stopping:
+                continue
+            if not claimed:
+                await woken_or(self._kick, self.poll_interval)
+            if self.claim_coalesce and not self._stopping:  # more may be due: claim again once some gathered
+                await asyncio.sleep(self.claim_coalesce)
             self._kick.clear()
 
     async def _claim_round(self) -> int:
@@ -304,6 +313,8 @@ class LeasedWorker(Generic[T, R]):
     async def _record_loop(self) -> None:
         while True:
             await self._results_ready.wait()
+            if self.record_coalesce and not self._stopping:
+                await asyncio.sleep(self.record_coalesce)
             self._results_ready.clear()
             batch, self._results = self._results, []
             if batch:
