@@ -80,6 +80,8 @@ class LeasedWorker(Generic[T, R]):
     #: the recorder lets results gather this long before writing them (0: at once, e.g. SMSC acceptances,
     #: whose durability bounds what a crash sends twice)
     record_coalesce = 0.010
+    #: batches of results being written at once
+    record_writes = 1
 
     def __init__(
         self,
@@ -107,6 +109,8 @@ class LeasedWorker(Generic[T, R]):
         self._kick = asyncio.Event()
         self._stopping = False
         self._results: list[R] = []
+        self._reported_at: list[float] = []  # time.monotonic() of each result's report
+        self._record_tasks: set[asyncio.Task[None]] = set()
         self._results_ready = asyncio.Event()
         self._recorded = asyncio.Event()  # set while no result waits to be recorded
         self._recorded.set()
@@ -193,6 +197,8 @@ class LeasedWorker(Generic[T, R]):
         await self._finish_work(grace)
         await woken_or(self._recorded, grace)
         await cancel_and_wait(self._recorder)
+        for task in list(self._record_tasks):
+            await cancel_and_wait(task)
         await self._quiet()
         if self.release_unfinished:
             await self._give_back(sorted(self.held))
@@ -200,7 +206,7 @@ class LeasedWorker(Generic[T, R]):
     async def abort(self) -> None:
         """Stop at once, recording and giving back nothing: what a crash leaves (tests use it)."""
         self._stopping = True
-        for task in (self._claimer, self._recorder):
+        for task in (self._claimer, self._recorder, *self._record_tasks):
             await cancel_and_wait(task)
         await self._abort_work()
         await self._quiet()
@@ -307,34 +313,56 @@ class LeasedWorker(Generic[T, R]):
     def report(self, result: R) -> None:
         """The job's result for one claimed item: recorded in the next batch."""
         self._results.append(result)
+        self._reported_at.append(time.monotonic())
         self._recorded.clear()
         self._results_ready.set()
 
     async def _record_loop(self) -> None:
+        """Take what was reported and write it; up to `record_writes` batches in flight at once, so that a result
+        reported while a batch is being committed goes to the writer at once instead of after that commit (the
+        writer commits the waiting batches together)."""
         while True:
             await self._results_ready.wait()
             if self.record_coalesce and not self._stopping:
                 await asyncio.sleep(self.record_coalesce)
             self._results_ready.clear()
+            while len(self._record_tasks) >= self.record_writes:
+                await asyncio.wait(set(self._record_tasks), return_when=asyncio.FIRST_COMPLETED)
             batch, self._results = self._results, []
+            reported, self._reported_at = self._reported_at, []
             if batch:
-                try:
-                    lost, kept = await self._record(batch), []
-                except StoreUnavailable as error:
-                    log.error("%s: cannot record %d result(s), retrying: %.200s", self.label, len(batch), error)
-                    lost, kept = [], batch
-                if lost:
-                    log.warning("%s: %d item(s) had lost their claim when recorded", self.label, len(lost))
-                done = {self._result_id(r) for r in batch} - {self._result_id(r) for r in kept}
-                self.held.difference_update(done)
-                self._recorded_some(len(done))
-                if kept:
-                    self._results[:0] = kept
-                    await asyncio.sleep(RECORD_RETRY)
-                    self._results_ready.set()
-                    continue
-            if not self._results:
+                task = asyncio.create_task(self._record_batch(batch, reported), name=f"{self.label}-record")
+                self._record_tasks.add(task)
+                task.add_done_callback(self._record_done)
+            elif not self._record_tasks:
                 self._recorded.set()
+
+    def _record_done(self, task: asyncio.Task[None]) -> None:
+        self._record_tasks.discard(task)
+        if not self._results and not self._record_tasks:
+            self._recorded.set()
+
+    async def _record_batch(self, batch: list[R], reported: list[float]) -> None:
+        try:
+            lost, kept = await self._record(batch), []
+        except StoreUnavailable as error:
+            log.error("%s: cannot record %d result(s), retrying: %.200s", self.label, len(batch), error)
+            lost, kept = [], batch
+        if lost:
+            log.warning("%s: %d item(s) had lost their claim when recorded", self.label, len(lost))
+        done = {self._result_id(r) for r in batch} - {self._result_id(r) for r in kept}
+        self.held.difference_update(done)
+        if not kept:
+            durable = time.monotonic()
+            for when in reported:
+                self.store.note_wait(f"{self.label}: reported -> durable", durable - when)
+        self._recorded_some(len(done))
+        if kept:
+            await asyncio.sleep(RECORD_RETRY)
+            self._results[:0] = kept
+            self._reported_at[:0] = reported
+            self._recorded.clear()
+            self._results_ready.set()
 
     def _recorded_some(self, count: int) -> None:
         """Hook: `count` results were written (or given up)."""

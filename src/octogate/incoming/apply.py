@@ -37,6 +37,8 @@ def apply_receipts(conn: Connection, updates: Sequence[ReceiptUpdate]) -> list[A
     """Receipts that arrived together, applied in one transaction by a few set-based statements (whatever their
     number): the same outcome, receipt by receipt in their order, as applying them one after the other."""
     keys = [ids.receipt_key(u.carrier_id) if statuses.is_final(u.stat) else "" for u in updates]
+    if any(keys):
+        sql.lock_receipts(conn)  # a part being recorded meanwhile is seen, or sees these receipts as early
     wanted: dict[str, set[str]] = {}
     for update, key in zip(updates, keys, strict=True):
         if statuses.is_final(update.stat):

@@ -29,6 +29,8 @@ def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], n
     lost = [o.message_id for o in outcomes if o.message_id not in settled]
     sent = [o for o in outcomes if o.parts and o.connector is not None]
     record_parts(conn, [(o.message_id, o.connector or "", p.seq, p.carrier_id) for o in sent for p in o.parts], now)
+    if sent:
+        sql.lock_receipts(conn)  # receipts being applied meanwhile: their early rows are seen, or they see the parts
     early = bool(sent) and sql.has_early_receipts(conn)
     for outcome in outcomes:
         applied = 0

@@ -167,6 +167,18 @@ def finish_messages(conn: Connection, rows: Sequence[tuple[int, str, str, int]])
     return {int(r[0]) for r in found}
 
 
+RECEIPTS_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.octogate.receipts'))"
+
+
+def lock_receipts(conn: Connection) -> None:
+    """Serialise, until commit, the transactions that match receipts with recorded parts (PostgreSQL; SQLite's
+    single writer does it already): applying receipts, and recording accepted parts (which then looks for the
+    receipts that came first). Without it, a receipt and its part committed at the same instant by two
+    connections would each miss the other, and the receipt would wait for the next `retry_early`."""
+    if conn.dialect == "postgresql":
+        conn.execute(RECEIPTS_LOCK)
+
+
 def lock_message(conn: Connection, message_id: int) -> None:
     """Serialise receipts of one message across processes (PostgreSQL): two parts' receipts committed at once
     must not both read the other part as pending and leave the message without its final state. SQLite's
