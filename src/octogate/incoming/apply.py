@@ -34,29 +34,37 @@ class Applied(StrEnum):
 
 
 def apply_receipts(conn: Connection, updates: Sequence[ReceiptUpdate]) -> list[Applied]:
-    """Receipts that arrived together, applied in one transaction by a few set-based statements (whatever their
-    number): the same outcome, receipt by receipt in their order, as applying them one after the other."""
+    """Receipts that arrived together, applied in one transaction by a few set-based statements sent in three
+    round trips (whatever their number): the same outcome, receipt by receipt in their order, as applying them
+    one after the other."""
     keys = [ids.receipt_key(u.carrier_id) if statuses.is_final(u.stat) else "" for u in updates]
-    if any(keys):
-        sql.lock_receipts(conn)  # a part being recorded meanwhile is seen, or sees these receipts as early
     wanted: dict[str, set[str]] = {}
     for update, key in zip(updates, keys, strict=True):
         if statuses.is_final(update.stat):
             wanted.setdefault(update.connector, set()).add(key)
     candidates: dict[tuple[str, str], list[sql.KeyMatch]] = {}
-    for connector, names in wanted.items():
-        for found in sql.parts_by_keys(conn, connector, sorted(names)):
-            candidates.setdefault((connector, found.carrier_key), []).append(found)
+    if wanted:
+        with conn.batch():
+            sql.lock_receipts(conn)  # a part being recorded meanwhile is seen, or sees these receipts as early
+            found = {connector: sql.parts_by_keys(conn, connector, sorted(names))
+                     for connector, names in wanted.items()}  # fmt: skip
+        for connector, rows in found.items():
+            for match in rows():
+                candidates.setdefault((connector, match.carrier_key), []).append(match)
     plan = plan_receipts(updates, keys, candidates)
     for index in plan.early:
         _keep_early(conn, keys[index], updates[index])
     if not plan.apply:
         return plan.outcomes
-    heads = {h.id: h for h in sql.lock_heads(conn, sorted({part.message_id for _, part in plan.apply}))}
-    taken = sql.set_parts(conn, [
-        (part.message_id, part.seq, updates[i].stat, updates[i].done_at, updates[i].error, updates[i].received_at)
-        for i, part in plan.apply
-    ])  # fmt: skip
+    message_ids = sorted({part.message_id for _, part in plan.apply})
+    with conn.batch():
+        heads_later = sql.lock_heads(conn, message_ids)
+        taken_later = sql.set_parts(conn, [
+            (part.message_id, part.seq, updates[i].stat, updates[i].done_at, updates[i].error, updates[i].received_at)
+            for i, part in plan.apply
+        ])  # fmt: skip
+        parts_later = sql.parts_of(conn, message_ids)
+    heads, taken, parts = {h.id: h for h in heads_later()}, taken_later(), parts_later()
     outcomes = list(plan.outcomes)
     touched: dict[int, int] = {}  # message id -> when its latest receipt here was received
     for index, part in plan.apply:
@@ -64,7 +72,7 @@ def apply_receipts(conn: Connection, updates: Sequence[ReceiptUpdate]) -> list[A
             touched[part.message_id] = max(touched.get(part.message_id, 0), updates[index].received_at)
         else:
             outcomes[index] = Applied.DUPLICATE  # another process's receipt for it committed first
-    complete_messages(conn, [heads[m] for m in sorted(touched) if m in heads], touched)
+    complete_messages(conn, [heads[m] for m in sorted(touched) if m in heads], touched, parts)
     return outcomes
 
 
@@ -119,28 +127,39 @@ def apply_receipt(conn: Connection, update: ReceiptUpdate) -> Applied:
     return outcome
 
 
-def complete_messages(conn: Connection, heads: Sequence[sql.MessageHead], received: Mapping[int, int]) -> int:
-    """`complete_message` for several messages whose parts just took a final state (`received`: message id ->
-    when the latest of those receipts came), set-based: their parts read, the final ones updated, and their
-    pushes written, one statement each. Returns how many became final."""
-    waiting = [h for h in heads if h.status == MessageStatus.SUBMITTED]
-    parts: dict[int, list[statuses.PartReceipt]] = {}
-    for p in sql.parts_of(conn, [h.id for h in waiting]):
-        parts.setdefault(p.message_id, []).append(statuses.PartReceipt(p.status, p.received_at))
+def complete_messages(
+    conn: Connection, heads: Sequence[sql.MessageHead], received: Mapping[int, int], parts: Sequence[sql.PartOf]
+) -> int:
+    """`complete_message` for several messages whose parts just took a final state (`heads` read under their
+    row locks, `received`: message id -> when the latest of those receipts came, `parts`: their parts now),
+    set-based: the final ones updated and their pushes written in one round trip. Returns how many became
+    final."""
+    by_message: dict[int, list[statuses.PartReceipt]] = {}
+    for p in parts:
+        by_message.setdefault(p.message_id, []).append(statuses.PartReceipt(p.status, p.received_at))
     finals = {}
-    for head in waiting:
-        final = statuses.final_state(parts.get(head.id, []), head.parts, received[head.id])
+    for head in heads:
+        if head.status != MessageStatus.SUBMITTED:
+            continue
+        final = statuses.final_state(by_message.get(head.id, []), head.parts, received[head.id])
         if final is not None:
             finals[head.id] = (head, final)
-    done = sql.finish_messages(
-        conn, [(m, f.status, f.receipt_status, f.delivered_at) for m, (_, f) in sorted(finals.items())]
-    )
-    enqueue_pushes(conn, PushKind.RECEIPT, [
-        (head.account_id, payloads.receipt_fields(ticket_for(head.campaign_id), head.recipient, final.receipt_status,
-                                                  final.delivered_at))
-        for m, (head, final) in sorted(finals.items()) if m in done
-    ], max(received.values(), default=0))  # fmt: skip
-    return len(done)
+    if not finals:
+        return 0
+    with conn.batch():
+        done = sql.finish_messages(
+            conn, [(m, f.status, f.receipt_status, f.delivered_at) for m, (_, f) in sorted(finals.items())]
+        )
+        # Written with the update, not after reading it back: the heads were read under their row locks (the
+        # single writer on SQLite), so every message still submitted then takes its final state now.
+        enqueue_pushes(conn, PushKind.RECEIPT, [
+            (head.account_id, payloads.receipt_fields(ticket_for(head.campaign_id), head.recipient,
+                                                      final.receipt_status, final.delivered_at))
+            for _, (head, final) in sorted(finals.items())
+        ], max(received.values(), default=0))  # fmt: skip
+    if done() != set(finals):  # never: the locks above; rolled back rather than a push owed wrongly
+        raise RuntimeError("a message locked for its receipt changed meanwhile")
+    return len(finals)
 
 
 def _keep_early(conn: Connection, key: str, update: ReceiptUpdate) -> None:
@@ -193,6 +212,7 @@ def retry_early(conn: Connection, now: int, older_than: int) -> int:
     hide the ones that will; those older than EARLY_HORIZON stay in the table for the operator, unscanned."""
     found = 0
     after = 0
+    sql.lock_receipts(conn)
     for _ in range(EARLY_PAGES):
         page = sql.early_page(conn, after, now - EARLY_HORIZON + 1, now - older_than, EARLY_BATCH)
         for early in page:

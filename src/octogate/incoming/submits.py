@@ -24,14 +24,18 @@ def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], n
     Accepted parts are stored even then: they really went out, and a later attempt must not send them again.
     The claims, the parts and their keys of the whole batch go in one statement each.
     """
-    settled = delivery.settle_outcomes(conn, owner, outcomes, now)
+    sent = [o for o in outcomes if o.parts and o.connector is not None]
+    with conn.batch():  # one round trip on PostgreSQL
+        settled_later = delivery.settle_outcomes(conn, owner, outcomes, now)
+        record_parts(conn, [(o.message_id, o.connector or "", p.seq, p.carrier_id) for o in sent for p in o.parts],
+                     now)  # fmt: skip
+        if sent:
+            sql.lock_receipts(conn)  # receipts applied meanwhile: their early rows are seen, or they see the parts
+            early_later = sql.has_early_receipts(conn)
+    settled = settled_later()
     recorded = {o.message_id: o.message_id in settled for o in outcomes}
     lost = [o.message_id for o in outcomes if o.message_id not in settled]
-    sent = [o for o in outcomes if o.parts and o.connector is not None]
-    record_parts(conn, [(o.message_id, o.connector or "", p.seq, p.carrier_id) for o in sent for p in o.parts], now)
-    if sent:
-        sql.lock_receipts(conn)  # receipts being applied meanwhile: their early rows are seen, or they see the parts
-    early = bool(sent) and sql.has_early_receipts(conn)
+    early = bool(sent) and early_later()
     for outcome in outcomes:
         applied = 0
         if early and outcome.parts and outcome.connector is not None:

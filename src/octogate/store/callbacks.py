@@ -42,11 +42,12 @@ PUSH_ROW = (("account_id", "bigint"), ("payload", "text"))
 
 def enqueue_pushes(
     conn: Connection, kind: PushKind, owed: Sequence[tuple[int, Mapping[str, str]]], now: int
-) -> int:
-    """`enqueue_push` for many pushes of one kind (account id, fields) in one statement (and one wake-up): each
-    owed only if its account has a URL for this kind. Returns how many were written."""
+) -> None:
+    """`enqueue_push` for many pushes of one kind (account id, fields) in one statement (and one wake-up), each
+    owed only if its account has a URL for this kind. Reads nothing back: it may be sent in a `Connection.batch`
+    with the state change that owes the pushes."""
     if not owed:
-        return 0
+        return
     column = URL_COLUMN[kind]
     rows = [(account_id, urlencode(dict(fields))) for account_id, fields in owed]
     insert = (
@@ -56,14 +57,12 @@ def enqueue_pushes(
     )
     params = (kind, now, now, *conn.rows_params(rows, len(PUSH_ROW)))
     if conn.dialect != "postgresql":
-        cursor = conn.execute(insert, params)
-        if cursor.rowcount:
+        if conn.execute(insert, params).rowcount:
             queue.notify(conn, queue.PUSHES)
-        return max(cursor.rowcount, 0)
+        return
     # one statement: the rows and, if any was written, the NOTIFY that wakes the push workers of every host
-    row = conn.fetchone(
+    conn.execute(
         f"WITH made AS ({insert} RETURNING 1), n AS (SELECT COUNT(*) AS made FROM made) "  # noqa: S608
         "SELECT n.made, CASE WHEN n.made > 0 THEN pg_notify(?, '') IS NULL END FROM n",
         (*params, queue.channel(conn, queue.PUSHES)),
     )
-    return int(row[0]) if row else 0

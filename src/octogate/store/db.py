@@ -211,6 +211,24 @@ class Connection:
             finally:
                 self._pipelining = False
 
+    @contextmanager
+    def batch(self) -> Iterator[Connection]:
+        """Statements sent together, their rows read after the block (`later`): one network round trip on
+        PostgreSQL (pipeline mode) instead of one per statement; on SQLite, in-process, they simply run."""
+        if self._pg is None:
+            yield self
+            return
+        with self.pipeline():
+            yield self
+
+    def later(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], list[Row]]:
+        """Run a statement now; its rows when the returned function is called (after a `batch` block)."""
+        cursor = self.execute(sql, params)
+        if self._pg is None:
+            rows = [tuple(row) for row in cursor.fetchall()]
+            return lambda: rows
+        return lambda: [tuple(row) for row in cursor.fetchall()]
+
     def failed(self) -> bool:
         """True when PostgreSQL's transaction is aborted: a COMMIT now would silently roll it back."""
         aborted = psycopg.pq.TransactionStatus.INERROR

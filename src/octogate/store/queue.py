@@ -332,24 +332,25 @@ def settle_rows(
     owner: str,
     columns: Sequence[tuple[str, str]],
     rows: Sequence[Sequence[Any]],
-) -> set[int]:
+) -> Callable[[], set[int]]:
     """`settle` for many rows, each with its own status and values, in one statement: `rows` are (id, status,
-    *values of `columns`), columns given as (name, PostgreSQL type). Returns the ids the owner still held."""
+    *values of `columns`), columns given as (name, PostgreSQL type). The result gives the ids the owner still
+    held (call it after the `Connection.batch` the statement may be sent in)."""
     if not rows:
-        return set()
+        return set
     for column, _ in columns:
         if not _IDENTIFIER.fullmatch(column):
             raise ValueError(f"not a column name: {column!r}")
     shape = (("id", "bigint"), ("status", "text"), *columns)
     sets = "".join(f", {column} = v.{column}" for column, _ in columns)
     t = spec.table
-    found = conn.fetchall(
+    found = conn.later(
         f"UPDATE {t} SET status = v.status, claimed_by = NULL, lease_until = NULL{sets} "  # noqa: S608
         f"FROM {conn.rows_source('v', shape)} WHERE {t}.id = v.id AND {t}.status = ? AND {t}.claimed_by = ? "
         f"RETURNING {t}.id",
         (*conn.rows_params(rows, len(shape)), spec.claimed, owner),
     )
-    return {int(r[0]) for r in found}
+    return lambda: {int(r[0]) for r in found()}
 
 
 def settle_one(conn: Connection, spec: QueueSpec, owner: str, row_id: int, status: str, **kwargs: Any) -> bool:
