@@ -110,7 +110,9 @@ def analyse(events: list[tuple[str, str, float]], killed_at: float, restarted_at
         (submits if kind == "S" else answers).setdefault(number, []).append(when)
     resent = [n for n, times in submits.items() if len(times) > 1]
     first_answer = {n: min(times) for n, times in answers.items()}
-    before = [n for n, times in submits.items() if min(times) < killed_at]
+    # Sent by the dead run: before the restart (a submit_sm written just before the kill reaches the SMSC just
+    # after it, and is as unanswered at the kill as one read before it).
+    before = [n for n, times in submits.items() if min(times) < restarted_at]
     unanswered = {n for n in before if first_answer.get(n, float("inf")) > killed_at}
     answered_last = {n for n in before if killed_at - BOUND <= first_answer.get(n, float("inf")) <= killed_at}
     earliest = max((killed_at - first_answer[n] for n in resent if first_answer.get(n, killed_at) < killed_at),
