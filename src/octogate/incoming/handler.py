@@ -2,6 +2,8 @@
 
 The SMPP client acknowledges a deliver_sm only after this returns, and answers an error (so the SMSC delivers it
 again) when it raises: every write here is awaited to durability first, and a store failure propagates.
+Receipts delivered together (the client runs many `on_deliver` at once) are applied in one transaction
+(`grouping.GroupedWrites`, `apply.apply_receipts`): a few set-based statements for the group, not per receipt.
 The parts of a long text are stored as they come (acknowledged only once stored), and the text is taken in the
 transaction that stores its last part. A maintenance loop records long texts whose parts never all arrived (as
 incomplete), looks again for early receipts whose part another process recorded meanwhile, and makes final
