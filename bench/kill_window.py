@@ -213,7 +213,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--kill-at", type=float, default=0.5, help="share of messages submitted at the kill")
+    parser.add_argument("--kill-at", type=float, default=0.3,
+                        help="share of messages submitted at the kill (0.3: the API is still accepting)")
     parser.add_argument("--window", type=int, default=10, help="the connector's SMPP window")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="the SMSC's answer time")
     parser.add_argument("--receipt-delay-ms", type=float, default=200.0)
