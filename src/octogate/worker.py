@@ -63,7 +63,17 @@ def dead_local_owner(owner: str, hostname: str) -> bool:
         return True
     except PermissionError:
         return False  # someone else's process: alive
-    return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet (a SIGKILLed serve's delivery process, until init reaps
+    it): dead, though `kill(pid, 0)` still finds it. Linux only; elsewhere such a process counts as alive."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class LeasedWorker(Generic[T, R]):
@@ -233,8 +243,8 @@ class LeasedWorker(Generic[T, R]):
         try:
             owners = await self.store.read(queue.owners, self.spec)
             dead = [owner for owner in owners if owner != self.owner and dead_local_owner(owner, hostname)]
-            if dead:
-                freed = await self.store.write(queue.take_over_from, self.spec, dead, self._now())
+            freed = await self.store.write(queue.take_over_from, self.spec, dead, self._now()) if dead else 0
+            if freed:
                 log.warning("%s: %d item(s) claimed by an earlier run of this host taken over", self.label, freed)
         except StoreUnavailable as error:
             log.error("%s: cannot look for claims of an earlier run: %.200s", self.label, error)
@@ -254,6 +264,7 @@ class LeasedWorker(Generic[T, R]):
                     )
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + self.sweep_every
+                    await self._take_over_dead_local_runs()  # one that was not dead yet at start
                     freed = await self.store.write(queue.take_over_expired, self.spec, self._now(), self.owner)
                     if freed:
                         log.warning("%s: %d item(s) whose claim expired are claimable again", self.label, freed)
