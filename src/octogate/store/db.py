@@ -22,7 +22,6 @@ Row = tuple[Any, ...]
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 BUSY_SECONDS = 10.0  # how long a SQLite writer waits for the write lock before giving up
-LOCK_RETRY_MIN, LOCK_RETRY_MAX = 0.0005, 0.004  # seconds between two tries at SQLite's write lock
 IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
 DatabaseError: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 
@@ -272,15 +271,14 @@ class Connection:
 
     @staticmethod
     def _begin_immediate(raw: sqlite3.Connection) -> None:
-        """Take SQLite's write lock, trying again after 0.5 ms, then doubling up to 4 ms. SQLite's own busy
-        handler sleeps up to 100 ms between tries, and the other writer (serve and its background process share
-        the file) often takes the lock back in between: a write then waited 100-250 ms for a lock free most of
-        the time. Trying every 0.5 ms for as long as the other's commit lasts cost CPU for nothing (a commit
-        with its fsync takes milliseconds): the wait doubles to LOCK_RETRY_MAX."""
+        """Take SQLite's write lock, trying every half millisecond. SQLite's own busy handler sleeps up to
+        100 ms between tries, and the other writer (serve and its background process share the file) often
+        takes the lock back in between: a write then waited 100-250 ms for a lock free most of the time. (A
+        backoff from 0.5 to 4 ms between tries was measured: the API's writes waited twice as long, and the end
+        to end bench fell from 449 to 341 messages/s.)"""
         raw.execute("PRAGMA busy_timeout = 0")
         try:
             deadline = time.monotonic() + BUSY_SECONDS
-            pause = LOCK_RETRY_MIN
             while True:
                 try:
                     raw.execute("BEGIN IMMEDIATE")
@@ -288,8 +286,7 @@ class Connection:
                 except sqlite3.OperationalError as error:
                     if "locked" not in str(error) or time.monotonic() > deadline:
                         raise
-                time.sleep(pause)
-                pause = min(pause * 2, LOCK_RETRY_MAX)
+                time.sleep(0.0005)
         finally:
             raw.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
 
