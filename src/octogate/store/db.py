@@ -183,6 +183,12 @@ class Connection:
         picks = ", ".join(f"json_extract(value, '$[{i}]') AS {name}" for i, (name, _) in enumerate(columns))
         return f"(SELECT {picks} FROM json_each(?)) AS {alias}"  # noqa: S608 - names are code
 
+    def unindexed(self, column: str) -> str:
+        """`column` in a condition that must not choose the plan: SQLite would otherwise scan the column's index
+        (every row of a status) and join the `rows_source` to each row, instead of looking each row up by id
+        (SQLite's documented unary `+`); PostgreSQL's planner needs no hint."""
+        return column if self._pg is not None else f"+{column}"
+
     def rows_params(self, rows: Sequence[Sequence[Any]], width: int) -> tuple[Any, ...]:
         """The parameters of a `rows_source` of `width` columns: one array per column on PostgreSQL, one JSON
         list of rows on SQLite."""

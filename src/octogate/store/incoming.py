@@ -124,7 +124,7 @@ def set_parts(
         "UPDATE message_parts SET status = v.stat, done_at = v.done_at, error = v.error, "  # noqa: S608
         f"received_at = v.received_at FROM {conn.rows_source('v', PART_UPDATE)} "
         "WHERE message_parts.message_id = v.message_id AND message_parts.seq = v.seq "
-        "AND message_parts.status = ? RETURNING message_parts.message_id, message_parts.seq",
+        f"AND {conn.unindexed('message_parts.status')} = ? RETURNING message_parts.message_id, message_parts.seq",
         (*conn.rows_params(rows, len(PART_UPDATE)), MessageStatus.SUBMITTED),
     )
     return lambda: {(int(r[0]), int(r[1])) for r in found()}
@@ -160,7 +160,7 @@ def finish_messages(conn: Connection, rows: Sequence[tuple[int, str, str, int]])
         return set
     found = conn.later(
         "UPDATE messages SET status = v.status, receipt_status = v.receipt_status, done_at = v.done_at "  # noqa: S608
-        f"FROM {conn.rows_source('v', FINISH)} WHERE messages.id = v.id AND messages.status = ? "
+        f"FROM {conn.rows_source('v', FINISH)} WHERE messages.id = v.id AND {conn.unindexed('messages.status')} = ? "
         "RETURNING messages.id",
         (*conn.rows_params(rows, len(FINISH)), MessageStatus.SUBMITTED),
     )

@@ -346,7 +346,8 @@ def settle_rows(
     t = spec.table
     found = conn.later(
         f"UPDATE {t} SET status = v.status, claimed_by = NULL, lease_until = NULL{sets} "  # noqa: S608
-        f"FROM {conn.rows_source('v', shape)} WHERE {t}.id = v.id AND {t}.status = ? AND {t}.claimed_by = ? "
+        f"FROM {conn.rows_source('v', shape)} WHERE {t}.id = v.id AND {conn.unindexed(f'{t}.status')} = ? "
+        f"AND {t}.claimed_by = ? "
         f"RETURNING {t}.id",
         (*conn.rows_params(rows, len(shape)), spec.claimed, owner),
     )
