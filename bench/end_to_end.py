@@ -36,7 +36,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu_accounting import CpuMeter, with_application_name
+from cpu_accounting import CpuMeter, cpu_seconds, process_tree, with_application_name
 
 DEMO_KEY = "bench-end-to-end-key"
 LOGIN = "demo@octogate.local"
@@ -139,6 +139,61 @@ def print_write_waits(folder: str) -> None:
                   f"p50 {w['p50_ms']:.1f} ms, p99 {w['p99_ms']:.1f} ms, max {w['max_ms']:.1f} ms")  # fmt: skip
 
 
+def _socket_ports(pid: int) -> set[int]:
+    """The local TCP ports of a process's sockets (to tell which PostgreSQL backend serves which process)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+class CpuSplit:
+    """CPU per octogate process, each with the PostgreSQL backends serving it (by their client port): where
+    the CPU of a message goes. Read at the start and the end of a run."""
+
+    def __init__(self, root: int, admin_url: str | None, application_name: str) -> None:
+        self.root, self.admin_url, self.application_name = root, admin_url, application_name
+        self.before: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        found: dict[str, float] = {}
+        owners: dict[int, str] = {}
+        for pid in process_tree(self.root):
+            name = "serve" if pid == self.root else f"child {pid}"
+            found[name] = cpu_seconds(pid) or 0.0
+            for port in _socket_ports(pid):
+                owners[port] = name
+        if self.admin_url:
+            import psycopg
+
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                rows = conn.execute("SELECT pid, client_port FROM pg_stat_activity WHERE application_name = %s",
+                                    (self.application_name,)).fetchall()  # fmt: skip
+            for pid, port in rows:
+                key = f"PostgreSQL for {owners.get(port, '?')}"
+                found[key] = found.get(key, 0.0) + (cpu_seconds(pid) or 0.0)
+        return found
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def used(self, messages: int) -> str:
+        after = self._read()
+        return ", ".join(f"{name} {(after[name] - self.before.get(name, 0.0)) / messages * 1e3:.2f}"
+                         for name in sorted(after))  # fmt: skip
+
+
 def cli(*args: str, database_url: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "octogate.cli", *args, "--database-url", database_url],
@@ -184,6 +239,8 @@ async def one_run(
             writer.close()
 
     meter.start()
+    split = CpuSplit(meter.root_pid, meter.admin_url, APPLICATION_NAME)
+    split.start()
     started = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(args.concurrency)))
     accepted = time.perf_counter()
@@ -200,7 +257,7 @@ async def one_run(
     print(f"  run {run + 1}: {messages} messages accepted in {accepted - started:.2f} s, every receipt pushed "
           f"after {elapsed:.2f} s: {rate:,.0f} messages/s; CPU per message: octogate processes "
           f"{octogate_s / messages * 1e3:.2f} ms + PostgreSQL backends {postgres_s / messages * 1e3:.2f} ms "
-          f"= {(octogate_s + postgres_s) / messages * 1e3:.2f} ms")  # fmt: skip
+          f"= {(octogate_s + postgres_s) / messages * 1e3:.2f} ms ({split.used(messages)})")  # fmt: skip
     return rate, octogate_s / messages * 1e3, postgres_s / messages * 1e3
 
 

@@ -49,6 +49,33 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+def dead_local_owner(owner: str, hostname: str) -> bool:
+    """An owner that was a process of this machine which no longer exists (this host's earlier run)."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != hostname[:60]:
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False  # this process (another runtime of it, in tests): alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # someone else's process: alive
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet (a SIGKILLed serve's delivery process, until init reaps
+    it): dead, though `kill(pid, 0)` still finds it. Linux only; elsewhere such a process counts as alive."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
 class LeasedWorker(Generic[T, R]):
     """Claims items of one queue kind and records their results; subclasses do the work in between."""
 
@@ -57,6 +84,14 @@ class LeasedWorker(Generic[T, R]):
     #: submit_sm may have gone out: the lease's wait is what keeps a message from going twice at once)
     release_unfinished = False
     label = "worker"  # in logs
+    #: after a claim that found work, or a wake-up, the claimer lets this long pass before claiming again: one
+    #: claim (one transaction) takes what a burst of enqueues made due, instead of one claim per commit
+    claim_coalesce = 0.010
+    #: the recorder lets results gather this long before writing them (0: at once, e.g. SMSC acceptances,
+    #: whose durability bounds what a crash sends twice)
+    record_coalesce = 0.010
+    #: batches of results being written at once
+    record_writes = 1
 
     def __init__(
         self,
@@ -84,6 +119,8 @@ class LeasedWorker(Generic[T, R]):
         self._kick = asyncio.Event()
         self._stopping = False
         self._results: list[R] = []
+        self._reported_at: list[float] = []  # time.monotonic() of each result's report
+        self._record_tasks: set[asyncio.Task[None]] = set()
         self._results_ready = asyncio.Event()
         self._recorded = asyncio.Event()  # set while no result waits to be recorded
         self._recorded.set()
@@ -151,6 +188,7 @@ class LeasedWorker(Generic[T, R]):
             self._unsubscribe = queue.on_notify(self.spec, notified)
         if self.listen:
             self._listener = asyncio.create_task(self._listen_loop(), name=f"{self.label}-listener")
+        await self._take_over_dead_local_runs()
         await self._start_work()
         self._claimer = asyncio.create_task(self._claim_loop(), name=f"{self.label}-claimer")
         self._recorder = asyncio.create_task(self._record_loop(), name=f"{self.label}-recorder")
@@ -169,6 +207,8 @@ class LeasedWorker(Generic[T, R]):
         await self._finish_work(grace)
         await woken_or(self._recorded, grace)
         await cancel_and_wait(self._recorder)
+        for task in list(self._record_tasks):
+            await cancel_and_wait(task)
         await self._quiet()
         if self.release_unfinished:
             await self._give_back(sorted(self.held))
@@ -176,7 +216,7 @@ class LeasedWorker(Generic[T, R]):
     async def abort(self) -> None:
         """Stop at once, recording and giving back nothing: what a crash leaves (tests use it)."""
         self._stopping = True
-        for task in (self._claimer, self._recorder):
+        for task in (self._claimer, self._recorder, *self._record_tasks):
             await cancel_and_wait(task)
         await self._abort_work()
         await self._quiet()
@@ -196,6 +236,19 @@ class LeasedWorker(Generic[T, R]):
             log.error("%s: cannot give back %d item(s): %.200s", self.label, len(ids), error)
         self.held.difference_update(ids)
 
+    async def _take_over_dead_local_runs(self) -> None:
+        """Claims left by a dead earlier run of this machine (a crash, a SIGKILL) are taken over at once rather
+        than after their lease: that process is known to be gone, so nothing of it is still being sent."""
+        hostname = socket.gethostname()
+        try:
+            owners = await self.store.read(queue.owners, self.spec)
+            dead = [owner for owner in owners if owner != self.owner and dead_local_owner(owner, hostname)]
+            freed = await self.store.write(queue.take_over_from, self.spec, dead, self._now()) if dead else 0
+            if freed:
+                log.warning("%s: %d item(s) claimed by an earlier run of this host taken over", self.label, freed)
+        except StoreUnavailable as error:
+            log.error("%s: cannot look for claims of an earlier run: %.200s", self.label, error)
+
     # --- claiming ----------------------------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
@@ -211,6 +264,7 @@ class LeasedWorker(Generic[T, R]):
                     )
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + self.sweep_every
+                    await self._take_over_dead_local_runs()  # one that was not dead yet at start
                     freed = await self.store.write(queue.take_over_expired, self.spec, self._now(), self.owner)
                     if freed:
                         log.warning("%s: %d item(s) whose claim expired are claimable again", self.label, freed)
@@ -219,9 +273,12 @@ class LeasedWorker(Generic[T, R]):
                 log.error("%s: store unavailable: %.200s", self.label, error)
             except Exception:  # a bug must not stop the work for good: logged, and the loop goes on
                 log.exception("%s: claim round failed", self.label)
-            if claimed or self._stopping:
-                continue  # more may be due: claim again at once while there is room
-            await woken_or(self._kick, self.poll_interval)
+            if self._stopping:
+                continue
+            if not claimed:
+                await woken_or(self._kick, self.poll_interval)
+            if self.claim_coalesce and not self._stopping:  # more may be due: claim again once some gathered
+                await asyncio.sleep(self.claim_coalesce)
             self._kick.clear()
 
     async def _claim_round(self) -> int:
@@ -267,32 +324,56 @@ class LeasedWorker(Generic[T, R]):
     def report(self, result: R) -> None:
         """The job's result for one claimed item: recorded in the next batch."""
         self._results.append(result)
+        self._reported_at.append(time.monotonic())
         self._recorded.clear()
         self._results_ready.set()
 
     async def _record_loop(self) -> None:
+        """Take what was reported and write it; up to `record_writes` batches in flight at once, so that a result
+        reported while a batch is being committed goes to the writer at once instead of after that commit (the
+        writer commits the waiting batches together)."""
         while True:
             await self._results_ready.wait()
+            if self.record_coalesce and not self._stopping:
+                await asyncio.sleep(self.record_coalesce)
             self._results_ready.clear()
+            while len(self._record_tasks) >= self.record_writes:
+                await asyncio.wait(set(self._record_tasks), return_when=asyncio.FIRST_COMPLETED)
             batch, self._results = self._results, []
+            reported, self._reported_at = self._reported_at, []
             if batch:
-                try:
-                    lost, kept = await self._record(batch), []
-                except StoreUnavailable as error:
-                    log.error("%s: cannot record %d result(s), retrying: %.200s", self.label, len(batch), error)
-                    lost, kept = [], batch
-                if lost:
-                    log.warning("%s: %d item(s) had lost their claim when recorded", self.label, len(lost))
-                done = {self._result_id(r) for r in batch} - {self._result_id(r) for r in kept}
-                self.held.difference_update(done)
-                self._recorded_some(len(done))
-                if kept:
-                    self._results[:0] = kept
-                    await asyncio.sleep(RECORD_RETRY)
-                    self._results_ready.set()
-                    continue
-            if not self._results:
+                task = asyncio.create_task(self._record_batch(batch, reported), name=f"{self.label}-record")
+                self._record_tasks.add(task)
+                task.add_done_callback(self._record_done)
+            elif not self._record_tasks:
                 self._recorded.set()
+
+    def _record_done(self, task: asyncio.Task[None]) -> None:
+        self._record_tasks.discard(task)
+        if not self._results and not self._record_tasks:
+            self._recorded.set()
+
+    async def _record_batch(self, batch: list[R], reported: list[float]) -> None:
+        try:
+            lost, kept = await self._record(batch), []
+        except StoreUnavailable as error:
+            log.error("%s: cannot record %d result(s), retrying: %.200s", self.label, len(batch), error)
+            lost, kept = [], batch
+        if lost:
+            log.warning("%s: %d item(s) had lost their claim when recorded", self.label, len(lost))
+        done = {self._result_id(r) for r in batch} - {self._result_id(r) for r in kept}
+        self.held.difference_update(done)
+        if not kept:
+            durable = time.monotonic()
+            for when in reported:
+                self.store.note_wait(f"{self.label}: reported -> durable", durable - when)
+        self._recorded_some(len(done))
+        if kept:
+            await asyncio.sleep(RECORD_RETRY)
+            self._results[:0] = kept
+            self._reported_at[:0] = reported
+            self._recorded.clear()
+            self._results_ready.set()
 
     def _recorded_some(self, count: int) -> None:
         """Hook: `count` results were written (or given up)."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -51,3 +55,31 @@ async def test_a_stop_gives_back_what_was_claimed_and_not_finished(store: Store,
     row = work.push_row(store, cut_short)
     assert (row["status"], row["claimed_by"], row["next_attempt_at"]) == (PushStatus.PENDING, None, work.NOW)
     assert work.push_row(store, finished)["status"] == PushStatus.DELIVERED
+
+
+async def test_a_restarted_host_takes_over_its_dead_runs_claims_at_once(store: Store, work: SimpleNamespace) -> None:
+    """A SIGKILLed run of this machine left claims whose lease runs for minutes: its process is known to be gone,
+    so the next run takes them at start instead of waiting the lease out. A live process's claims stay its own,
+    and so do those of another machine (whose processes this one cannot see)."""
+    account = work.push_account(store)
+    dead_run, live_run, elsewhere = work.owe(store, account, 3, now=int(work.NOW))
+    gone = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await gone.wait()
+    owners = {
+        dead_run: f"{socket.gethostname()[:60]}:{gone.pid}:0badc0de",
+        live_run: f"{socket.gethostname()[:60]}:{os.getppid()}:0badc0de",
+        elsewhere: f"another-machine:{gone.pid}:0badc0de",
+    }
+    for push, owner in owners.items():
+        with store.connect() as conn:
+            conn.execute("UPDATE callbacks SET claimed_by = ?, lease_until = ?, next_attempt_at = ? WHERE id = ?",
+                         (owner, work.NOW + 3600, work.NOW + 3600, push))  # fmt: skip
+    worker = work.EchoWorker(store, clock=lambda: work.NOW)
+    await worker.start()
+    try:
+        await worker.until(lambda: work.push_row(store, dead_run)["status"] == PushStatus.DELIVERED)
+        assert {p: work.push_row(store, p)["claimed_by"] for p in (live_run, elsewhere)} == {
+            live_run: owners[live_run], elsewhere: owners[elsewhere],
+        }  # fmt: skip
+    finally:
+        await worker.stop()

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import os
 import socket
 import time
 from collections.abc import Collection, Coroutine, MutableMapping, Sequence
@@ -35,7 +34,7 @@ from octogate.store import binds
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
 from octogate.tasks import cancel_and_wait
-from octogate.worker import new_owner
+from octogate.worker import dead_local_owner, new_owner
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +45,6 @@ STORED_SHARE = 0.7
 RELEASE_TIMEOUT = 5.0  # seconds a clean stop waits to free its leases
 
 
-
-
-def dead_local_owner(owner: str, hostname: str) -> bool:
-    """An owner that was a process of this machine which no longer exists (this host's earlier run)."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != hostname[:60]:
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return False  # this process (another runtime of it, in tests): alive
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # someone else's process: alive
-    return False
 
 
 class BindGroup:

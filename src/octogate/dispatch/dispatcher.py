@@ -56,6 +56,7 @@ def receipt_status(command_status: int) -> str:
 
 class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
     label = "dispatch"
+    record_coalesce = 0.0  # an SMSC acceptance is recorded at once: what is not durable is sent again after a crash
 
     def __init__(
         self,

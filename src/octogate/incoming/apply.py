@@ -6,14 +6,15 @@ and only if the change does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from octogate.incoming import ids, payloads, statuses
 from octogate.incoming.model import ReceiptUpdate
 from octogate.statuses import DeliveryStatus, MessageStatus, PushKind
 from octogate.store import incoming as sql
-from octogate.store.callbacks import enqueue_push
+from octogate.store.callbacks import enqueue_push, enqueue_pushes
 from octogate.store.db import Connection
 from octogate.store.tickets import ticket_for
 
@@ -33,31 +34,132 @@ class Applied(StrEnum):
 
 
 def apply_receipts(conn: Connection, updates: Sequence[ReceiptUpdate]) -> list[Applied]:
-    return [apply_receipt(conn, update) for update in updates]
+    """Receipts that arrived together, applied in one transaction by a few set-based statements sent in three
+    round trips (whatever their number): the same outcome, receipt by receipt in their order, as applying them
+    one after the other."""
+    keys = [ids.receipt_key(u.carrier_id) if statuses.is_final(u.stat) else "" for u in updates]
+    wanted: dict[str, set[str]] = {}
+    for update, key in zip(updates, keys, strict=True):
+        if statuses.is_final(update.stat):
+            wanted.setdefault(update.connector, set()).add(key)
+    candidates: dict[tuple[str, str], list[sql.KeyMatch]] = {}
+    if wanted:
+        with conn.batch():
+            sql.lock_receipts(conn)  # a part being recorded meanwhile is seen, or sees these receipts as early
+            found = {connector: sql.parts_by_keys(conn, connector, sorted(names))
+                     for connector, names in wanted.items()}  # fmt: skip
+        for connector, rows in found.items():
+            for match in rows():
+                candidates.setdefault((connector, match.carrier_key), []).append(match)
+    plan = plan_receipts(updates, keys, candidates)
+    for index in plan.early:
+        _keep_early(conn, keys[index], updates[index])
+    if not plan.apply:
+        return plan.outcomes
+    message_ids = sorted({part.message_id for _, part in plan.apply})
+    with conn.batch():
+        heads_later = sql.lock_heads(conn, message_ids)
+        taken_later = sql.set_parts(conn, [
+            (part.message_id, part.seq, updates[i].stat, updates[i].done_at, updates[i].error, updates[i].received_at)
+            for i, part in plan.apply
+        ])  # fmt: skip
+        parts_later = sql.parts_of(conn, message_ids)
+    heads, taken, parts = {h.id: h for h in heads_later()}, taken_later(), parts_later()
+    outcomes = list(plan.outcomes)
+    touched: dict[int, int] = {}  # message id -> when its latest receipt here was received
+    for index, part in plan.apply:
+        if (part.message_id, part.seq) in taken:
+            touched[part.message_id] = max(touched.get(part.message_id, 0), updates[index].received_at)
+        else:
+            outcomes[index] = Applied.DUPLICATE  # another process's receipt for it committed first
+    complete_messages(conn, [heads[m] for m in sorted(touched) if m in heads], touched, parts)
+    return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptPlan:
+    """What each receipt of a batch does: its outcome if decided without writing, the parts to take a final
+    state (receipt index, part), the receipts kept as early."""
+
+    outcomes: list[Applied]
+    apply: list[tuple[int, sql.KeyMatch]]
+    early: list[int]
+
+
+def plan_receipts(
+    updates: Sequence[ReceiptUpdate], keys: Sequence[str], candidates: Mapping[tuple[str, str], Sequence[sql.KeyMatch]]
+) -> ReceiptPlan:
+    """The pure rule for a batch: each receipt names the part `ids.best_match` picks among those its key finds,
+    seeing the parts taken by the receipts before it in the batch as final (two receipts for one part: the first
+    applies, the second is a duplicate; two parts sharing an id: each receipt takes a pending one)."""
+    outcomes: list[Applied] = []
+    apply: list[tuple[int, sql.KeyMatch]] = []
+    early: list[int] = []
+    final: dict[tuple[int, int], str] = {}  # parts taken earlier in this batch
+    for index, (update, key) in enumerate(zip(updates, keys, strict=True)):
+        if not statuses.is_final(update.stat):
+            outcomes.append(Applied.INTERMEDIATE)
+            continue
+        found = [
+            replace(c, status=final.get((c.message_id, c.seq), c.status))
+            for c in candidates.get((update.connector, key), ())
+        ]
+        match = ids.best_match(found, MessageStatus.SUBMITTED)
+        if match is None:
+            outcomes.append(Applied.EARLY)
+            early.append(index)
+        elif match.status != MessageStatus.SUBMITTED:
+            # Read in the other base, the id names a part already final: most likely it is the id of a part not
+            # recorded yet (an all-digit id is ambiguous). Kept as early: its own part takes it when recorded,
+            # and the later look (`retry_early`) drops it if no such part appears.
+            outcomes.append(Applied.DUPLICATE if match.same_base else Applied.EARLY)
+            if not match.same_base:
+                early.append(index)
+        else:
+            outcomes.append(Applied.APPLIED)
+            apply.append((index, match))
+            final[(match.message_id, match.seq)] = update.stat
+    return ReceiptPlan(outcomes, apply, early)
 
 
 def apply_receipt(conn: Connection, update: ReceiptUpdate) -> Applied:
-    if not statuses.is_final(update.stat):
-        return Applied.INTERMEDIATE
-    key = ids.receipt_key(update.carrier_id)
-    match = ids.best_match(sql.parts_by_key(conn, update.connector, key), MessageStatus.SUBMITTED)
-    if match is None:
-        _keep_early(conn, key, update)
-        return Applied.EARLY
-    sql.lock_message(conn, match.message_id)
-    if match.status != MessageStatus.SUBMITTED:
-        if match.same_base:
-            return Applied.DUPLICATE
-        # Read in the other base, the id names a part already final: most likely it is the id of a part not
-        # recorded yet (an all-digit id is ambiguous). Kept as early: its own part takes it when recorded, and
-        # the later look (`retry_early`) drops it if no such part appears.
-        _keep_early(conn, key, update)
-        return Applied.EARLY
-    if not sql.set_part(conn, match.message_id, match.seq, update.stat, update.done_at, update.error,
-                        update.received_at):  # fmt: skip
-        return Applied.DUPLICATE  # another process's receipt for it committed first
-    complete_message(conn, match.message_id, update.received_at)
-    return Applied.APPLIED
+    [outcome] = apply_receipts(conn, [update])
+    return outcome
+
+
+def complete_messages(
+    conn: Connection, heads: Sequence[sql.MessageHead], received: Mapping[int, int], parts: Sequence[sql.PartOf]
+) -> int:
+    """`complete_message` for several messages whose parts just took a final state (`heads` read under their
+    row locks, `received`: message id -> when the latest of those receipts came, `parts`: their parts now),
+    set-based: the final ones updated and their pushes written in one round trip. Returns how many became
+    final."""
+    by_message: dict[int, list[statuses.PartReceipt]] = {}
+    for p in parts:
+        by_message.setdefault(p.message_id, []).append(statuses.PartReceipt(p.status, p.received_at))
+    finals = {}
+    for head in heads:
+        if head.status != MessageStatus.SUBMITTED:
+            continue
+        final = statuses.final_state(by_message.get(head.id, []), head.parts, received[head.id])
+        if final is not None:
+            finals[head.id] = (head, final)
+    if not finals:
+        return 0
+    with conn.batch():
+        done = sql.finish_messages(
+            conn, [(m, f.status, f.receipt_status, f.delivered_at) for m, (_, f) in sorted(finals.items())]
+        )
+        # Written with the update, not after reading it back: the heads were read under their row locks (the
+        # single writer on SQLite), so every message still submitted then takes its final state now.
+        enqueue_pushes(conn, PushKind.RECEIPT, [
+            (head.account_id, payloads.receipt_fields(ticket_for(head.campaign_id), head.recipient,
+                                                      final.receipt_status, final.delivered_at))
+            for _, (head, final) in sorted(finals.items())
+        ], max(received.values(), default=0))  # fmt: skip
+    if done() != set(finals):  # never: the locks above; rolled back rather than a push owed wrongly
+        raise RuntimeError("a message locked for its receipt changed meanwhile")
+    return len(finals)
 
 
 def _keep_early(conn: Connection, key: str, update: ReceiptUpdate) -> None:
@@ -110,6 +212,7 @@ def retry_early(conn: Connection, now: int, older_than: int) -> int:
     hide the ones that will; those older than EARLY_HORIZON stay in the table for the operator, unscanned."""
     found = 0
     after = 0
+    sql.lock_receipts(conn)
     for _ in range(EARLY_PAGES):
         page = sql.early_page(conn, after, now - EARLY_HORIZON + 1, now - older_than, EARLY_BATCH)
         for early in page:

@@ -2,6 +2,8 @@
 
 The SMPP client acknowledges a deliver_sm only after this returns, and answers an error (so the SMSC delivers it
 again) when it raises: every write here is awaited to durability first, and a store failure propagates.
+Receipts delivered together (the client runs many `on_deliver` at once) are applied in one transaction
+(`grouping.GroupedWrites`, `apply.apply_receipts`): a few set-based statements for the group, not per receipt.
 The parts of a long text are stored as they come (acknowledged only once stored), and the text is taken in the
 transaction that stores its last part. A maintenance loop records long texts whose parts never all arrived (as
 incomplete), looks again for early receipts whose part another process recorded meanwhile, and makes final
@@ -19,8 +21,9 @@ from datetime import UTC, tzinfo
 
 from octogate.config import DEFAULT_VALIDITY_HOURS
 from octogate.incoming import apply, texts
+from octogate.incoming.grouping import GroupedWrites
 from octogate.incoming.keywords import is_stop
-from octogate.incoming.model import IncomingPart, IncomingText
+from octogate.incoming.model import IncomingPart, IncomingText, ReceiptUpdate
 from octogate.incoming.receipts import read_receipt
 from octogate.smpp.client import DeliverEvent
 from octogate.sms.numbers import NumberError, normalise
@@ -62,6 +65,8 @@ class IncomingHandler:
         self.validity = validity  # seconds a submitted message waits for its final receipt
         self.expiry_pages = expiry_pages  # batches given up per maintenance round at most
         self.counts: dict[str, int] = {}
+        #: receipts delivered together are applied together (one transaction, a few statements)
+        self.receipts: GroupedWrites[ReceiptUpdate, apply.Applied] = GroupedWrites(store, apply.apply_receipts)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -85,7 +90,7 @@ class IncomingHandler:
         if update is None:
             log.warning("%s: a receipt without a message id: %.200s", event.connector, event.text)
             return "ignored"
-        [outcome] = await self.store.write(apply.apply_receipts, [update])
+        outcome = await self.receipts.add(update)
         self._count(outcome)
         if outcome == "early":
             log.debug("%s: receipt for unknown id %.64s kept until its part is recorded", event.connector,

@@ -22,18 +22,20 @@ def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], n
     """Store what became of claimed messages; returns the ids whose claim had been lost meanwhile.
 
     Accepted parts are stored even then: they really went out, and a later attempt must not send them again.
-    The parts (and their keys) of the whole batch go in one statement each.
+    The claims, the parts and their keys of the whole batch go in one statement each.
     """
-    lost: list[int] = []
-    recorded: dict[int, bool] = {}
-    for outcome in outcomes:
-        done = delivery.settle_outcome(conn, owner, outcome, now)
-        recorded[outcome.message_id] = done
-        if not done:
-            lost.append(outcome.message_id)
     sent = [o for o in outcomes if o.parts and o.connector is not None]
-    record_parts(conn, [(o.message_id, o.connector or "", p.seq, p.carrier_id) for o in sent for p in o.parts], now)
-    early = bool(sent) and sql.has_early_receipts(conn)
+    with conn.batch():  # one round trip on PostgreSQL
+        settled_later = delivery.settle_outcomes(conn, owner, outcomes, now)
+        record_parts(conn, [(o.message_id, o.connector or "", p.seq, p.carrier_id) for o in sent for p in o.parts],
+                     now)  # fmt: skip
+        if sent:
+            sql.lock_receipts(conn)  # receipts applied meanwhile: their early rows are seen, or they see the parts
+            early_later = sql.has_early_receipts(conn)
+    settled = settled_later()
+    recorded = {o.message_id: o.message_id in settled for o in outcomes}
+    lost = [o.message_id for o in outcomes if o.message_id not in settled]
+    early = bool(sent) and early_later()
     for outcome in outcomes:
         applied = 0
         if early and outcome.parts and outcome.connector is not None:

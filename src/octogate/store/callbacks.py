@@ -10,7 +10,7 @@ the account has, each in its own format.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -88,3 +88,34 @@ def _insert(conn: Connection, account_id: int, kind: str, payload: str, now: int
     )
     assert created is not None
     return int(created[0])
+
+
+PUSH_ROW = (("account_id", "bigint"), ("payload", "text"))
+
+
+def enqueue_pushes(
+    conn: Connection, kind: PushKind, owed: Sequence[tuple[int, Mapping[str, str]]], now: int
+) -> None:
+    """`enqueue_push` for many pushes of one kind (account id, fields) in one statement (and one wake-up), each
+    owed only if its account has a URL for this kind. Reads nothing back: it may be sent in a `Connection.batch`
+    with the state change that owes the pushes."""
+    if not owed:
+        return
+    column = URL_COLUMN[kind]
+    rows = [(account_id, urlencode(dict(fields))) for account_id, fields in owed]
+    insert = (
+        "INSERT INTO callbacks (account_id, kind, payload, next_attempt_at, created_at) "  # noqa: S608 - fixed column
+        f"SELECT v.account_id, ?, v.payload, ?, ? FROM {conn.rows_source('v', PUSH_ROW)} "
+        f"JOIN accounts a ON a.id = v.account_id WHERE a.{column} IS NOT NULL AND a.{column} <> ''"
+    )
+    params = (kind, now, now, *conn.rows_params(rows, len(PUSH_ROW)))
+    if conn.dialect != "postgresql":
+        if conn.execute(insert, params).rowcount:
+            queue.notify(conn, queue.PUSHES)
+        return
+    # one statement: the rows and, if any was written, the NOTIFY that wakes the push workers of every host
+    conn.execute(
+        f"WITH made AS ({insert} RETURNING 1), n AS (SELECT COUNT(*) AS made FROM made) "  # noqa: S608
+        "SELECT n.made, CASE WHEN n.made > 0 THEN pg_notify(?, '') IS NULL END FROM n",
+        (*params, queue.channel(conn, queue.PUSHES)),
+    )

@@ -6,7 +6,7 @@ writer's savepoints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -182,6 +182,25 @@ def settle_outcome(conn: Connection, owner: str, outcome: Outcome, now: int) -> 
             "receipt_status": outcome.receipt_status, "error": outcome.error,
         },
     )  # fmt: skip
+
+
+FINAL_COLUMNS = (("connector", "text"), ("parts", "int"), ("submitted_at", "bigint"), ("done_at", "bigint"),
+                 ("receipt_status", "text"), ("error", "text"))  # fmt: skip
+RETRY_COLUMNS = (("send_at", "bigint"), ("error", "text"))
+
+
+def settle_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], now: int) -> Callable[[], set[int]]:
+    """`settle_outcome` for a batch, one statement per kind of outcome (final, or queued again); the result gives
+    the ids whose claim was still held (the others are left alone), once the statements' `batch` is over."""
+    final = [
+        (o.message_id, o.status, o.connector, o.total_parts, now if o.status == MessageStatus.SUBMITTED else None,
+         now if o.status == MessageStatus.FAILED else None, o.receipt_status, o.error)
+        for o in outcomes if o.status != MessageStatus.QUEUED
+    ]  # fmt: skip
+    retry = [(o.message_id, o.status, o.send_at, o.error) for o in outcomes if o.status == MessageStatus.QUEUED]
+    settled = queue.settle_rows(conn, MESSAGES, owner, FINAL_COLUMNS, final)
+    requeued = queue.settle_rows(conn, MESSAGES, owner, RETRY_COLUMNS, retry)
+    return lambda: settled() | requeued()
 
 
 def settle_unrecorded(

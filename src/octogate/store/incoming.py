@@ -10,7 +10,7 @@ PostgreSQL, every value a parameter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from octogate.statuses import MessageStatus
@@ -32,23 +32,34 @@ class PartMatch:
     same_base: bool  # the key is the part's id as written (not re-spelled in the other base)
 
 
+NEW_PART = (("message_id", "bigint"), ("connector", "text"), ("seq", "int"), ("carrier_id", "text"))
+KEY = (("connector", "text"), ("carrier_key", "text"), ("message_id", "bigint"), ("seq", "int"),
+       ("same_base", "int"))  # fmt: skip
+
+
 def add_parts(conn: Connection, parts: Sequence[tuple[int, str, int, str]], now: int) -> None:
     """Record accepted parts (message id, connector, seq, carrier id as the SMSC wrote it), pending receipts."""
-    conn.executemany(
-        "INSERT INTO message_parts (message_id, seq, connector, carrier_id, status, submitted_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [(message_id, seq, connector, carrier_id, MessageStatus.SUBMITTED, now)
-         for message_id, connector, seq, carrier_id in parts],
-    )  # fmt: skip
+    if not parts:
+        return
+    conn.execute(
+        "INSERT INTO message_parts (message_id, seq, connector, carrier_id, status, submitted_at) "  # noqa: S608
+        f"SELECT v.message_id, v.seq, v.connector, v.carrier_id, ?, ? FROM {conn.rows_source('v', NEW_PART)} "
+        "WHERE true ON CONFLICT DO NOTHING",  # WHERE: SQLite's parser needs it before ON CONFLICT
+        (MessageStatus.SUBMITTED, now, *conn.rows_params(parts, len(NEW_PART))),
+    )
 
 
 def add_part_keys(conn: Connection, keys: Sequence[tuple[str, str, int, int, bool]]) -> None:
     """The keys (connector, key, message id, seq, same base) parts are found by
     (`octogate.incoming.ids.part_keys`)."""
-    conn.executemany(
-        "INSERT INTO part_keys (connector, carrier_key, message_id, seq, same_base) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING",
-        [(connector, key, message_id, seq, int(same)) for connector, key, message_id, seq, same in keys],
+    if not keys:
+        return
+    rows = [(connector, key, message_id, seq, int(same)) for connector, key, message_id, seq, same in keys]
+    conn.execute(
+        "INSERT INTO part_keys (connector, carrier_key, message_id, seq, same_base) "  # noqa: S608
+        f"SELECT v.connector, v.carrier_key, v.message_id, v.seq, v.same_base FROM {conn.rows_source('v', KEY)} "
+        "WHERE true ON CONFLICT DO NOTHING",
+        conn.rows_params(rows, len(KEY)),
     )
 
 
@@ -61,6 +72,111 @@ def parts_by_key(conn: Connection, connector: str, key: str) -> list[PartMatch]:
         (connector, key),
     )
     return [PartMatch(int(r[0]), int(r[1]), r[2], bool(r[3])) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyMatch:
+    """A recorded part one of several looked-up keys names."""
+
+    carrier_key: str
+    message_id: int
+    seq: int
+    status: str
+    same_base: bool
+
+
+def parts_by_keys(conn: Connection, connector: str, keys: Sequence[str]) -> Callable[[], list[KeyMatch]]:
+    """The parts any of these keys name on one connector: one statement for a whole batch of receipts, still
+    index probes on the (connector, carrier_key) primary key. Read by calling the result (after a batch)."""
+    rows = conn.later(
+        "SELECT k.carrier_key, k.message_id, k.seq, p.status, k.same_base FROM part_keys k "  # noqa: S608
+        "JOIN message_parts p ON p.message_id = k.message_id AND p.seq = k.seq "
+        f"WHERE k.connector = ? AND {conn.in_list('k.carrier_key')}",
+        (connector, conn.list_param(keys)),
+    )
+    return lambda: [KeyMatch(r[0], int(r[1]), int(r[2]), r[3], bool(r[4])) for r in rows()]
+
+
+def lock_heads(conn: Connection, message_ids: Sequence[int]) -> Callable[[], list[MessageHead]]:
+    """What deciding these messages' final states needs, read under their row locks on PostgreSQL (taken in id
+    order: two processes locking overlapping sets never deadlock). See `lock_message`."""
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+    rows = conn.later(
+        "SELECT id, status, parts, campaign_id, account_id, recipient FROM messages "  # noqa: S608
+        f"WHERE {conn.in_list('id')} ORDER BY id{lock}",
+        (conn.list_param(message_ids),),
+    )
+    return lambda: [MessageHead(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[5]) for r in rows()]
+
+
+PART_UPDATE = (("message_id", "bigint"), ("seq", "int"), ("stat", "text"), ("done_at", "bigint"),
+               ("error", "text"), ("received_at", "bigint"))  # fmt: skip
+
+
+def set_parts(
+    conn: Connection, rows: Sequence[tuple[int, int, str, int, str | None, int]]
+) -> Callable[[], set[tuple[int, int]]]:
+    """Pending parts' final states (message id, seq, stat, done_at, error, received_at), one statement; the
+    result gives the (message id, seq) that took theirs (the others had one already)."""
+    if not rows:
+        return set
+    found = conn.later(
+        "UPDATE message_parts SET status = v.stat, done_at = v.done_at, error = v.error, "  # noqa: S608
+        f"received_at = v.received_at FROM {conn.rows_source('v', PART_UPDATE)} "
+        "WHERE message_parts.message_id = v.message_id AND message_parts.seq = v.seq "
+        f"AND {conn.unindexed('message_parts.status')} = ? RETURNING message_parts.message_id, message_parts.seq",
+        (*conn.rows_params(rows, len(PART_UPDATE)), MessageStatus.SUBMITTED),
+    )
+    return lambda: {(int(r[0]), int(r[1])) for r in found()}
+
+
+@dataclass(frozen=True, slots=True)
+class PartOf:
+    message_id: int
+    seq: int
+    status: str
+    received_at: int | None
+
+
+def parts_of(conn: Connection, message_ids: Sequence[int]) -> Callable[[], list[PartOf]]:
+    """The parts of several messages, by message and seq."""
+    if not message_ids:
+        return list
+    rows = conn.later(
+        "SELECT message_id, seq, status, received_at FROM message_parts "  # noqa: S608
+        f"WHERE {conn.in_list('message_id')} ORDER BY message_id, seq",
+        (conn.list_param(message_ids),),
+    )
+    return lambda: [PartOf(int(r[0]), int(r[1]), r[2], r[3]) for r in rows()]
+
+
+FINISH = (("id", "bigint"), ("status", "text"), ("receipt_status", "text"), ("done_at", "bigint"))
+
+
+def finish_messages(conn: Connection, rows: Sequence[tuple[int, str, str, int]]) -> Callable[[], set[int]]:
+    """Submitted messages' final states (id, status, receipt status, done_at), one statement; the result gives
+    the ids that took theirs (a message final already owes no second push)."""
+    if not rows:
+        return set
+    found = conn.later(
+        "UPDATE messages SET status = v.status, receipt_status = v.receipt_status, done_at = v.done_at "  # noqa: S608
+        f"FROM {conn.rows_source('v', FINISH)} WHERE messages.id = v.id AND {conn.unindexed('messages.status')} = ? "
+        "RETURNING messages.id",
+        (*conn.rows_params(rows, len(FINISH)), MessageStatus.SUBMITTED),
+    )
+    return lambda: {int(r[0]) for r in found()}
+
+
+RECEIPTS_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.octogate.receipts'))"
+
+
+def lock_receipts(conn: Connection) -> None:
+    """Serialise, until commit, the transactions that match receipts with recorded parts (PostgreSQL; SQLite's
+    single writer does it already): applying receipts, and recording accepted parts (which then looks for the
+    receipts that came first). Without it, a receipt and its part committed at the same instant by two
+    connections would each miss the other, and the receipt would wait for the next `retry_early`."""
+    if conn.dialect == "postgresql":
+        conn.execute(RECEIPTS_LOCK)
 
 
 def lock_message(conn: Connection, message_id: int) -> None:
@@ -185,8 +301,9 @@ def keep_early(
     )
 
 
-def has_early_receipts(conn: Connection) -> bool:
-    return conn.fetchone("SELECT 1 FROM early_receipts LIMIT 1") is not None
+def has_early_receipts(conn: Connection) -> Callable[[], bool]:
+    rows = conn.later("SELECT 1 FROM early_receipts LIMIT 1")
+    return lambda: bool(rows())
 
 
 def early_by_key(conn: Connection, connector: str, key: str) -> list[EarlyReceipt]:

@@ -263,6 +263,31 @@ def take_over_expired(conn: Connection, spec: QueueSpec, now: int, owner: str) -
     return max(cursor.rowcount, 0)
 
 
+def owners(conn: Connection, spec: QueueSpec) -> list[str]:
+    """The owners holding rows of this kind now (on the queue's status index: the held rows only)."""
+    return [str(row[0]) for row in conn.fetchall(
+        f"SELECT DISTINCT claimed_by FROM {spec.table} WHERE status = ? AND claimed_by IS NOT NULL",  # noqa: S608
+        (spec.claimed,),
+    )]  # fmt: skip
+
+
+def take_over_from(conn: Connection, spec: QueueSpec, dead: Sequence[str], now: int) -> int:
+    """`take_over_expired` for the rows of owners known to be dead, whatever their lease: claimable at once (and
+    the other hosts told)."""
+    if not dead:
+        return 0
+    sets, params = (f", {spec.due} = ?", (now,)) if spec.keeps_status else (", status = ?", (spec.ready,))
+    cursor = conn.execute(
+        f"UPDATE {spec.table} SET claimed_by = NULL, lease_until = NULL{sets} "  # noqa: S608
+        f"WHERE status = ? AND {conn.in_list('claimed_by')}",
+        (*params, spec.claimed, conn.list_param(dead)),
+    )
+    taken = max(cursor.rowcount, 0)
+    if taken:
+        notify(conn, spec)
+    return taken
+
+
 def settle(
     conn: Connection,
     spec: QueueSpec,
@@ -299,6 +324,34 @@ def settle(
             )
         )
     return settled
+
+
+def settle_rows(
+    conn: Connection,
+    spec: QueueSpec,
+    owner: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+) -> Callable[[], set[int]]:
+    """`settle` for many rows, each with its own status and values, in one statement: `rows` are (id, status,
+    *values of `columns`), columns given as (name, PostgreSQL type). The result gives the ids the owner still
+    held (call it after the `Connection.batch` the statement may be sent in)."""
+    if not rows:
+        return set
+    for column, _ in columns:
+        if not _IDENTIFIER.fullmatch(column):
+            raise ValueError(f"not a column name: {column!r}")
+    shape = (("id", "bigint"), ("status", "text"), *columns)
+    sets = "".join(f", {column} = v.{column}" for column, _ in columns)
+    t = spec.table
+    found = conn.later(
+        f"UPDATE {t} SET status = v.status, claimed_by = NULL, lease_until = NULL{sets} "  # noqa: S608
+        f"FROM {conn.rows_source('v', shape)} WHERE {t}.id = v.id AND {conn.unindexed(f'{t}.status')} = ? "
+        f"AND {t}.claimed_by = ? "
+        f"RETURNING {t}.id",
+        (*conn.rows_params(rows, len(shape)), spec.claimed, owner),
+    )
+    return lambda: {int(r[0]) for r in found()}
 
 
 def settle_one(conn: Connection, spec: QueueSpec, owner: str, row_id: int, status: str, **kwargs: Any) -> bool:
