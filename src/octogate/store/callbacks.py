@@ -90,25 +90,36 @@ def _insert(conn: Connection, account_id: int, kind: str, payload: str, now: int
     return int(created[0])
 
 
-PUSH_ROW = (("account_id", "bigint"), ("payload", "text"))
+PUSH_ROW = (("account_id", "bigint"), ("campaign_id", "bigint"), ("payload", "text"), ("rest_payload", "text"))
 
 
 def enqueue_pushes(
     conn: Connection, kind: PushKind, owed: Sequence[tuple[int, Mapping[str, str]]], now: int
 ) -> None:
-    """`enqueue_push` for many pushes of one kind (account id, fields) in one statement (and one wake-up), each
-    owed only if its account has a URL for this kind. Reads nothing back: it may be sent in a `Connection.batch`
-    with the state change that owes the pushes."""
+    """`enqueue_push` for many receipts or replies (account id, 1.6.1 fields) in one statement (and one wake-up),
+    each owed only if its account has a URL for it: REST campaigns' in JSON to the REST URL, the others' in form
+    fields. Reads nothing back: it may be sent in a `Connection.batch` with the state change that owes them."""
+    assert kind != "stop", "a STOP goes to every STOP URL of the account: enqueue_push"
     if not owed:
         return
     column = URL_COLUMN[kind]
-    rows = [(account_id, urlencode(dict(fields))) for account_id, fields in owed]
+    rows = []
+    for account_id, fields in owed:
+        campaign_id = campaign_id_for(fields["message_id"])
+        ticket = rest_ticket_for(campaign_id) if campaign_id is not None else ""
+        document = rest.receipt(fields, ticket) if kind == "receipt" else rest.reply(fields, ticket, None)
+        rows.append((account_id, campaign_id, urlencode(dict(fields)), rest.encode(document)))
+    from_rest = "c.source = ?"  # NULL (no campaign) is not REST
     insert = (
         "INSERT INTO callbacks (account_id, kind, payload, next_attempt_at, created_at) "  # noqa: S608 - fixed column
-        f"SELECT v.account_id, ?, v.payload, ?, ? FROM {conn.rows_source('v', PUSH_ROW)} "
-        f"JOIN accounts a ON a.id = v.account_id WHERE a.{column} IS NOT NULL AND a.{column} <> ''"
+        f"SELECT v.account_id, CASE WHEN {from_rest} THEN ? ELSE ? END, "
+        f"CASE WHEN {from_rest} THEN v.rest_payload ELSE v.payload END, ?, ? "
+        f"FROM {conn.rows_source('v', PUSH_ROW)} JOIN accounts a ON a.id = v.account_id "
+        "LEFT JOIN campaigns c ON c.id = v.campaign_id "
+        f"WHERE (CASE WHEN {from_rest} THEN a.rest_{column} ELSE a.{column} END) <> ''"
     )
-    params = (kind, now, now, *conn.rows_params(rows, len(PUSH_ROW)))
+    head = (REST_SOURCE, f"rest_{kind}", kind, REST_SOURCE, now, now)
+    params = (*head, *conn.rows_params(rows, len(PUSH_ROW)), REST_SOURCE)
     if conn.dialect != "postgresql":
         if conn.execute(insert, params).rowcount:
             queue.notify(conn, queue.PUSHES)
