@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from octogate.callbacks.targets import BadCallbackURL, check_url
 from octogate.incoming.texts import Stopped, stop_number
 from octogate.keys import hash_api_key, new_api_key
+from octogate.octopush.rest.send import SOURCE as REST_SOURCE
 from octogate.passwords import WeakPassword, check_password, hash_password
 from octogate.service import normalise_login
 from octogate.sms.money import to_micro
@@ -23,6 +24,7 @@ from octogate.sms.numbers import NumberError, normalise
 from octogate.sms.prices import PriceTable
 from octogate.statuses import PushKind
 from octogate.store import console_queries, health, inbox, incoming, outbox, push_secrets, queries
+from octogate.store import rest as rest_sql
 from octogate.store.console_queries import AuditEntry
 from octogate.store.db import Connection
 from octogate.store.incoming import CampaignView
@@ -36,16 +38,18 @@ from octogate.store.records import (
     UnknownAccount,
 )
 from octogate.store.store import Store
-from octogate.store.tickets import campaign_id_for, ticket_for
+from octogate.store.tickets import campaign_id_for, rest_ticket_for, ticket_for
 
 # What an edge needs to show the results, re-exported so that no edge imports the store's modules.
 __all__ = [
-    "PUSH_KINDS", "Account", "AuditEntry", "CampaignView", "InboxRow", "NewAccount", "Operator", "PriceChange",
-    "Refused", "StopEntry", "ticket_for",
+    "PUSH_KINDS", "PUSH_URL_KINDS", "REST_PUSH_KINDS", "Account", "AuditEntry", "CampaignView", "InboxRow",
+    "NewAccount", "Operator", "PriceChange", "Refused", "StopEntry", "ticket_for",
 ]  # fmt: skip
 
 T = TypeVar("T")
 PUSH_KINDS: tuple[str, ...] = tuple(PushKind)  # one URL per kind, in this order
+REST_PUSH_KINDS: tuple[str, ...] = tuple(f"rest_{kind}" for kind in PushKind)  # the REST API's JSON pushes
+PUSH_URL_KINDS: tuple[str, ...] = (*PUSH_KINDS, *REST_PUSH_KINDS)  # every URL an account has, in this order
 MAX_LOGIN = 254
 MAX_NOTE = 200
 PUSH_SECRET_LENGTH = (16, 128)  # characters: shorter is guessable, longer is a mistake
@@ -186,14 +190,15 @@ class Operator:
     # --- pushes -------------------------------------------------------------------------------------------------
 
     def push_urls(self, login: str) -> dict[str, str | None]:
-        return dict(zip(PUSH_KINDS, self._run(outbox.account_urls, normalise_login(login)), strict=True))
+        """Every push URL of the account: the 1.6.1 kinds, then the REST API's (`rest_receipt`…)."""
+        return self._run(outbox.account_urls, normalise_login(login))
 
     def set_push_urls(self, login: str, changes: Mapping[str, str | None]) -> dict[str, str | None]:
-        """Set (a URL) or clear (None) some of an account's push URLs; returns every kind's URL after."""
+        """Set (a URL) or clear (None) some of an account's push URLs, 1.6.1 or REST; returns all six after."""
         checked: dict[str, str | None] = {}
         for kind, url in changes.items():
-            if kind not in PUSH_KINDS:
-                raise Refused(f"no push kind {kind[:20]!r}: {', '.join(PUSH_KINDS)}")
+            if kind not in PUSH_URL_KINDS:
+                raise Refused(f"no push kind {kind[:20]!r}: {', '.join(PUSH_URL_KINDS)}")
             try:
                 checked[kind] = None if url is None else check_url(url)
             except BadCallbackURL as error:
@@ -202,8 +207,7 @@ class Operator:
             return self.push_urls(login)
         detail = ", ".join(f"{kind}={url or '-'}" for kind, url in checked.items())
         login = normalise_login(login)
-        urls = self._audited("account.push-urls", login, detail, outbox.set_urls, login, checked)
-        return dict(zip(PUSH_KINDS, urls, strict=True))
+        return self._audited("account.push-urls", login, detail, outbox.set_urls, login, checked)
 
     def set_push_secret(self, login: str, secret: str | None = None, *, remove: bool = False) -> str | None:
         """Sign the account's pushes with `secret` (a new random one when None); `remove` stops signing.
@@ -269,6 +273,11 @@ class Operator:
         if view is None:
             raise Refused(f"no campaign with ticket {ticket[:40]!r}")
         return view
+
+    def campaign_ticket(self, campaign_id: int) -> str:
+        """The ticket in the form the customer was given it: `sms_…` for a REST campaign, else `api…`."""
+        rest = self._run(rest_sql.campaign_source, campaign_id) == REST_SOURCE
+        return rest_ticket_for(campaign_id) if rest else ticket_for(campaign_id)
 
     def incoming_texts(self, limit: int = 100) -> list[tuple[str, str, str, str, int | None, int]]:
         """The latest incoming texts: (source, destination, text, kind, campaign_id, received_at), newest first."""

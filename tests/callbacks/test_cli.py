@@ -39,11 +39,12 @@ def test_account_urls_set_show_and_clear(capsys: pytest.CaptureFixture[str], db:
         store.close()
     out = run(capsys, db, "account", "urls", login.upper(), "--all", "https://hooks.example.com/all")
     assert out.splitlines() == [
-        f"{login}: {kind:<7} https://hooks.example.com/all" for kind in ("receipt", "stop", "reply")
+        *(f"{login}: {kind:<12} https://hooks.example.com/all" for kind in ("receipt", "stop", "reply")),
+        *(f"{login}: rest-{kind:<7} -" for kind in ("receipt", "stop", "reply")),
     ]
     out = run(capsys, db, "account", "urls", login, "--stop", "http://stop.example.com/s", "--clear", "reply")
-    assert f"{login}: stop    http://stop.example.com/s" in out and f"{login}: reply   -" in out
-    assert f"{login}: receipt https://hooks.example.com/all" in out
+    assert f"{login}: stop         http://stop.example.com/s" in out and f"{login}: reply        -" in out
+    assert f"{login}: receipt      https://hooks.example.com/all" in out
     assert run(capsys, db, "account", "urls", login) == out  # no option: shows
 
 

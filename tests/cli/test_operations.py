@@ -62,7 +62,8 @@ def test_flags_push_urls_and_the_api_switch(operator: Operator) -> None:
         operator.set_flags("a@example.com", {"api_key_hash": True})
     assert operator.set_flags("a@example.com", {"blacklisted": True}).blacklisted is True
     urls = operator.set_push_urls("a@example.com", {"receipt": " https://hooks.example.com/r ", "stop": None})
-    assert urls == {"receipt": "https://hooks.example.com/r", "stop": None, "reply": None}
+    assert urls == {"receipt": "https://hooks.example.com/r", "stop": None, "reply": None,
+                    "rest_receipt": None, "rest_stop": None, "rest_reply": None}  # fmt: skip
     with pytest.raises(Refused, match="http"):
         operator.set_push_urls("a@example.com", {"reply": "ftp://example.com/"})
     with pytest.raises(Refused, match="no push kind"):

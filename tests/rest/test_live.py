@@ -141,7 +141,7 @@ def test_curl_shapes_on_the_listener(account: Account) -> None:
     assert (answer.status_code, answer.json()["code"]) == (400, 100)
     out_of_scope = httpx.post(f"{account.base_url}/v1/public/contact-list/create", headers=headers, json={})
     assert out_of_scope.status_code == 404
-    assert out_of_scope.json() == {"code": 404, "message": "not supported by this gateway"}
+    assert out_of_scope.json() == {"code": 404, "message": "not supported by this gateway", "error_code": "404"}
 
 
 def test_octogate_send_api_rest(

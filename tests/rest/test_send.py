@@ -285,11 +285,11 @@ async def test_an_unexpected_fault_is_500_125_logged_without_a_trace_in_the_answ
 async def test_out_of_scope_paths_and_wrong_methods(api: httpx.AsyncClient, auth: dict[str, str]) -> None:
     for path in ("/v1/public/contact/create", "/v1/public/contact-list/create", "/v1/public/sms-campaign-on-list/send",
                  "/v1/public/sms-campaign-on-tag/send", "/v1/public/voice-campaign/send", "/v1/public/hlr/check",
-                 "/v1/public/sub-account/create", "/v1/public/multi-channel/send", "/v1/"):  # fmt: skip
+                 "/v1/public/sub-account/create", "/v1/public/multi-channel/send", "/v1/", "/v1"):  # fmt: skip
         for method in ("GET", "POST"):
             answer = await api.request(method, path, headers=auth)
             assert answer.status_code == 404
-            assert answer.json() == {"code": 404, "message": "not supported by this gateway"}
+            assert answer.json() == {"code": 404, "message": "not supported by this gateway", "error_code": "404"}
     wrong = await api.get(SEND, headers=auth)
     assert wrong.status_code == 405 and wrong.headers["allow"] == "POST" and wrong.json()["code"] == 100
     assert (await api.post(SEND + "/", json=body(), headers=auth)).status_code == 201  # a trailing slash

@@ -10,7 +10,7 @@ from typing import Any
 from octogate.cli.common import database_option, operate
 from octogate.cli.gateway import gateway_status
 from octogate.config import Settings
-from octogate.operations import CampaignView, ticket_for
+from octogate.operations import CampaignView, Operator, ticket_for
 from octogate.paris import paris_date
 from octogate.service import normalise_login
 
@@ -20,7 +20,10 @@ def add_incoming_commands(commands: Any) -> None:
     status = commands.add_parser(
         "status", help="the gateway at a glance (connectors, queue, pushes, rates); with a ticket, that campaign"
     )
-    status.add_argument("ticket", nargs="?", help="a campaign's ticket (api…): its recipients, parts and receipts")
+    status.add_argument(
+        "ticket", nargs="?", help="a campaign's ticket (api…, or sms_… from the REST API): its recipients, parts "
+        "and receipts",
+    )  # fmt: skip
     status.add_argument("--admin", help="the running serve's operator address (or OCTOGATE_ADMIN)")
     status.add_argument("--limit", type=int, default=1000, help="recipients shown at most (default 1000)")
     database_option(status)
@@ -38,11 +41,12 @@ def _date(epoch: int | None) -> str:
     return paris_date(epoch) if epoch else "-"
 
 
-def render_campaign(view: CampaignView) -> list[str]:
+def render_campaign(view: CampaignView, ticket: str | None = None) -> list[str]:
+    """`ticket` is the campaign's in the form it was sent with (`sms_…` for a REST campaign; default `api…`)."""
     kind = "transactional" if view.transactional else "marketing"
     counts = ", ".join(f"{status} {count}" for status, count in sorted(view.counts.items())) or "no messages"
     lines = [
-        f"campaign {ticket_for(view.id)}  account {view.login}  type {view.sms_type} ({kind}"
+        f"campaign {ticket or ticket_for(view.id)}  account {view.login}  type {view.sms_type} ({kind}"
         f"{', with replies' if view.with_replies else ''})  sender {view.sender or '-'}",
         f"created {_date(view.created_at)}  send at {_date(view.send_at)}  (Europe/Paris)",
         f"messages: {counts}",
@@ -68,8 +72,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
     if not args.ticket:
         gateway_status(args, settings)
         return
-    view = operate(args, settings, lambda operator: operator.campaign(args.ticket, args.limit))
-    print("\n".join(render_campaign(view)))
+
+    def look_up(operator: Operator) -> tuple[CampaignView, str]:
+        view = operator.campaign(args.ticket, args.limit)
+        return view, operator.campaign_ticket(view.id)
+
+    view, ticket = operate(args, settings, look_up)
+    print("\n".join(render_campaign(view, ticket)))
 
 
 def cmd_stops(args: argparse.Namespace, settings: Settings) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from octogate.cli.common import CommandError, database_option, operate, utc_date
 from octogate.config import Settings
-from octogate.operations import PUSH_KINDS
+from octogate.operations import PUSH_KINDS, PUSH_URL_KINDS, REST_PUSH_KINDS
 from octogate.service import normalise_login
 from octogate.statuses import PushStatus
 
@@ -24,18 +24,35 @@ def add_callback_commands(commands: Any, account: Any | None = None) -> None:
     listing.set_defaults(handler=cmd_callbacks)
     if account is not None:
         urls = account.add_parser(
-            "urls", help="show or set where an account's receipts, STOPs and replies go"
-        )
+            "urls", help="show or set where an account's receipts, STOPs and replies go (1.6.1 and REST)",
+            description="The 1.6.1 URLs take form-encoded pushes of 1.6.1 campaigns; the rest-… URLs take the "
+            "REST API's JSON pushes of REST campaigns (the ones PATCH /v1/public/user/campaign-parameters/edit "
+            "sets). A STOP goes to both STOP URLs. With no option, shows all six.",
+        )  # fmt: skip
         urls.add_argument("login")
-        for kind in PUSH_KINDS:
-            urls.add_argument(f"--{kind}", metavar="URL", help=f"URL for {kind} pushes")
-        urls.add_argument("--all", metavar="URL", help="one URL for all three")
+        for kind in PUSH_URL_KINDS:
+            urls.add_argument(f"--{option(kind)}", metavar="URL", dest=kind, help=f"URL for {_label(kind)} pushes")
+        urls.add_argument("--all", metavar="URL", help="one URL for the three 1.6.1 kinds")
+        urls.add_argument("--rest-all", metavar="URL", help="one URL for the three REST kinds")
         urls.add_argument(
-            "--clear", action="append", default=[], choices=[*PUSH_KINDS, "all"], metavar="KIND",
-            help="remove a URL (receipt, stop, reply or all); repeatable",
+            "--clear", action="append", default=[], choices=[*CLEAR_GROUPS, *map(option, PUSH_URL_KINDS)],
+            metavar="KIND", help=f"remove a URL ({', '.join(map(option, PUSH_URL_KINDS))}; all: the three 1.6.1 "
+            "ones, rest-all: the three REST ones); repeatable",
         )  # fmt: skip
         database_option(urls)
         urls.set_defaults(handler=cmd_account_urls)
+
+
+CLEAR_GROUPS: dict[str, tuple[str, ...]] = {"all": PUSH_KINDS, "rest-all": REST_PUSH_KINDS}
+
+
+def option(kind: str) -> str:
+    """The command line's name of a push kind: `rest_receipt` is `rest-receipt`."""
+    return kind.replace("_", "-")
+
+
+def _label(kind: str) -> str:
+    return f"REST API {kind.removeprefix('rest_')}" if kind in REST_PUSH_KINDS else f"1.6.1 {kind}"
 
 
 def wanted_urls(args: argparse.Namespace) -> dict[str, str | None]:
@@ -43,14 +60,16 @@ def wanted_urls(args: argparse.Namespace) -> dict[str, str | None]:
     changes: dict[str, str | None] = {}
     if args.all:
         changes.update(dict.fromkeys(PUSH_KINDS, args.all))
-    for kind in PUSH_KINDS:
+    if args.rest_all:
+        changes.update(dict.fromkeys(REST_PUSH_KINDS, args.rest_all))
+    for kind in PUSH_URL_KINDS:
         value = getattr(args, kind)
         if value:
             changes[kind] = value
-    for kind in args.clear:
-        for cleared in PUSH_KINDS if kind == "all" else (kind,):
+    for name in args.clear:
+        for cleared in CLEAR_GROUPS.get(name, (name.replace("-", "_"),)):
             if cleared in changes:
-                raise CommandError(f"--clear {kind} contradicts a URL given for {cleared}")
+                raise CommandError(f"--clear {name} contradicts a URL given for {option(cleared)}")
             changes[cleared] = None
     return changes
 
@@ -60,7 +79,7 @@ def cmd_account_urls(args: argparse.Namespace, settings: Settings) -> None:
     urls = operate(args, settings, lambda operator: operator.set_push_urls(args.login, changes))
     login = normalise_login(args.login)
     for kind, url in urls.items():
-        print(f"{login}: {kind:<7} {url or '-'}")
+        print(f"{login}: {option(kind):<12} {url or '-'}")
 
 
 def cmd_callbacks(args: argparse.Namespace, settings: Settings) -> None:

@@ -16,8 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from octogate.asgi import BodyTooLarge, ClientDisconnected, lifespan, read_body, respond
-from octogate.http.rest import PREFIX as REST_PREFIX
-from octogate.http.rest import RestApp
+from octogate.http.rest import RestApp, is_rest_path
 from octogate.octopush import answers
 from octogate.octopush.errors import ApiError, Code
 from octogate.octopush.params import decode_pairs, params_from_pairs
@@ -66,7 +65,7 @@ class OctopushApp:
             return
         if scope["type"] != "http":
             return
-        if scope["path"].startswith(REST_PREFIX):
+        if is_rest_path(scope["path"]):
             await self.rest(scope, receive, send)
             return
         target = route(scope["path"])

@@ -19,6 +19,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from octogate.config import HttpLimits
 from octogate.http.app import route
+from octogate.http.rest import JSON_TYPE, edge_refusal, is_rest_path
 from octogate.octopush.answers import error_json, error_xml
 from octogate.octopush.errors import Code
 from octogate.throttle import CLIENT_ADDRESS
@@ -57,6 +58,8 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
     * An over-long URL on the API is answered as the API answers an unreadable request (HTTP 200, code 100,
       XML or JSON by path); elsewhere 414. Too many or too large headers: 431. Each refusal closes the
       connection after a lingering read, so the client reads the answer rather than a reset.
+    * On the REST API's paths (`/v1/…`) every refusal (414, 431, 408, 400) is the REST API's JSON error body
+      `{"code": 100, "message", "error_code": "100"}`: a REST client parses every answer it gets as JSON.
     """
 
     limits: ClassVar[HttpLimits] = HttpLimits()
@@ -102,6 +105,9 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
     def _head_timeout(self) -> None:
         self._head_timer = None
         if not self.transport.is_closing():
+            if self._rest():
+                self._refuse(408, edge_refusal(408, "The request's headers took too long."), JSON_TYPE)
+                return
             self._refuse(408, b"the request's headers took too long\n")
 
     # --- reading ------------------------------------------------------------------------------------------------
@@ -180,8 +186,34 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
 
     # --- refusing -----------------------------------------------------------------------------------------------
 
+    def _rest(self) -> bool:
+        """Whether the request being read is the REST API's (as far as its URL has been read)."""
+        return is_rest_path(getattr(self, "url", b"").decode("latin-1"))
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._rest():
+            super().send_400_response(msg)
+            return
+        body = edge_refusal(400, "The request is not valid HTTP.")
+        self.transport.write(b"".join([
+            STATUS_LINE[400], b"content-type: ", JSON_TYPE, b"\r\ncontent-length: ", str(len(body)).encode(),
+            b"\r\nconnection: close\r\n\r\n", body,
+        ]))  # fmt: skip
+        self.transport.close()
+
     def _refuse_head(self) -> None:
-        if self._refusal == "url" or (self._refusal is None and len(self.url) >= self.limits.max_url_bytes):
+        too_long = self._refusal == "url" or (self._refusal is None and len(self.url) >= self.limits.max_url_bytes)
+        if self._rest():
+            if too_long:
+                message = f"The URL is longer than {self.limits.max_url_bytes} bytes."
+                self._refuse(414, edge_refusal(414, message), JSON_TYPE)
+            else:
+                limits = self.limits
+                message = (f"The request's headers are too large or too many (at most {limits.max_headers} "
+                           f"headers, {limits.max_header_bytes} bytes).")  # fmt: skip
+                self._refuse(431, edge_refusal(431, message), JSON_TYPE)
+            return
+        if too_long:
             target = route(self.url.split(b"?", 1)[0].decode("latin-1"))
             if target is not None:
                 _, as_json = target

@@ -47,6 +47,21 @@ METHODS: dict[str, tuple[str, ...]] = {
 }
 
 
+def is_rest_path(url: str) -> bool:
+    """Whether a request target (path, query or proxy-style absolute URL) is the REST API's: its answers,
+    refusals of the HTTP edge included, are JSON."""
+    if url.startswith(("http://", "https://")):
+        url = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
+    path = url.split("?", 1)[0]
+    return path == PREFIX.rstrip("/") or path.startswith(PREFIX)
+
+
+def edge_refusal(status: int, message: str) -> bytes:
+    """The JSON body of a refusal made before the request reaches the app (URL or headers too large, too slow,
+    not HTTP): code 100, as for any unreadable request, with the HTTP status saying which."""
+    return error_body(RestError(Code.MISSING_PARAMETERS, message, status=status))
+
+
 class RestApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from octogate.statuses import MessageStatus, PushKind, PushStatus
+from octogate.statuses import MessageStatus, PushStatus
+from octogate.store.callbacks import URL_COLUMN
 from octogate.store.db import Connection
 
 #: messages not final yet: what the queue is made of
@@ -66,12 +67,10 @@ def push_backlog(conn: Connection) -> PushBacklog:
     )  # fmt: skip
 
 
-URL_COLUMNS = {PushKind.RECEIPT: "receipt_url", PushKind.STOP: "stop_url", PushKind.REPLY: "reply_url"}
-
-
 def push_url(conn: Connection, account_id: int, kind: str) -> str | None:
-    """The URL an account's pushes of this kind go to (the oldest failing push's customer, for the status)."""
-    column = URL_COLUMNS.get(PushKind(kind)) if kind in set(PushKind) else None
+    """The URL an account's pushes of this kind go to (the oldest failing push's customer, for the status);
+    a REST push (`rest_receipt`…) goes to the account's REST URL of its kind."""
+    column = URL_COLUMN.get(kind)
     if column is None:
         return None
     row = conn.fetchone(f"SELECT {column} FROM accounts WHERE id = ?", (account_id,))  # noqa: S608

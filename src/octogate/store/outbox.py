@@ -19,6 +19,7 @@ from octogate.store.records import UnknownAccount
 KINDS = tuple(URL_COLUMN)
 PUSH_COLUMNS = "id, account_id, kind, payload, attempts, COALESCE(horizon_from, created_at) AS horizon_from"
 ACCOUNT_URLS = f"SELECT {', '.join(URL_COLUMN.values())} FROM accounts WHERE id = ?"  # noqa: S608 - fixed columns
+URLS_BY_LOGIN = f"SELECT {', '.join(URL_COLUMN.values())} FROM accounts WHERE login = ?"  # noqa: S608 - fixed columns
 OUTBOX = (
     "SELECT c.id, c.kind, a.login, c.status, c.attempts, c.next_attempt_at, c.created_at, c.last_error "
     "FROM callbacks c JOIN accounts a ON a.id = c.account_id WHERE c.status IN (?, ?) {account}"
@@ -192,8 +193,8 @@ def attempts(conn: Connection, callback_id: int) -> list[tuple[int, int, int | N
     return [(int(r[0]), int(r[1]), r[2], r[3]) for r in rows]
 
 
-def set_urls(conn: Connection, login: str, urls: dict[str, str | None]) -> tuple[str | None, ...]:
-    """Set (a URL) or clear (None) some of an account's push URLs; returns (receipt, stop, reply) after."""
+def set_urls(conn: Connection, login: str, urls: dict[str, str | None]) -> dict[str, str | None]:
+    """Set (a URL) or clear (None) some of an account's push URLs (1.6.1 and REST); returns them all after."""
     found = conn.fetchone("SELECT id FROM accounts WHERE login = ?", (login,))
     if found is None:
         raise UnknownAccount(login)
@@ -203,11 +204,12 @@ def set_urls(conn: Connection, login: str, urls: dict[str, str | None]) -> tuple
     return account_urls(conn, login)
 
 
-def account_urls(conn: Connection, login: str) -> tuple[str | None, ...]:
-    row = conn.fetchone("SELECT receipt_url, stop_url, reply_url FROM accounts WHERE login = ?", (login,))
+def account_urls(conn: Connection, login: str) -> dict[str, str | None]:
+    """Every push URL of the account, by kind (receipt, stop, reply, then the REST API's rest_…)."""
+    row = conn.fetchone(URLS_BY_LOGIN, (login,))
     if row is None:
         raise UnknownAccount(login)
-    return tuple(row)
+    return dict(zip(KINDS, row, strict=True))
 
 
 # --- the per-host limit across hosts -------------------------------------------------------------------------

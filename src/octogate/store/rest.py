@@ -29,6 +29,12 @@ def release_request_id(conn: Connection, account_id: int, request_id: str, expir
     return cursor.rowcount > 0
 
 
+def campaign_source(conn: Connection, campaign_id: int) -> str | None:
+    """Which edge a campaign came through ('rest' for the REST API), or None if there is no such campaign."""
+    row = conn.fetchone("SELECT source FROM campaigns WHERE id = ?", (campaign_id,))
+    return row[0] if row else None
+
+
 def campaign_parameters(conn: Connection, account_id: int) -> dict[str, str | None]:
     row = conn.fetchone(f"SELECT {', '.join(PARAMETER_COLUMNS)} FROM accounts WHERE id = ?", (account_id,))  # noqa: S608
     return dict(zip(PARAMETER_COLUMNS, row or (None,) * len(PARAMETER_COLUMNS), strict=True))

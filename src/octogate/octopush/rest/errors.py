@@ -43,7 +43,8 @@ MESSAGES: dict[Code, str] = {
     Code.DUPLICATE_REQUEST_ID: "An SMS with the same request_id has already been sent.",
     Code.UNDEFINED_ERROR: "An unexpected error occurred; it was logged.",
 }
-NOT_SUPPORTED = {"code": 404, "message": "not supported by this gateway"}
+#: the ruled answer to the out-of-scope paths, with the `error_code` every other REST error has
+NOT_SUPPORTED = {"code": 404, "message": "not supported by this gateway", "error_code": "404"}
 
 
 class RestError(Exception):
