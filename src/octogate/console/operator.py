@@ -158,9 +158,11 @@ def routes(console: Console) -> list[Route]:
     @operator
     async def connectors(ctx: Ctx) -> Response:
         leases, now_ms = await console.portal.bind_leases()
+        problem, states = console.live.connectors() if console.live else ("not running in this process", [])
         return ctx.render(
             "operator/connectors.html", configured=console.connectors, simulator=console.simulator, leases=leases,
-            now_ms=now_ms, paused=await console.portal.paused(), done=ctx.arg("done"),
+            now_ms=now_ms, paused=await console.portal.paused(), done=ctx.arg("done"), states=states,
+            problem=problem,
         )  # fmt: skip
 
     @operator
