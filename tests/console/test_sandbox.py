@@ -151,3 +151,33 @@ async def test_the_console_without_a_simulator_has_no_sandbox_page(app: Octopush
         await sign_in(client, customer.login)
         assert 'href="/console/sandbox"' not in (await client.get("/console/home")).text
         assert (await client.get("/console/sandbox")).status_code == 404
+
+
+async def test_a_long_poll_ends_when_its_browser_goes_away(store: Store, with_sandbox: WithConsole) -> None:
+    """A page left while its long poll is held: the request ends at once, not after the poll's 25 s."""
+    make_operator(store)
+    async with client_of(with_sandbox) as client:
+        await sign_in(client, "ops@octogate.test", role="operator")
+        cookie = client.cookies["octogate_console"]
+        page = (await client.get("/console/sandbox")).text
+    version = int(page.split('data-version="', 1)[1].split('"', 1)[0])
+    gone = asyncio.Event()
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/console/sandbox/events", "root_path": "", "scheme": "http",
+             "raw_path": b"/console/sandbox/events", "query_string": f"since={version}".encode(),
+             "headers": [(b"cookie", f"octogate_console={cookie}".encode())],
+             "server": ("octogate.test", 80), "client": ("127.0.0.1", 1)}  # fmt: skip
+    held = asyncio.create_task(with_sandbox(scope, receive, send))
+    await asyncio.sleep(0.3)
+    assert not held.done()  # held: nothing changed yet
+    gone.set()
+    await asyncio.wait_for(held, 5)  # ended with its browser, not after the poll's 25 s
+    assert sent == []  # nothing written to a connection that is gone

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
@@ -72,7 +73,29 @@ class SandboxGate:
             await sign_in_first(ctx)(scope, receive, send)
             return
         scope.setdefault("state", {})[STATE_KEY] = ctx
-        await self.pages[ctx.user.role](scope, receive, send)
+        page = self.pages[ctx.user.role]
+        if scope.get("path") == f"{PREFIX}/events":
+            await until_disconnect(page, scope, receive, send)
+        else:
+            await page(scope, receive, send)
+
+
+async def until_disconnect(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A long poll (a GET: no body to read) that ends when its browser goes away: a page left or closed must
+    not hold a request open for 25 s (nor keep `serve` from stopping while it waits)."""
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            group.cancel_scope.cancel()
+
+        async def no_body() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        group.start_soon(watch)
+        await app(scope, no_body, send)
+        group.cancel_scope.cancel()
 
 
 def is_sandbox(path: str) -> bool:
