@@ -65,9 +65,12 @@ def demo_password(server: LiveServer) -> str:
 
 
 def wait_for(driver: Any, condition: Any) -> Any:
+    """Until `condition` holds; an element the page's live update replaced meanwhile is looked for again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException, IndexError)
+    return WebDriverWait(driver, WAIT, poll_frequency=0.1, ignored_exceptions=ignored).until(condition)
 
 
 def sign_in(driver: Any, server: LiveServer, login: str, password: str, role: str = "customer") -> None:
@@ -125,9 +128,9 @@ def test_a_customer_sends_from_the_form_and_watches_the_receipt(
     browser.find_element(By.LINK_TEXT, "Sandbox").click()
     browser.find_element(By.PARTIAL_LINK_TEXT, "+33612345678").click()
     wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "li.mt .receipt").text.startswith("delivered"))
-    assert "Your order has shipped" in browser.find_element(By.CSS_SELECTOR, "li.mt .text").text
-    browser.find_element(By.CSS_SELECTOR, "li.mt summary").click()  # parts, encoding, SMS count on demand
-    assert "gsm7 · 1 SMS" in browser.find_element(By.CSS_SELECTOR, "li.mt summary").text
+    # (read through wait_for: the page's live update may replace the elements between two reads)
+    wait_for(browser, lambda d: "Your order has shipped" in d.find_element(By.CSS_SELECTOR, "li.mt .text").text)
+    wait_for(browser, lambda d: "gsm7 · 1 SMS" in d.find_element(By.CSS_SELECTOR, "li.mt summary").text)
     browser.find_element(By.ID, "sandbox-text").send_keys("Thanks, see you tomorrow")
     browser.find_element(By.CSS_SELECTOR, "form.reply button").click()
     wait_for(browser, lambda d: "Thanks, see you tomorrow" in d.find_element(By.CSS_SELECTOR, "li.mo .text").text)
@@ -145,8 +148,8 @@ def test_a_customer_sends_from_the_form_and_watches_the_receipt(
     wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "li.mt")) == 2)
     assert browser.execute_script("return window.stillThisPage === true;")  # no reload happened
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "li.mt .receipt")[1].text.startswith("delivered"))
-    browser.find_elements(By.CSS_SELECTOR, "li.mt summary")[1].click()
-    assert "ucs2 · 1 SMS" in browser.find_elements(By.CSS_SELECTOR, "li.mt summary")[1].text
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "li.mt summary")[1].click() or True)  # parts
+    wait_for(browser, lambda d: "ucs2 · 1 SMS" in d.find_elements(By.CSS_SELECTOR, "li.mt summary")[1].text)
     browser.save_screenshot(str(shots / "03c-sandbox-live-message-and-parts.png"))
     browser.find_element(By.LINK_TEXT, "Replies & STOPs").click()
     wait_for(browser, lambda d: "Thanks, see you tomorrow" in d.page_source or d.refresh())
