@@ -55,6 +55,7 @@ def fill(url: str, dialect: str, now: int) -> None:
         run = raw.execute
         series = "generate_series(1, {n}) AS s(i)"
         pad = "lpad((i % 100000000)::text, 8, '0')"
+        hexed = "to_hex(i)"
     else:
         import sqlite3
 
@@ -65,6 +66,7 @@ def fill(url: str, dialect: str, now: int) -> None:
             "INSERT INTO nums SELECT i FROM n")  # fmt: skip
         series = "(SELECT i FROM nums WHERE i <= {n})"
         pad = "printf('%08d', i % 100000000)"
+        hexed = "printf('%x', i)"
     campaign_of = f"(CASE WHEN i <= {SMALL_CAMPAIGNS * 100} THEN (i - 1) / 100 + 1 ELSE {BIG} END)"
     step = DAYS * 86400 // SMALL_CAMPAIGNS
     created = f"(CASE WHEN {{g}} = {BIG} THEN {now - 3 * 86400} ELSE {start} + {{g}} * {step} END)"
@@ -85,6 +87,9 @@ def fill(url: str, dialect: str, now: int) -> None:
         f"CASE WHEN i % 200 < 2 THEN NULL ELSE {created.format(g=campaign_of)} + 5 + i % 3000 END, "
         f"CASE WHEN i % 200 < 8 THEN NULL WHEN i % 200 < 18 THEN 'NOT_DELIVERED' ELSE 'DELIVERED' END "
         f"FROM {series.format(n=MESSAGES)}",
+        # Every message's one part through the built-in simulator, carrier id = its id in hex (the sandbox scope).
+        "INSERT INTO part_keys (connector, carrier_key, message_id, seq, same_base) "  # noqa: S608
+        f"SELECT 'simulator', {hexed}, i, 1, 1 FROM {series.format(n=MESSAGES)}",
         "INSERT INTO incoming (connector, source, destination, text, kind, account_id, campaign_id, message_id, "  # noqa: S608
         f"received_at) SELECT 'smsc', '+336' || {pad}, '36179', CASE WHEN i % 4 = 0 THEN 'STOP' ELSE 'Thanks!' END, "
         f"CASE WHEN i % 4 = 0 THEN 'stop' ELSE 'reply' END, 1 + i % 10, 1 + i % {SMALL_CAMPAIGNS}, i, "
@@ -188,6 +193,18 @@ async def measure(store: Store, runs: int) -> list[tuple[str, float, int]]:
             times.append((time.perf_counter() - began) * 1000)
             assert answer.status_code == 200, (path, answer.status_code, answer.text[-500:])
         results.append((name, statistics.median(times), len(answer.content)))
+    # The sandbox page's scope for a customer: of the carrier ids of 50 phones x 50 messages (2,500, every
+    # account's), those of the customer's own messages; one read on part_keys' primary key (the page's other
+    # time is the simulator's control interface, bench/sandbox_latency.py).
+    portal = console.console.console.portal
+    ids = [format(i, "x") for i in range(1, MESSAGES, MESSAGES // 2500)][:2500]
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        owned = await portal.owned_carrier_ids(1, "simulator", ids)
+        times.append((time.perf_counter() - began) * 1000)
+    assert 0 < len(owned) < len(ids)
+    results.append(("customer sandbox scope, 2,500 ids", statistics.median(times), 0))
     await customer.aclose()
     await operator.aclose()
     return results

@@ -23,8 +23,18 @@ from octogate.sms.money import to_micro
 from octogate.sms.numbers import NumberError, normalise
 from octogate.sms.prices import PriceTable
 from octogate.statuses import PushKind
-from octogate.store import console_queries, health, inbox, incoming, outbox, push_secrets, queries
+from octogate.store import (
+    connector_pauses,
+    console_queries,
+    health,
+    inbox,
+    incoming,
+    outbox,
+    push_secrets,
+    queries,
+)
 from octogate.store import rest as rest_sql
+from octogate.store.connector_pauses import ConnectorPause
 from octogate.store.console_queries import AuditEntry
 from octogate.store.db import Connection
 from octogate.store.incoming import CampaignView
@@ -186,6 +196,31 @@ class Operator:
     def set_paused(self, paused: bool) -> None:
         """While paused, every API call answers 116."""
         self._audited("api.pause" if paused else "api.resume", None, None, queries.set_paused, paused)
+
+    def set_connector_paused(self, connector: str, paused: bool) -> bool:
+        """Pause (or resume) one connector on every host: dispatchers read it with each claim and send nothing
+        through it; messages of a route with another connector go there, the others wait (retried with the
+        usual backoff). False when it already was in that state (nothing is logged then)."""
+        name = connector.strip()
+        if not name or len(name) > 64:
+            raise Refused("a connector's name has 1 to 64 characters")
+        if paused:
+            return self._if_done("connector.pause", name, connector_pauses.pause, name, self._now(), self.actor)
+        return self._if_done("connector.resume", name, connector_pauses.resume, name)
+
+    def connector_pauses(self) -> list[ConnectorPause]:
+        return self._run(connector_pauses.pauses)
+
+    def _if_done(self, action: str, target: str, fn: Callable[..., bool], *args: Any) -> bool:
+        """`fn`, audited only when it changed something (one transaction)."""
+
+        def both(conn: Connection) -> bool:
+            done = fn(conn, *args)
+            if done:
+                console_queries.add_audit(conn, self._now(), self.actor, action, target, None)
+            return done
+
+        return self._run(both)
 
     # --- pushes -------------------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from octogate.callbacks.targets import BadCallbackURL, check_url
+from octogate.incoming.ids import canonical
 from octogate.keys import hash_api_key, new_api_key
 from octogate.passwords import hash_password, password_matches
 from octogate.service import normalise_login
@@ -47,6 +48,7 @@ __all__ = [
 
 T = TypeVar("T")
 PUSH_KINDS = tuple(PushKind)
+MAX_CARRIER_IDS = 20_000  # what one sandbox page can show (50 phones x 50 messages x a few parts), bounded
 
 
 class PortalRefusal(Exception):
@@ -289,6 +291,19 @@ class Portal:
 
     async def inbox(self, limit: int, login: str | None) -> list[InboxRow]:
         return await self.store.read(inbox.recent, limit, normalise_login(login)[:300] if login else None)
+
+    async def owned_carrier_ids(self, account_id: int, connector: str, carrier_ids: list[str]) -> set[str]:
+        """Of the carrier message ids a connector gave (the sandbox page's parts), those of the account's own
+        messages: the SQL matches canonical keys (`incoming.ids.canonical`), the ids come back as given."""
+        by_key: dict[str, list[str]] = {}
+        for raw in carrier_ids[:MAX_CARRIER_IDS]:
+            key = canonical(raw)
+            if key:
+                by_key.setdefault(key, []).append(raw)
+        if not by_key:
+            return set()
+        keys = await self.store.read(console_queries.owned_carrier_keys, account_id, connector, list(by_key))
+        return {raw for key in keys for raw in by_key.get(key, ())}
 
     async def paused(self) -> bool:
         return (await self.store.read(queries.gateway_state)).paused

@@ -23,7 +23,15 @@ from octogate.http.app import OctopushApp
 from octogate.http.limits import uvicorn_limits
 from octogate.keys import hash_api_key, new_api_key
 from octogate.logs import LogSettings
-from octogate.observability.admin import ADMIN_PATHS, PROBES, ChildView, Endpoints, InlineView, OperatorEdge
+from octogate.observability.admin import (
+    ADMIN_PATHS,
+    PROBES,
+    ChildView,
+    Endpoints,
+    InlineView,
+    LiveConnectors,
+    OperatorEdge,
+)
 from octogate.observability.hooks import MeteredGateway
 from octogate.observability.metrics import DELIVERY_UP
 from octogate.service import normalise_login
@@ -186,10 +194,11 @@ async def serve(settings: Settings, logs: LogSettings | None = None) -> None:
                     "`octogate account rotate-key` gives a new one",
                     flush=True,
                 )
-        edge.app = console_for(app, settings)  # after the demo account: it may print the demo's console password
+        live = LiveConnectors()  # the console's Connectors page reads the delivery side through it
+        edge.app = console_for(app, settings, live)  # after the demo account: it may print the demo's password
         smtp = await start_smtp(app.gateway, store, smtp_settings_from(settings))
         try:
-            await _serve(settings, logs, store, app, edge, config, smtp, sockets[0], admin_sock, (host, port))
+            await _serve(settings, logs, store, app, edge, config, smtp, sockets[0], admin_sock, (host, port), live)
         finally:
             await smtp.stop()
     finally:
@@ -201,7 +210,7 @@ async def serve(settings: Settings, logs: LogSettings | None = None) -> None:
 async def _serve(
     settings: Settings, logs: LogSettings | None, store: Store, app: OctopushApp, edge: OperatorEdge,
     config: uvicorn.Config, smtp: Any, http_sock: socket.socket, admin_sock: socket.socket | None,
-    where: tuple[str, int],
+    where: tuple[str, int], live: LiveConnectors,
 ) -> None:  # fmt: skip
     child: BackgroundProcess | None = None
     delivery = pushes = None
@@ -220,6 +229,7 @@ async def _serve(
         app.gateway.on_accepted.append(delivery.dispatcher.wake)
         view = InlineView(delivery)
         DELIVERY_UP.set(1)  # the delivery side is this process
+    live.view = view
     operator = Endpoints(store, view)
     edge.operator = operator
     rates = asyncio.create_task(operator.rates.run(), name="status-rates")

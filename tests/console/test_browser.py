@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from live.conftest import LiveServer, start_server
+from live.conftest import LiveServer, free_port, start_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -35,7 +35,8 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    live = start_server(tmp_path)
+    # The sandbox's control interface on its own port (2776 may be another gateway's on this machine).
+    live = start_server(tmp_path, {"OCTOGATE_SIMULATOR_CONTROL": f"127.0.0.1:{free_port()}"})
     yield live
     live.stop()
 
@@ -64,9 +65,12 @@ def demo_password(server: LiveServer) -> str:
 
 
 def wait_for(driver: Any, condition: Any) -> Any:
+    """Until `condition` holds; an element the page's live update replaced meanwhile is looked for again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException, IndexError)
+    return WebDriverWait(driver, WAIT, poll_frequency=0.1, ignored_exceptions=ignored).until(condition)
 
 
 def sign_in(driver: Any, server: LiveServer, login: str, password: str, role: str = "customer") -> None:
@@ -99,6 +103,7 @@ def test_a_customer_sends_from_the_form_and_watches_the_receipt(
     browser.find_element(By.NAME, "recipients").send_keys("+33612345678\n+33612345679")
     browser.find_element(By.NAME, "sender").send_keys("MyShop")
     browser.find_element(By.NAME, "transactional").click()
+    browser.find_element(By.NAME, "with_replies").click()
     browser.find_element(By.NAME, "text").send_keys("Your order has shipped")
     # The live estimate (htmx, the API's own simulation), without pressing anything.
     wait_for(
@@ -118,6 +123,39 @@ def test_a_customer_sends_from_the_form_and_watches_the_receipt(
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.recipient")
     assert len(rows) == 2 and all("DELIVERED" in row.text for row in rows)
     browser.save_screenshot(str(shots / "03-campaign-receipts-arrived.png"))
+
+    # The SMS sandbox: the phone shows the message with its receipt; it replies; the reply is in Replies.
+    browser.find_element(By.LINK_TEXT, "Sandbox").click()
+    browser.find_element(By.PARTIAL_LINK_TEXT, "+33612345678").click()
+    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "li.mt .receipt").text.startswith("delivered"))
+    # (read through wait_for: the page's live update may replace the elements between two reads)
+    wait_for(browser, lambda d: "Your order has shipped" in d.find_element(By.CSS_SELECTOR, "li.mt .text").text)
+    wait_for(browser, lambda d: "gsm7 · 1 SMS" in d.find_element(By.CSS_SELECTOR, "li.mt summary").text)
+    browser.find_element(By.ID, "sandbox-text").send_keys("Thanks, see you tomorrow")
+    browser.find_element(By.CSS_SELECTOR, "form.reply button").click()
+    wait_for(browser, lambda d: "Thanks, see you tomorrow" in d.find_element(By.CSS_SELECTOR, "li.mo .text").text)
+    browser.save_screenshot(str(shots / "03b-sandbox-phone-replied.png"))
+    # A message sent while the page is open shows up by itself (the page's long poll), without a reload.
+    browser.execute_script("window.stillThisPage = true;")
+    answer = httpx.post(
+        f"{server.base_url}/api/sms",
+        data={"user_login": server.login, "api_key": server.api_key, "sms_recipients": "+33612345678",
+              "sms_text": "Your parcel is at the pick-up point: code 4417 ✓", "sms_type": "FR",
+              "sms_sender": "MyShop", "transactional": "1"},
+        timeout=30,
+    )  # fmt: skip
+    assert "<error_code>000</error_code>" in answer.text, answer.text
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "li.mt")) == 2)
+    assert browser.execute_script("return window.stillThisPage === true;")  # no reload happened
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "li.mt .receipt")[1].text.startswith("delivered"))
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "li.mt summary")[1].click() or True)  # parts
+    wait_for(browser, lambda d: "ucs2 · 1 SMS" in d.find_elements(By.CSS_SELECTOR, "li.mt summary")[1].text)
+    browser.save_screenshot(str(shots / "03c-sandbox-live-message-and-parts.png"))
+    browser.find_element(By.LINK_TEXT, "Replies & STOPs").click()
+    wait_for(browser, lambda d: "Thanks, see you tomorrow" in d.page_source or d.refresh())
+    row = browser.find_element(By.XPATH, "//tr[td[contains(., 'Thanks, see you tomorrow')]]")
+    assert "+33612345678" in row.text and "reply" in row.text.lower()
+    browser.save_screenshot(str(shots / "03d-reply-in-the-console.png"))
 
     browser.set_window_size(390, 900)  # a phone's width
     browser.get(f"{server.base_url}/console/home")
@@ -148,6 +186,14 @@ def test_an_operator_credits_an_account_and_finds_it_in_the_audit_log(
     wait_for(browser, lambda d: "Credited 12.50 EUR" in d.page_source)
     assert browser.find_element(By.ID, "balance").text.startswith("112.50")
     browser.save_screenshot(str(shots / "05-operator-credit.png"))
+
+    # The connectors as the delivery process reports them (the built-in simulator, bound), and the sandbox.
+    browser.find_element(By.LINK_TEXT, "Connectors").click()
+    live = browser.find_element(By.CSS_SELECTOR, "#live-connectors tr.connector[data-name=simulator]")
+    assert "bound" in live.text and "1 / 1" in live.text and "/ 64" in live.text
+    browser.save_screenshot(str(shots / "05b-operator-connectors.png"))
+    browser.find_element(By.LINK_TEXT, "Sandbox").click()
+    assert "No phone has received anything yet" in browser.page_source
 
     browser.find_element(By.LINK_TEXT, "Audit log").click()
     first = browser.find_element(By.CSS_SELECTOR, "tr.audit")

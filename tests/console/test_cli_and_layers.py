@@ -75,3 +75,17 @@ def test_the_console_reaches_the_store_only_through_the_service_layer() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith("octogate.store"), path.name
+
+
+def test_one_connector_is_paused_and_resumed_from_the_cli(
+    store: Store, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run_cli(capsys, "pause", "--connector", "simulator", "--database-url", database_url)
+    assert status == 0 and "connector simulator paused" in out
+    assert [p.connector for p in Operator(store).connector_pauses()] == ["simulator"]
+    status, _, err = run_cli(capsys, "pause", "--connector", "orange", "--database-url", database_url)
+    assert status == 1 and "no connector 'orange' in the configuration (simulator)" in err
+    status, out, _ = run_cli(capsys, "resume", "--connector", "simulator", "--database-url", database_url)
+    assert status == 0 and "connector simulator resumed" in out and Operator(store).connector_pauses() == []
+    [resumed, paused] = Operator(store).audit_log(None, 2, None)
+    assert (resumed.action, resumed.actor, paused.action) == ("connector.resume", "cli", "connector.pause")

@@ -9,9 +9,11 @@ import httpx
 import pytest
 
 from console_web import PASSWORD, client_of, csrf_of, make_operator, post_form, sign_in
-from octogate.console.app import WithConsole
+from octogate.config import SimulatorSettings
+from octogate.console.app import WithConsole, build_console
+from octogate.http.app import OctopushApp
 from octogate.operations import Operator
-from octogate.store import queries
+from octogate.store import connector_pauses, queries
 from octogate.store.callbacks import enqueue_push
 from octogate.store.store import Store
 from octogate.store.tickets import ticket_for
@@ -156,3 +158,61 @@ async def test_inbox_and_empty_states(ops: httpx.AsyncClient) -> None:
     assert "No mail received" in (await ops.get("/console/op/inbox")).text
     assert "No failing host" in (await ops.get("/console/op/pushes")).text
     assert "No bind lease" in (await ops.get("/console/op/connectors")).text
+
+
+class DeliveryReport:
+    """The delivery side's last report, as `LiveConnectors` hands it over (the shape of /status's connectors)."""
+
+    def __init__(self, problem: str | None, states: list[dict[str, object]]) -> None:
+        self.problem, self.states = problem, states
+
+    def connectors(self) -> tuple[str | None, list[dict[str, object]]]:
+        return self.problem, self.states
+
+
+async def test_the_connectors_page_shows_each_connectors_live_state(app: OctopushApp, store: Store) -> None:
+    report = DeliveryReport(None, [
+        {"name": "orange", "binds_wanted": 2, "binds_held": 2, "binds_up": 2, "window": 20, "in_flight": 7,
+         "rate": 49.5, "last_error": None},
+        {"name": "sfr", "binds_wanted": 1, "binds_held": 1, "binds_up": 0, "window": 10, "in_flight": 0,
+         "rate": None, "last_error": "bind refused: ESME_RBINDFAIL <script>"},
+    ])  # fmt: skip
+    console = WithConsole(app, build_console(app.gateway, live=report))
+    async with client_of(console) as client:
+        await sign_in(client, make_operator(store), role="operator")
+        page = (await client.get("/console/op/connectors")).text
+        orange, sfr = re.findall(r'<tr class="connector" data-name="(\w+)">(.*?)</tr>', page, re.S)
+        assert orange[0] == "orange" and "bound" in orange[1] and "2 / 2" in orange[1]
+        assert "7 / 20" in orange[1] and "49.5 /s" in orange[1]
+        assert "not bound" in sfr[1] and "0 / 1" in sfr[1] and "unlimited" in sfr[1]
+        assert "ESME_RBINDFAIL &lt;script&gt;" in sfr[1]
+        report.problem = "delivery process not running"
+        assert "Delivery side: delivery process not running" in (await client.get("/console/op/connectors")).text
+
+
+async def test_one_connector_is_paused_and_resumed_from_the_connectors_page(
+    app: OctopushApp, store: Store
+) -> None:
+    report = DeliveryReport(None, [
+        {"name": "simulator", "binds_wanted": 1, "binds_held": 1, "binds_up": 1, "window": 64, "in_flight": 0,
+         "rate": None, "last_error": None},
+    ])  # fmt: skip
+    console = WithConsole(app, build_console(app.gateway, live=report, simulator=SimulatorSettings()))
+    async with client_of(console) as client:
+        await sign_in(client, make_operator(store), role="operator")
+        page = "/console/op/connectors"
+        refused = await post_form(client, page, "/console/op/connectors/orange/pause", paused="1")
+        assert "No such connector" in (await client.get(refused.headers["location"])).text
+        paused = await post_form(client, page, "/console/op/connectors/simulator/pause", paused="1")
+        shown = (await client.get(paused.headers["location"])).text
+        assert "simulator paused: nothing is sent through it" in shown
+        assert "paused</span> <small class=\"muted\">by operator:ops@octogate.test" in shown
+        assert store.run(connector_pauses.paused) == {"simulator"}
+        resumed = await post_form(client, page, "/console/op/connectors/simulator/pause", paused="0")
+        assert "simulator resumed" in (await client.get(resumed.headers["location"])).text
+        assert store.run(connector_pauses.paused) == frozenset()
+        audit = (await client.get("/console/op/audit")).text
+        assert "connector.pause" in audit and "connector.resume" in audit
+    async with client_of(console) as stranger:  # no session, no token
+        forged = await stranger.post("/console/op/connectors/simulator/pause", data={"paused": "1"})
+    assert forged.status_code == 303 and store.run(connector_pauses.paused) == frozenset()

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from octogate.cli.common import CommandError, database_option, operate
-from octogate.config import Settings
+from octogate.config import SIMULATOR_CONNECTOR, Settings
 from octogate.paris import DATE_FORMAT
 
 
@@ -31,8 +31,10 @@ def add_gateway_commands(commands: Any) -> None:
 def add_switch_commands(commands: Any) -> None:
     for name, paused in (("pause", True), ("resume", False)):
         switch = commands.add_parser(
-            name, help=f"{name} the API for every account (answers 116 while paused)"
+            name, help=f"{name} the API for every account (answers 116 while paused), or one connector's sending"
         )
+        switch.add_argument("--connector", metavar="NAME",
+                            help=f"{name} sending through this connector only (every host; kept across restarts)")
         database_option(switch)
         switch.set_defaults(handler=cmd_pause, paused=paused)
 
@@ -50,6 +52,16 @@ def cmd_prices(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_pause(args: argparse.Namespace, settings: Settings) -> None:
+    if args.connector is not None:
+        name = args.connector
+        simulated = settings.simulator.enabled if settings.simulator.enabled is not None else not settings.connectors
+        known = [c.name for c in settings.connectors] + ([SIMULATOR_CONNECTOR] if simulated else [])
+        if name not in known:
+            raise CommandError(f"no connector {name[:64]!r} in the configuration ({', '.join(known) or 'none'})")
+        changed = operate(args, settings, lambda operator: operator.set_connector_paused(name, args.paused))
+        state = "paused: nothing is sent through it" if args.paused else "resumed"
+        print(f"connector {name} {state}" if changed else f"connector {name} was already {state.split(':')[0]}")
+        return
     operate(args, settings, lambda operator: operator.set_paused(args.paused))
     print("API paused: every call answers 116" if args.paused else "API resumed")
 

@@ -7,6 +7,7 @@ answer carries the security headers (CSP and friends); sign-in and sign-out live
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,9 +17,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from octogate.console import customer, operator
-from octogate.console.base import HERE, Console, Ctx, page
+from octogate.console.base import HERE, Console, Ctx, LiveState, page
+from octogate.console.sandbox import SandboxGate, is_sandbox
 from octogate.console.security import HEADERS, Session, Sessions, Throttle, new_csrf
 from octogate.portal import Portal
+from octogate.sandbox.client import SandboxClient, control_url
 from octogate.service import Gateway, normalise_login
 
 PREFIX = "/console"
@@ -33,12 +36,16 @@ def build_console(
     connectors: tuple[Any, ...] = (),
     simulator: Any = None,
     throttle: Throttle | None = None,
+    sandbox: Callable[[], SandboxClient] | None = None,
+    live: LiveState | None = None,
 ) -> SecureHeaders:
+    """``sandbox`` makes a client of the built-in simulator's control interface (the SMS sandbox page, shown
+    while ``simulator`` is in use); ``live`` reads the delivery side's connectors (the Connectors page)."""
     portal = Portal(gateway.store, clock=gateway.clock)
     console = Console(
         portal=portal, gateway=gateway,
         sessions=Sessions(portal.session_secret(), int(session_hours * 3600), secure=secure_cookies),
-        throttle=throttle or Throttle(), connectors=connectors, simulator=simulator,
+        throttle=throttle or Throttle(), connectors=connectors, simulator=simulator, live=live,
     )  # fmt: skip
     anyone = page(console, None)
 
@@ -105,7 +112,19 @@ def build_console(
         ],
         exception_handlers={404: not_found, 405: not_found},
     )
-    return SecureHeaders(app, console)
+    gate = SandboxGate(console, sandbox) if sandbox is not None and simulator is not None else None
+    return SecureHeaders(app if gate is None else _WithSandbox(app, gate), console)
+
+
+class _WithSandbox:
+    """/console/sandbox (the sandbox's own ASGI app, behind its gate), else the console's routes."""
+
+    def __init__(self, app: Any, gate: SandboxGate) -> None:
+        self.app = app
+        self.gate = gate
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await (self.gate if is_sandbox(scope.get("path", "")) else self.app)(scope, receive, send)
 
 
 async def _refuse(ctx: Ctx) -> Response:
@@ -122,7 +141,8 @@ def _next(wanted: str, role: str) -> str:
     """Back to the page asked for before sign-in, when it is a console page of this role (never elsewhere)."""
     own = f"{PREFIX}/op/" if role == "operator" else f"{PREFIX}/"
     if (
-        wanted.startswith(own) and not wanted.startswith("//") and "\\" not in wanted and "://" not in wanted
+        (wanted.startswith(own) or is_sandbox(wanted)) and not wanted.startswith("//")
+        and "\\" not in wanted and "://" not in wanted
         and (role == "operator" or not wanted.startswith(f"{PREFIX}/op/"))
     ):  # fmt: skip
         return wanted
@@ -161,7 +181,7 @@ class WithConsole:
         await self.api(scope, receive, send)
 
 
-def console_for(api: Any, settings: Any) -> Any:
+def console_for(api: Any, settings: Any, live: LiveState | None = None) -> Any:
     """What `octogate serve` serves: the API alone when the console is off, else the API and the console.
     With the demo account (the simulator's sandbox), says where to sign in, and the demo's console password
     when this start made it (kept only as a hash: a later start cannot show it again)."""
@@ -169,9 +189,15 @@ def console_for(api: Any, settings: Any) -> Any:
         return api
     from octogate.config import parse_listen
 
+    simulated = settings.simulator.enabled if settings.simulator.enabled is not None else not settings.connectors
+
+    def sandbox() -> SandboxClient:
+        return SandboxClient(control_url(settings))  # SandboxError when the control interface is off
+
     console = build_console(
         api.gateway, session_hours=settings.console.session_hours, secure_cookies=bool(settings.tls_cert),
-        connectors=settings.connectors, simulator=None if settings.connectors else settings.simulator,
+        connectors=settings.connectors, simulator=settings.simulator if simulated else None, sandbox=sandbox,
+        live=live,
     )  # fmt: skip
     host, port = parse_listen(settings.http)
     url = f"{'https' if settings.tls_cert else 'http'}://{host}:{port}{PREFIX}/"

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -29,6 +29,15 @@ MAX_FORM_BYTES = 3 * 1024 * 1024
 PAGE_SIZE = 25
 
 
+class LiveState(Protocol):
+    """The delivery side's live view of its connectors, as `octogate status` and /status read it (per connector:
+    name, binds_wanted, binds_held, binds_up, window, in_flight, rate, last_error)."""
+
+    def connectors(self) -> tuple[str | None, list[dict[str, Any]]]:
+        """(why the delivery side cannot be read now, or None; the connectors' last known states)"""
+        ...
+
+
 @dataclass
 class Console:
     """The console's collaborators: the service layer it calls and its own protections."""
@@ -39,6 +48,7 @@ class Console:
     throttle: Throttle = field(default_factory=Throttle)
     connectors: tuple[Any, ...] = ()  # ConnectorConfig of the settings (shown without their passwords)
     simulator: Any = None  # SimulatorSettings, when messages go to the built-in simulator
+    live: LiveState | None = None  # the running delivery side (None: not in this process, e.g. tests)
     env: Environment = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,7 +61,8 @@ class Console:
         self.env.filters.update(
             money=money, date=date_paris, ticket=ticket_for, json_data=json_data, short=short
         )
-        self.env.globals.update(query=query)
+        # The sandbox exists only while messages go to the built-in simulator.
+        self.env.globals.update(query=query, sandbox_nav=self.simulator is not None)
 
     def operator(self, user: SignedIn) -> Operator:
         """The operator service acting as this console user: each action lands in the audit log under their name."""
@@ -106,27 +117,35 @@ class Ctx:
 Handler = Callable[[Ctx], Awaitable[Response]]
 
 
+async def context(console: Console, request: Request) -> Ctx:
+    """The request's session (a fresh one when its cookie is missing, expired or names a user no longer
+    signed in) and the signed-in user, reloaded from the store on every request."""
+    session = console.sessions.load(request.cookies.get(COOKIE))
+    user = None
+    if session is not None and session.role is not None and session.user_id is not None:
+        user = await console.portal.still_signed_in(session.role, session.user_id, session.fingerprint or "")
+    fresh = session is None or (session.role is not None and user is None)
+    if fresh or session is None:
+        session = Session(new_csrf())
+    return Ctx(console, request, session, user, new_session=fresh)
+
+
+def sign_in_first(ctx: Ctx) -> Response:
+    target = "/console/login?" + urlencode({"next": ctx.request.url.path})
+    return ctx.finish(RedirectResponse(target, status_code=303))
+
+
 def page(console: Console, role: str | None) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     """A console endpoint: loads the session, checks the role on the server for every request, and the CSRF
     token of every POST. `role` None: open to anyone (the sign-in page)."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            session = console.sessions.load(request.cookies.get(COOKIE))
-            user = None
-            if session is not None and session.role is not None and session.user_id is not None:
-                user = await console.portal.still_signed_in(
-                    session.role, session.user_id, session.fingerprint or ""
-                )
-            fresh = session is None or (session.role is not None and user is None)
-            if fresh:
-                session = Session(new_csrf())
-            assert session is not None
-            ctx = Ctx(console, request, session, user, new_session=fresh)
+            ctx = await context(console, request)
+            session, user, fresh = ctx.session, ctx.user, ctx.new_session
             if role is not None and (user is None or user.role != role):
                 if user is None:
-                    target = "/console/login?" + urlencode({"next": request.url.path})
-                    return ctx.finish(RedirectResponse(target, status_code=303))
+                    return sign_in_first(ctx)
                 return ctx.render("refused.html", 403, reason=f"This page is for {role}s.")
             if request.method == "POST":
                 if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:

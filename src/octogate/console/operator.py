@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 from starlette.routing import Route
 
+from octogate.config import SIMULATOR_CONNECTOR
 from octogate.console import charts
 from octogate.console.base import PAGE_SIZE, Console, Ctx, page
 from octogate.console.customer import STATUSES, campaign_page
@@ -158,10 +159,24 @@ def routes(console: Console) -> list[Route]:
     @operator
     async def connectors(ctx: Ctx) -> Response:
         leases, now_ms = await console.portal.bind_leases()
+        problem, states = console.live.connectors() if console.live else ("not running in this process", [])
+        pauses = {p.connector: p for p in await act(ctx, lambda op: op.connector_pauses())}
         return ctx.render(
             "operator/connectors.html", configured=console.connectors, simulator=console.simulator, leases=leases,
-            now_ms=now_ms, paused=await console.portal.paused(), done=ctx.arg("done"),
+            now_ms=now_ms, paused=await console.portal.paused(), done=ctx.arg("done"), states=states,
+            problem=problem, pauses=pauses, error=ctx.arg("error"),
         )  # fmt: skip
+
+    @operator
+    async def pause_connector(ctx: Ctx) -> Response:
+        name = str(ctx.request.path_params["name"])[:64]
+        known = {c.name for c in console.connectors} | ({SIMULATOR_CONNECTOR} if console.simulator else set())
+        if name not in known:
+            return ctx.redirect("/console/op/connectors", error="No such connector in the configuration")
+        paused = ctx.field("paused", 5) == "1"
+        changed = await act(ctx, lambda op: op.set_connector_paused(name, paused))
+        said = f"{name} paused: nothing is sent through it" if paused else f"{name} resumed"
+        return ctx.redirect("/console/op/connectors", done=said if changed else f"{name} was already so")
 
     @operator
     async def switch(ctx: Ctx) -> Response:
@@ -246,6 +261,7 @@ def routes(console: Console) -> list[Route]:
         Route("/console/op/prices/load", load_prices, methods=["POST"]),
         Route("/console/op/connectors", connectors, methods=["GET"]),
         Route("/console/op/api", switch, methods=["POST"]),
+        Route("/console/op/connectors/{name}/pause", pause_connector, methods=["POST"]),
         Route("/console/op/queue", queue),
         Route("/console/op/pushes", pushes, methods=["GET"]),
         Route("/console/op/pushes/retry", retry, methods=["POST"]),

@@ -28,7 +28,8 @@ from octogate.incoming.texts import claim_sendable
 from octogate.smpp.client import SmppClient
 from octogate.smpp.constants import CommandStatus, describe_status
 from octogate.statuses import DeliveryStatus, MessageStatus
-from octogate.store import delivery
+from octogate.store import connector_pauses, delivery
+from octogate.store.db import Connection
 from octogate.store.delivery import AcceptedPart, ClaimedMessage, Outcome
 from octogate.store.queue import MESSAGES, Want
 from octogate.store.store import Store
@@ -77,6 +78,7 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
         )  # fmt: skip
         self.router = router
         self.clients = clients  # by reference: the runtime may add and remove connectors while running
+        self.paused: frozenset[str] = frozenset()  # connectors the operator paused (`connector_pauses`)
         self._fixed_senders = senders
         self.senders = self._senders_wanted()
         #: messages buffered per account at most; a round claims up to this much less what is buffered
@@ -117,7 +119,11 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
         return Want(default=self.per_account, rooms=rooms)
 
     def _claim_op(self) -> Callable[..., list[ClaimedMessage]]:
-        return claim_sendable
+        def claim(conn: Connection, *args: Any) -> list[ClaimedMessage]:
+            self.paused = connector_pauses.paused(conn)  # the operator's per-connector pause, read at claim time
+            return claim_sendable(conn, *args)
+
+        return claim
 
     def _record_op(self) -> Callable[..., list[int]]:
         return record_outcomes
@@ -197,7 +203,7 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
             )  # fmt: skip
         client = await self._connector(names)
         if client is None:
-            return self._retry(message, None, "no connector of the route is bound", ())
+            return self._retry(message, None, "no connector of the route is bound (or they are paused)", ())
         attempt = await submit(
             client, wire_message(message, route), message.id, message.done_parts, self.settings.validity_hours
         )
@@ -206,7 +212,7 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
     async def _connector(self, names: list[str]) -> SmppClient | None:
         """The first bound connector of these (the route's, or the one that parts already sent pin the rest of a
         message to: same segmentation), waiting a little for one to bind."""
-        candidates = [self.clients[n] for n in names if n in self.clients]
+        candidates = [self.clients[n] for n in names if n in self.clients and n not in self.paused]
         deadline = time.monotonic() + self.bind_wait
         while True:
             for client in candidates:

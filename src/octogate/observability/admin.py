@@ -103,6 +103,19 @@ class InlineView:
         return metrics.counter_total(counter)
 
 
+class LiveConnectors:
+    """The connectors' live state for the web console, from the same view /status reads. Made before the
+    delivery side starts (the console is built first): until then it says so."""
+
+    def __init__(self) -> None:
+        self.view: DeliveryView | None = None
+
+    def connectors(self) -> tuple[str | None, list[dict[str, Any]]]:
+        if self.view is None:
+            return "the delivery side is starting", []
+        return self.view.problem(), list(self.view.state().get("connectors", []))
+
+
 class Rates:
     """Accepted / submitted / receipts per minute over the last 15 minutes, from this host's counters (a
     sample a minute; no query on the message history)."""

@@ -10,6 +10,8 @@ from octogate.statuses import MessageStatus
 from octogate.store.db import Connection, IntegrityError
 from octogate.store.records import ACCOUNT_COLUMNS, Account, DuplicateRequest, account_record
 
+OWNED_CHUNK = 500  # carrier keys per IN (...) list: bounded statements
+
 # --- logins -------------------------------------------------------------------------------------------------
 
 
@@ -312,6 +314,23 @@ def incoming_page(
         f"{_where(where)} ORDER BY id DESC LIMIT ?",
         (*params, limit),
     )
+
+
+def owned_carrier_keys(conn: Connection, account_id: int, connector: str, keys: Sequence[str]) -> set[str]:
+    """Of these canonical carrier-id keys of one connector, those naming a part of the account's own messages:
+    one equality on part_keys' primary key per key (chunked IN lists), then the message's account by its id."""
+    found: set[str] = set()
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), OWNED_CHUNK):
+        chunk = unique[start : start + OWNED_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.fetchall(
+            "SELECT DISTINCT k.carrier_key FROM part_keys k JOIN messages m ON m.id = k.message_id "  # noqa: S608
+            f"WHERE k.connector = ? AND k.carrier_key IN ({marks}) AND k.same_base = 1 AND m.account_id = ?",
+            (connector, *chunk, account_id),
+        )
+        found.update(str(row[0]) for row in rows)
+    return found
 
 
 @dataclass(frozen=True, slots=True)

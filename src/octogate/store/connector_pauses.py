@@ -1,0 +1,39 @@
+"""Connectors the operator paused: the table every dispatcher reads with its claims (SQL only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from octogate.store.db import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorPause:
+    connector: str
+    paused_at: int
+    paused_by: str
+
+
+def paused(conn: Connection) -> frozenset[str]:
+    """The names of the paused connectors (a handful of rows: read whole, with every claim)."""
+    return frozenset(str(row[0]) for row in conn.fetchall("SELECT connector FROM connector_pauses"))
+
+
+def pauses(conn: Connection) -> list[ConnectorPause]:
+    return conn.records(
+        ConnectorPause, "SELECT connector, paused_at, paused_by FROM connector_pauses ORDER BY connector"
+    )
+
+
+def pause(conn: Connection, connector: str, now: int, actor: str) -> bool:
+    """False when it was paused already."""
+    cursor = conn.execute(
+        "INSERT INTO connector_pauses (connector, paused_at, paused_by) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (connector, now, actor),
+    )
+    return bool(cursor.rowcount)
+
+
+def resume(conn: Connection, connector: str) -> bool:
+    """False when it was not paused."""
+    return bool(conn.execute("DELETE FROM connector_pauses WHERE connector = ?", (connector,)).rowcount)
