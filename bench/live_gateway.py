@@ -142,6 +142,9 @@ window = {window}
 
 [dispatch]
 lease_seconds = {lease_seconds}
+
+[callbacks]
+allow_targets = ["127.0.0.0/8"]  # the push receiver is on loopback (private targets are forbidden by default)
 """,
         encoding="utf-8",
     )

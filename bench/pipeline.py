@@ -196,7 +196,8 @@ def write_config(folder: str, smpp_port: int, args: argparse.Namespace) -> str:
     path.write_text(
         "[server]\nsmtp = \"off\"\n\n"
         "[[connectors]]\nname = \"bench-smsc\"\nhost = \"127.0.0.1\"\n"
-        f"port = {smpp_port}\nsystem_id = \"octogate\"\npassword = \"secret\"\nwindow = {args.window}\n"
+        f"port = {smpp_port}\nsystem_id = \"octogate\"\npassword = \"secret\"\nwindow = {args.window}\n\n"
+        "[callbacks]\nallow_targets = [\"127.0.0.0/8\"]\n"  # the receiver is on loopback (forbidden by default)
     )  # fmt: skip
     return str(path)
 
@@ -299,7 +300,8 @@ async def bench(args: argparse.Namespace, folder: str, database_url: str) -> Non
     receiver = Receiver()
     receiver.receipts = TimedSet()
     await receiver.start()
-    env = {**os.environ, "OCTOGATE_DATABASE_URL": database_url, "OCTOGATE_STORE_STATS": f"{folder}/store-waits"}
+    env = {**os.environ, "OCTOGATE_DATABASE_URL": database_url, "OCTOGATE_STORE_STATS": f"{folder}/store-waits",
+           "OCTOGATE_ADMIN": "off"}  # several benches may run on one machine
     env.pop("OCTOGATE_CONFIG", None)
     smsc_port = free_port()
     simulator = start_process(
