@@ -55,6 +55,7 @@ class DeliveryFailed(Exception):
 
 async def run_background(store: Store, settings: Settings) -> tuple[Delivery, PushWorker | None]:
     WATCH.install()
+    store.keep_tidy()  # the process that churns the queue tables keeps them vacuumed (PostgreSQL)
     delivery = await Delivery.start(store, settings)
     pushes = MeteredPushWorker(store, settings.callbacks) if settings.callbacks.enabled else None
     if pushes is not None:

@@ -399,7 +399,7 @@ class FailingPushes:
 
 def failing_pushes(conn: Connection, limit: int) -> list[FailingPushes]:
     """Per account and kind: pushes given up (failed) or failing and retried (pending after an attempt). Two
-    ranges of callbacks_due (by status), never the delivered pushes, which are nearly all of them."""
+    ranges of callbacks_claim (by status), never the delivered pushes, which are nearly all of them."""
     return conn.records(
         FailingPushes,
         "SELECT a.login, c.kind, CASE c.kind WHEN 'receipt' THEN a.receipt_url WHEN 'stop' THEN a.stop_url "

@@ -46,6 +46,7 @@ from octogate.store.db import (
     can_hurry,
     can_pipeline,
 )
+from octogate.store.housekeeping import Housekeeper
 from octogate.store.records import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class Store:
         if self.url.dialect == "postgresql":
             self._urgent_writer = _GroupCommitWriter(self.url, self._writer.waits, name="octogate-writer-urgent")
             self._urgent_writer.start()
+        self._housekeeper: Housekeeper | None = None
         self._pipelined_reads: _GroupReader | None = None
         if self.url.dialect == "postgresql":
             self._pipelined_reads = _GroupReader(self.url)
@@ -161,7 +163,16 @@ class Store:
         """Per operation: how many were written, and how long they waited from `write` to durable (ms)."""
         return self._writer.waits.summary()
 
+    def keep_tidy(self) -> None:
+        """On PostgreSQL, vacuum the queue tables as their churn needs (`housekeeping`); once per process that
+        runs the workers. SQLite reuses a deleted row's space by itself."""
+        if self.url.dialect == "postgresql" and self._housekeeper is None:
+            self._housekeeper = Housekeeper(self.url)
+            self._housekeeper.start()
+
     def close(self) -> None:
+        if self._housekeeper is not None:
+            self._housekeeper.stop()
         self._writer.stop()
         if self._urgent_writer is not None:
             self._urgent_writer.stop()
