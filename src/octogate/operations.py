@@ -53,7 +53,7 @@ from octogate.store.tickets import campaign_id_for, rest_ticket_for, ticket_for
 # What an edge needs to show the results, re-exported so that no edge imports the store's modules.
 __all__ = [
     "PUSH_KINDS", "PUSH_URL_KINDS", "REST_PUSH_KINDS", "Account", "AuditEntry", "CampaignView", "InboxRow",
-    "NewAccount", "Operator", "PriceChange", "Refused", "StopEntry", "ticket_for",
+    "NewAccount", "Operator", "PriceChange", "Refused", "StopEntry", "rest_ticket_for", "ticket_for",
 ]  # fmt: skip
 
 T = TypeVar("T")

@@ -108,6 +108,24 @@ async def test_campaigns_are_paged(store: Store, web: httpx.AsyncClient, api: ht
     assert "No campaign here" in by_type.text
 
 
+async def test_a_rest_campaign_shows_the_ticket_its_sender_got(
+    store: Store, web: httpx.AsyncClient, api: httpx.AsyncClient
+) -> None:
+    customer = await signed_in(store, web)
+    answer = await api.post(
+        "/v1/public/sms-campaign/send",
+        headers={"api-login": customer.login, "api-key": customer.api_key},
+        json={"recipients": [{"phone_number": "+33612345678"}], "text": "Your code is 1234",
+              "type": "sms_premium", "purpose": "alert", "sender": "MyShop"},
+    )  # fmt: skip
+    rest_ticket = answer.json()["sms_ticket"]
+    api_ticket = ticket_for(await send(api, customer, sms_recipients="+33612345678"))
+    listed = await web.get("/console/campaigns")
+    assert f"/console/campaigns/{rest_ticket}" in listed.text and f"/console/campaigns/{api_ticket}" in listed.text
+    page = await web.get(f"/console/campaigns/{rest_ticket}")
+    assert page.status_code == 200 and f"<code>{rest_ticket}</code>" in page.text
+
+
 async def test_recipients_filtered_by_status(
     store: Store, web: httpx.AsyncClient, api: httpx.AsyncClient
 ) -> None:

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from octogate.console.security import COOKIE, CSRF_FIELD, Session, Sessions, Throttle, csrf_matches, new_csrf
-from octogate.operations import Operator, ticket_for
+from octogate.octopush.rest.send import SOURCE as REST_SOURCE
+from octogate.operations import Operator, rest_ticket_for, ticket_for
 from octogate.paris import PARIS
 from octogate.portal import Portal, SignedIn
 from octogate.service import Gateway
@@ -59,7 +60,7 @@ class Console:
             lstrip_blocks=True,
         )
         self.env.filters.update(
-            money=money, date=date_paris, ticket=ticket_for, json_data=json_data, short=short
+            money=money, date=date_paris, ticket=campaign_ticket, json_data=json_data, short=short
         )
         # The sandbox exists only while messages go to the built-in simulator.
         self.env.globals.update(query=query, sandbox_nav=self.simulator is not None)
@@ -172,6 +173,14 @@ def page(console: Console, role: str | None) -> Callable[[Handler], Callable[[Re
 
 
 # --- filters -------------------------------------------------------------------------------------------------------
+
+
+def campaign_ticket(campaign: Any) -> str:
+    """A campaign row's ticket in the shape of the API it came through (`sms_…` for REST, `api…` otherwise), as
+    its sender knows it; a bare campaign id gets the 1.6.1 shape (both shapes open the same page)."""
+    if isinstance(campaign, int):
+        return ticket_for(campaign)
+    return rest_ticket_for(campaign.id) if campaign.source == REST_SOURCE else ticket_for(campaign.id)
 
 
 def money(micro: int | None) -> str:
