@@ -48,6 +48,8 @@ __all__ = [
 
 T = TypeVar("T")
 PUSH_KINDS = tuple(PushKind)
+#: Every push URL an account has: the 1.6.1 kinds, then the REST API's JSON pushes (`rest_receipt`…).
+PUSH_URL_KINDS: tuple[str, ...] = (*PUSH_KINDS, *(f"rest_{kind}" for kind in PushKind))
 MAX_CARRIER_IDS = 20_000  # what one sandbox page can show (50 phones x 50 messages x a few parts), bounded
 
 
@@ -236,10 +238,15 @@ class Portal:
 
         return await self.store.read(read)
 
+    async def push_urls(self, account_id: int) -> dict[str, str | None]:
+        """Every push URL of the account by kind (`PUSH_URL_KINDS`), None where it has none."""
+        account = await self.account(account_id)
+        return await self.store.read(outbox.account_urls, account.login)
+
     async def set_push_urls(self, account_id: int, changes: Mapping[str, str | None]) -> None:
         checked: dict[str, str | None] = {}
         for kind, url in changes.items():
-            if kind not in PUSH_KINDS:
+            if kind not in PUSH_URL_KINDS:
                 raise PortalRefusal(f"no push kind {kind[:20]!r}")
             try:
                 checked[kind] = None if url is None else check_url(url)

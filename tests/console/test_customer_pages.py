@@ -180,6 +180,21 @@ async def test_push_urls_and_the_recent_pushes(store: Store, web: httpx.AsyncCli
     assert "No attempt yet" in attempts.text
 
 
+async def test_the_rest_apis_push_urls_are_set_beside_the_161_ones(store: Store, web: httpx.AsyncClient) -> None:
+    customer = await signed_in(store, web)
+    saved = await post_form(
+        web, "/console/pushes", "/console/pushes/urls",
+        receipt="https://example.com/receipts", rest_receipt="https://example.com/rest/receipts",
+        rest_reply="https://example.com/rest/replies",
+    )  # fmt: skip
+    page = await web.get(saved.headers["location"])
+    assert 'name="rest_receipt" value="https://example.com/rest/receipts"' in page.text
+    urls = Operator(store).push_urls(customer.login)
+    assert urls["receipt"] == "https://example.com/receipts"
+    assert urls["rest_receipt"] == "https://example.com/rest/receipts"
+    assert urls["rest_reply"] == "https://example.com/rest/replies" and urls["rest_stop"] is None
+
+
 async def test_key_rotation_shows_the_new_key_once(
     store: Store, web: httpx.AsyncClient, api: httpx.AsyncClient
 ) -> None:

@@ -15,7 +15,7 @@ from octogate.console.base import PAGE_SIZE, Console, Ctx, page
 from octogate.console.forms import SMS_TYPES, FormError, SendForm, in_words, read_csv, text_facts, to_params
 from octogate.octopush.answers import SmsAnswer
 from octogate.octopush.errors import ApiError
-from octogate.portal import PUSH_KINDS, PortalRefusal
+from octogate.portal import PUSH_URL_KINDS, PortalRefusal
 from octogate.statuses import IncomingKind, MessageStatus, PushStatus
 
 CHART_HOURS = 48
@@ -106,7 +106,6 @@ def routes(console: Console) -> list[Route]:
 
     @customer
     async def pushes(ctx: Ctx) -> Response:
-        account = await console.portal.account(ctx.account_id)
         status = ctx.arg("status")
         if status not in tuple(PushStatus):
             status = None
@@ -115,7 +114,7 @@ def routes(console: Console) -> list[Route]:
         shown = ctx.int_arg("attempts")
         if shown is not None:
             attempts = (shown, await console.portal.push_attempts(ctx.account_id, shown))
-        urls = dict(zip(PUSH_KINDS, (account.receipt_url, account.stop_url, account.reply_url), strict=True))
+        urls = await console.portal.push_urls(ctx.account_id)
         return ctx.render(
             "customer/pushes.html", page=found, urls=urls, status=status, statuses=tuple(PushStatus),
             attempts=attempts, done=ctx.arg("done"), error=ctx.arg("error"),
@@ -123,7 +122,7 @@ def routes(console: Console) -> list[Route]:
 
     @customer
     async def set_urls(ctx: Ctx) -> Response:
-        changes = {kind: (ctx.field(kind, 2000).strip() or None) for kind in PUSH_KINDS}
+        changes = {kind: (ctx.field(kind, 2000).strip() or None) for kind in PUSH_URL_KINDS}
         try:
             await console.portal.set_push_urls(ctx.account_id, changes)
         except PortalRefusal as refusal:
