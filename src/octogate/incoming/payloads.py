@@ -4,6 +4,7 @@ Europe/Paris; and the receipt's `done date`, read into epoch seconds."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 
 from octogate.paris import paris_date
 
@@ -33,8 +34,15 @@ def done_at(done: int | None, received_at: int) -> int:
     return done
 
 
+@lru_cache(maxsize=256)
+def _receipt_date(when: int) -> str:
+    """A receipt push's date: the receipts of a batch mostly share their second (a zone conversion and a
+    strftime each, ~5 µs, otherwise)."""
+    return paris_date(when)
+
+
 def receipt_fields(ticket: str, number: str, status: str, when: int) -> dict[str, str]:
-    return {"message_id": ticket, "number": number, "status": status, "delivery_date": paris_date(when)}
+    return {"message_id": ticket, "number": number, "status": status, "delivery_date": _receipt_date(when)}
 
 
 def stop_fields(number: str, text: str, when: int) -> dict[str, str]:

@@ -6,6 +6,7 @@ placeholders for psycopg and hides the two drivers' few differences (transaction
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -113,6 +114,22 @@ def create_private(path: str) -> None:
     if folder:
         os.makedirs(folder, mode=0o700, exist_ok=True)
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # made by another process meanwhile: kept as is
+
+
+_FIELD_ORDER: dict[tuple[Any, tuple[str, ...]], bool] = {}
+
+
+def _in_field_order(record: Callable[..., Any], names: tuple[str, ...]) -> bool:
+    """Whether `names` are the first positional fields of `record` (a dataclass or named tuple), in order:
+    then passing a row's values by position puts each in the field its name says (checked once per shape)."""
+    key = (record, names)
+    known = _FIELD_ORDER.get(key)
+    if known is None:
+        fields: tuple[str, ...] | None = getattr(record, "_fields", None)
+        if fields is None and dataclasses.is_dataclass(record):
+            fields = tuple(f.name for f in dataclasses.fields(record) if f.init and not f.kw_only)
+        known = _FIELD_ORDER[key] = fields is not None and fields[: len(names)] == names
+    return known
 
 
 class Connection:
@@ -259,7 +276,9 @@ class Connection:
         """Rows as named records: each row's columns passed by name (the SELECT's column names or aliases), so
         a reordered SELECT can never put a value in the wrong field."""
         cursor = self.execute(sql, params)
-        names = [column[0] for column in cursor.description]
+        names = tuple(column[0] for column in cursor.description)
+        if _in_field_order(record, names):  # the same call, positionally: ~1 µs a row less
+            return [record(*row) for row in cursor.fetchall()]
         return [record(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
     def record(self, record: Callable[..., R], sql: str, params: Sequence[Any] = ()) -> R | None:
