@@ -86,6 +86,10 @@ class Slots:
 class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
     label = "callbacks"
     release_unfinished = True  # a push cut short is given back: POSTed again at worst, never lost
+    #: outcomes go in the next claim's transaction; the recorder waits a little longer than a claim's coalescing
+    #: so that it takes only what no claim did (no room to claim, or stopping)
+    record_with_claim = True
+    record_coalesce = 0.025
 
     def __init__(
         self,
