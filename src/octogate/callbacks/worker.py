@@ -86,10 +86,11 @@ class Slots:
 class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
     label = "callbacks"
     release_unfinished = True  # a push cut short is given back: POSTed again at worst, never lost
-    #: outcomes go in the next claim's transaction; the recorder waits a little longer than a claim's coalescing
-    #: so that it takes only what no claim did (no room to claim, or stopping)
+    #: outcomes go in the next claim's transaction; the recorder waits ten times a claim's coalescing, so that it
+    #: takes only what no claim did (no room to claim, or stopping): a delivered push is durable 0.1 s later at
+    #: worst (a crash meanwhile POSTs it again), and one commit of two saved (~1 ms of writer CPU each, SQLite)
     record_with_claim = True
-    record_coalesce = 0.025
+    record_coalesce = 0.1
 
     def __init__(
         self,
