@@ -83,3 +83,53 @@ async def test_a_restarted_host_takes_over_its_dead_runs_claims_at_once(store: S
         }  # fmt: skip
     finally:
         await worker.stop()
+
+
+async def test_results_waiting_when_a_claim_is_written_are_recorded_in_that_claims_transaction(
+    store: Store, work: SimpleNamespace
+) -> None:
+    class ClaimRecording(work.EchoWorker):  # type: ignore[name-defined,misc]
+        record_with_claim = True
+        record_coalesce = 60.0  # the recorder alone would take a minute: only the claim can record them now
+
+    account = work.push_account(store)
+    first = work.owe(store, account, 3, now=int(work.NOW))
+    worker = ClaimRecording(store, clock=lambda: work.NOW)
+    await worker.start()
+    try:
+        await worker.until(lambda: set(first) <= set(worker.claimed_at))
+        [later] = work.owe(store, account, 1, now=int(work.NOW))
+        worker.wake()
+        await worker.until(lambda: later in worker.claimed_at and worker.recorded >= 3)
+        assert {work.push_row(store, p)["status"] for p in first} == {PushStatus.DELIVERED}
+        assert not set(first) & worker.held
+    finally:
+        await worker.stop(grace=0.2)
+    assert work.push_row(store, later)["claimed_by"] is None  # reported after the last claim: given back
+
+
+async def test_a_claim_whose_results_cannot_be_recorded_leaves_them_to_the_recorder(
+    store: Store, work: SimpleNamespace
+) -> None:
+    class ClaimRecording(work.EchoWorker):  # type: ignore[name-defined,misc]
+        record_with_claim = True
+        record_coalesce = 0.05
+
+    account = work.push_account(store)
+    owed = work.owe(store, account, 3, now=int(work.NOW))
+    bad = owed[1]
+    worker = ClaimRecording(store, poisoned={bad}, clock=lambda: work.NOW)
+    await worker.start()
+    try:
+        await worker.until(lambda: set(owed) <= set(worker.claimed_at))
+        [later] = work.owe(store, account, 1, now=int(work.NOW))
+        worker.wake()  # the claim that takes the poisoned batch along fails; the recorder takes it item by item
+        await worker.until(lambda: worker.recorded >= 3)
+        assert {p: work.push_row(store, p)["status"] for p in owed if p != bad} == dict.fromkeys(
+            set(owed) - {bad}, PushStatus.DELIVERED
+        )
+        assert work.push_row(store, bad)["last_error"].startswith("internal error while recording: ValueError")
+        worker.wake()  # the claim loop is alive: the later push is claimed and delivered
+        await worker.until(lambda: work.push_row(store, later)["status"] == PushStatus.DELIVERED)
+    finally:
+        await worker.stop()

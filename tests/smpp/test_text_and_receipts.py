@@ -83,3 +83,18 @@ def test_receipt_round_trip_and_tolerance() -> None:
     odd = parse_receipt_text("ID:77 STAT:delivrd Text:hi there")
     assert odd is not None and (odd.message_id, odd.stat, odd.text) == ("77", "DELIVRD", "hi there")
     assert parse_receipt_text("hello, not a receipt") is None
+
+
+def test_receipts_close_to_the_canonical_form_read_as_the_tolerant_reading_has_them() -> None:
+    head = "id:0a1b sub:001 dlvrd:001 submit date:2401020304 done date:2401020305 "
+    # An empty stat: the tolerant reading takes what follows as its value, as it always has.
+    empty = parse_receipt_text(head + "stat: err:000 text:hi")
+    assert empty is not None and (empty.stat, empty.err) == ("ERR:000", "")
+    # Spaces after "text:" are not part of the text; a field named inside the text ends it.
+    spaced = parse_receipt_text(head + "stat:DELIVRD err:000 text:  hi")
+    assert spaced is not None and spaced.text == "hi"
+    inner = parse_receipt_text(head + "stat:DELIVRD err:000 text:see id:99 ok")
+    assert inner is not None and (inner.message_id, inner.text) == ("0a1b", "see")
+    # The usual form: every field, the stat upper-cased.
+    plain = parse_receipt_text(head + "stat:delivrd err:000 text:Hello, world")
+    assert plain is not None and (plain.stat, plain.err, plain.text) == ("DELIVRD", "000", "Hello, world")

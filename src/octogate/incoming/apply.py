@@ -156,7 +156,7 @@ def complete_messages(
             (head.account_id, payloads.receipt_fields(ticket_for(head.campaign_id), head.recipient,
                                                       final.receipt_status, final.delivered_at))
             for _, (head, final) in sorted(finals.items())
-        ], max(received.values(), default=0))  # fmt: skip
+        ], max(received.values(), default=0), [head.rest for _, (head, _) in sorted(finals.items())])  # fmt: skip
     if done() != set(finals):  # never: the locks above; rolled back rather than a push owed wrongly
         raise RuntimeError("a message locked for its receipt changed meanwhile")
     return len(finals)

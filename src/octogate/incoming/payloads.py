@@ -4,6 +4,7 @@ Europe/Paris; and the receipt's `done date`, read into epoch seconds."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 
 from octogate.paris import paris_date
 
@@ -15,13 +16,15 @@ MAX_CLOCK_SKEW = 86_400
 def parse_done_date(value: str, *, zone: tzinfo = UTC) -> int | None:
     """`YYMMDDhhmm` or `YYMMDDhhmmss` (Appendix B) in `zone` → epoch seconds; None when absent or malformed."""
     digits = value.strip()
-    if not digits.isdigit() or len(digits) not in (10, 12):
+    if not (digits.isascii() and digits.isdigit()) or len(digits) not in (10, 12):
         return None
-    try:
-        when = datetime.strptime(digits, "%y%m%d%H%M%S" if len(digits) == 12 else "%y%m%d%H%M")
+    try:  # the fields by hand: strptime cost ~9 µs per receipt, this ~2 µs
+        year = int(digits[0:2])  # as strptime's %y: 69-99 are 1969-1999, 00-68 are 2000-2068
+        when = datetime(year + (1900 if year >= 69 else 2000), int(digits[2:4]), int(digits[4:6]), int(digits[6:8]),
+                        int(digits[8:10]), int(digits[10:12] or 0), tzinfo=zone)  # fmt: skip
     except ValueError:
         return None
-    return int(when.replace(tzinfo=zone).timestamp())
+    return int(when.timestamp())
 
 
 def done_at(done: int | None, received_at: int) -> int:
@@ -31,8 +34,15 @@ def done_at(done: int | None, received_at: int) -> int:
     return done
 
 
+@lru_cache(maxsize=256)
+def _receipt_date(when: int) -> str:
+    """A receipt push's date: the receipts of a batch mostly share their second (a zone conversion and a
+    strftime each, ~5 µs, otherwise)."""
+    return paris_date(when)
+
+
 def receipt_fields(ticket: str, number: str, status: str, when: int) -> dict[str, str]:
-    return {"message_id": ticket, "number": number, "status": status, "delivery_date": paris_date(when)}
+    return {"message_id": ticket, "number": number, "status": status, "delivery_date": _receipt_date(when)}
 
 
 def stop_fields(number: str, text: str, when: int) -> dict[str, str]:

@@ -16,6 +16,14 @@ _FIELD_RE = re.compile(
     r"(.*?)(?=\s+(?:id|sub|dlvrd|submit date|done date|stat|err|text)\s*:|$)",
     re.DOTALL,
 )
+#: The appendix's canonical form, which most SMSCs (and the simulator) write, read in one match: the tolerant
+#: scan above cost ~24 µs per receipt. Taken only where it reads exactly what the scan would: values non-empty
+#: and without whitespace, a text that starts with none and holds no ':' or line break (the scan could see a
+#: field or an end there).
+_CANONICAL_RE = re.compile(
+    r"id:(\S+) sub:(\S+) dlvrd:(\S+) submit date:(\S+) done date:(\S+) stat:(\S+) err:(\S+) "
+    r"text:((?:[^:\s][^:\n]*)?)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,10 @@ class DeliveryReceipt:
 
 def parse_receipt_text(text: str) -> DeliveryReceipt | None:
     """Parse ``id:... stat:DELIVRD ...``; None when there is no ``id:`` field at all."""
+    canonical = _CANONICAL_RE.fullmatch(text)
+    if canonical is not None:
+        message_id, sub, dlvrd, submit_date, done_date, stat, err, body = canonical.groups()
+        return DeliveryReceipt(message_id, sub, dlvrd, submit_date, done_date, stat.upper(), err, body)
     fields: dict[str, str] = {}
     for m in _FIELD_RE.finditer(text):
         key = m.group(1).lower().replace(" ", "_")

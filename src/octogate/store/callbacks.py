@@ -94,21 +94,30 @@ PUSH_ROW = (("account_id", "bigint"), ("campaign_id", "bigint"), ("payload", "te
 
 
 def enqueue_pushes(
-    conn: Connection, kind: PushKind, owed: Sequence[tuple[int, Mapping[str, str]]], now: int
-) -> None:
+    conn: Connection, kind: PushKind, owed: Sequence[tuple[int, Mapping[str, str]]], now: int,
+    rest_campaigns: Sequence[bool] | None = None,
+) -> None:  # fmt: skip
     """`enqueue_push` for many receipts or replies (account id, 1.6.1 fields) in one statement (and one wake-up),
     each owed only if its account has a URL for it: REST campaigns' in JSON to the REST URL, the others' in form
-    fields. Reads nothing back: it may be sent in a `Connection.batch` with the state change that owes them."""
+    fields. Reads nothing back: it may be sent in a `Connection.batch` with the state change that owes them.
+
+    `rest_campaigns` (one per push, when the caller read them: whether its campaign came through the REST API)
+    spares building the payload of the form not owed; without it both are built and the statement picks."""
     assert kind != "stop", "a STOP goes to every STOP URL of the account: enqueue_push"
     if not owed:
         return
     column = URL_COLUMN[kind]
     rows = []
-    for account_id, fields in owed:
+    for index, (account_id, fields) in enumerate(owed):
         campaign_id = campaign_id_for(fields["message_id"])
-        ticket = rest_ticket_for(campaign_id) if campaign_id is not None else ""
-        document = rest.receipt(fields, ticket) if kind == "receipt" else rest.reply(fields, ticket, None)
-        rows.append((account_id, campaign_id, urlencode(dict(fields)), rest.encode(document)))
+        is_rest = None if rest_campaigns is None else rest_campaigns[index]
+        form = urlencode(dict(fields)) if not is_rest else ""
+        document = ""
+        if is_rest is None or is_rest:
+            ticket = rest_ticket_for(campaign_id) if campaign_id is not None else ""
+            made = rest.receipt(fields, ticket) if kind == "receipt" else rest.reply(fields, ticket, None)
+            document = rest.encode(made)
+        rows.append((account_id, campaign_id, form, document))
     from_rest = "c.source = ?"  # NULL (no campaign) is not REST
     insert = (
         "INSERT INTO callbacks (account_id, kind, payload, next_attempt_at, created_at) "  # noqa: S608 - fixed column

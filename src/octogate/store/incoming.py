@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from octogate.octopush.rest.send import SOURCE as REST_SOURCE
 from octogate.statuses import MessageStatus
 from octogate.store.db import Connection
 
@@ -100,13 +101,16 @@ def parts_by_keys(conn: Connection, connector: str, keys: Sequence[str]) -> Call
 def lock_heads(conn: Connection, message_ids: Sequence[int]) -> Callable[[], list[MessageHead]]:
     """What deciding these messages' final states needs, read under their row locks on PostgreSQL (taken in id
     order: two processes locking overlapping sets never deadlock). See `lock_message`."""
-    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+    lock = " FOR UPDATE OF messages" if conn.dialect == "postgresql" else ""
     rows = conn.later(
-        "SELECT id, status, parts, campaign_id, account_id, recipient FROM messages "  # noqa: S608
-        f"WHERE {conn.in_list('id')} ORDER BY id{lock}",
+        "SELECT id, status, parts, campaign_id, account_id, recipient, "  # noqa: S608
+        "(SELECT c.source FROM campaigns c WHERE c.id = messages.campaign_id) "
+        f"FROM messages WHERE {conn.in_list('id')} ORDER BY id{lock}",
         (conn.list_param(message_ids),),
     )
-    return lambda: [MessageHead(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[5]) for r in rows()]
+    return lambda: [
+        MessageHead(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[5], r[6] == REST_SOURCE) for r in rows()
+    ]
 
 
 PART_UPDATE = (("message_id", "bigint"), ("seq", "int"), ("stat", "text"), ("done_at", "bigint"),
@@ -209,6 +213,8 @@ class MessageHead:
     campaign_id: int
     account_id: int
     recipient: str
+    #: its campaign came through the REST API: its pushes are the REST API's JSON (read by `lock_heads` only)
+    rest: bool = False
 
 
 @dataclass(frozen=True, slots=True)

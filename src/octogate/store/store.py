@@ -38,6 +38,7 @@ import psycopg
 
 from octogate.store import schema
 from octogate.store.db import (
+    LOCK_PAUSE,
     Connection,
     DatabaseError,
     DatabaseURL,
@@ -68,14 +69,16 @@ STATS_ENV = "OCTOGATE_STORE_STATS"
 
 
 class Store:
-    def __init__(self, url: str | DatabaseURL, *, read_threads: int = 4) -> None:
+    def __init__(self, url: str | DatabaseURL, *, read_threads: int = 4, lock_pause: float = LOCK_PAUSE) -> None:
+        """`lock_pause`: on SQLite, the longest pause of the writer between two tries for the write lock the
+        other process holds (`Connection._begin_immediate`)."""
         self.url = url if isinstance(url, DatabaseURL) else DatabaseURL.parse(url)
         self.connect().__exit__()  # fail here, at start, if the database cannot be reached
         self._local = threading.local()
         self._read_connections: list[Connection] = []
         self._lock = threading.Lock()
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="octogate-read")
-        self._writer = _GroupCommitWriter(self.url)
+        self._writer = _GroupCommitWriter(self.url, lock_pause=lock_pause)
         self._writer.start()
         # On PostgreSQL the operations marked db.durable_soon (SMSC acceptances) have a writer of their own: behind
         # the main writer's batch in progress they waited 50-250 ms under load (measured), and what is not durable
@@ -245,9 +248,13 @@ class _ClosingConnection:
 
 
 class _GroupCommitWriter(threading.Thread):
-    def __init__(self, url: DatabaseURL, waits: WriteWaits | None = None, name: str = "octogate-writer") -> None:
+    def __init__(
+        self, url: DatabaseURL, waits: WriteWaits | None = None, name: str = "octogate-writer",
+        lock_pause: float = LOCK_PAUSE,
+    ) -> None:  # fmt: skip
         super().__init__(name=name, daemon=True)
         self.url = url
+        self.lock_pause = lock_pause
         self.queue: queue.SimpleQueue[Operation | None] = queue.SimpleQueue()
         self.conn: Connection | None = None
         self.waits = waits or WriteWaits()
@@ -291,7 +298,7 @@ class _GroupCommitWriter(threading.Thread):
         outcomes: list[tuple[bool, Any]] | None = None
         try:
             if self.conn is None:
-                self.conn = Connection(self.url)
+                self.conn = Connection(self.url, lock_pause=self.lock_pause)
             conn = self.conn
             limit = len(batch)
             if conn.dialect == "postgresql":
