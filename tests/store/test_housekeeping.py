@@ -23,8 +23,10 @@ def test_a_table_is_due_when_its_dead_versions_or_changes_are_many_and_a_tenth_o
         TableChurn("accounts", live=1, dead=2_000, changed=0),
         TableChurn("part_keys", live=30_000, dead=0, changed=5_000),  # never analysed: its plans guess
         TableChurn("push_slots", live=16, dead=9_000, changed=9_000),
+        TableChurn("campaigns", live=600, dead=0, changed=600, analysed=False),  # its first statistics, early
+        TableChurn("ledger", live=600, dead=0, changed=600),  # had some: not yet
     ]
-    assert due_tables(churn) == ["push_slots", "accounts", "part_keys"]
+    assert due_tables(churn) == ["push_slots", "accounts", "part_keys", "campaigns"]
 
 
 def test_only_the_gateway_queue_tables_are_ever_vacuumed() -> None:
@@ -41,6 +43,15 @@ def pg_store(postgres_url: str) -> Iterator[Store]:
 
 def churn_of(conn: Connection, table: str) -> TableChurn:
     return next(row for row in housekeeping.read_churn(conn) if row.table == table)
+
+
+def vacuumed(conn: Connection, table: str) -> bool:
+    row = conn.fetchone(
+        "SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL AND n_mod_since_analyze = 0 "
+        "FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = ?",
+        (table,),
+    )
+    return bool(row and row[0])
 
 
 def make_dead_versions(conn: Connection, count: int) -> None:
@@ -70,12 +81,9 @@ def test_a_round_vacuums_a_churned_table_and_only_the_due_ones(pg_store: Store) 
             done = housekeeping.tidy_round(watcher)
             assert "early_receipts" in done
             assert "ledger" not in done  # untouched since its last statistics: left alone
-            watcher.execute("SELECT pg_stat_clear_snapshot()")
-            row = watcher.fetchone(
-                "SELECT n_dead_tup, last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables "
-                "WHERE schemaname = current_schema() AND relname = 'early_receipts'"
-            )
-            assert row is not None and row[0] == 0 and row[1] and row[2]
+            # vacuumed and analysed (whether the dead versions could all go depends on the oldest snapshot of
+            # every session of the database, so that count is not asserted)
+            assert vacuumed(watcher, "early_receipts")
         finally:
             watcher.close()
 
@@ -97,4 +105,4 @@ def test_the_delivery_side_keeps_its_tables_tidy_by_itself(pg_store: Store, monk
     with pg_store.connect() as conn:
         make_dead_versions(conn, 3_000)
         pg_store.keep_tidy()
-        wait_for(lambda: churn_of(conn, "early_receipts").dead == 0)
+        wait_for(lambda: vacuumed(conn, "early_receipts"))

@@ -34,8 +34,11 @@ CHURNING_TABLES = (
 MIN_DEAD = 2_000
 DEAD_SHARE = 0.1
 MIN_CHANGED = 5_000
+#: A table that never had statistics is analysed sooner: the statements are prepared, and the plans chosen
+#: while it looked empty (sequential scans) are kept until its first statistics replace them.
+MIN_CHANGED_FIRST = 500
 #: Seconds between two looks at the statistics (a look is one cheap query; a round vacuums only what is due).
-ROUND_EVERY = 10.0
+ROUND_EVERY = 5.0
 #: The advisory lock key of a housekeeping round (one host at a time; any constant, one per database).
 ROUND_LOCK = 7423018
 
@@ -45,6 +48,7 @@ class TableChurn(NamedTuple):
     live: int
     dead: int
     changed: int  # rows inserted, updated or deleted since the table's statistics were last gathered
+    analysed: bool = True  # it has statistics (from this or from autovacuum)
 
 
 def due_tables(churn: Iterable[TableChurn]) -> list[str]:
@@ -52,7 +56,8 @@ def due_tables(churn: Iterable[TableChurn]) -> list[str]:
     due = [
         row
         for row in churn
-        if row.dead >= max(MIN_DEAD, DEAD_SHARE * row.live) or row.changed >= max(MIN_CHANGED, DEAD_SHARE * row.live)
+        if row.dead >= max(MIN_DEAD, DEAD_SHARE * row.live)
+        or row.changed >= max(MIN_CHANGED if row.analysed else MIN_CHANGED_FIRST, DEAD_SHARE * row.live)
     ]
     return [row.table for row in sorted(due, key=lambda row: -row.dead)]
 
@@ -60,7 +65,8 @@ def due_tables(churn: Iterable[TableChurn]) -> list[str]:
 def read_churn(conn: Connection) -> list[TableChurn]:
     return conn.records(
         TableChurn,
-        "SELECT relname AS table, n_live_tup AS live, n_dead_tup AS dead, n_mod_since_analyze AS changed "
+        "SELECT relname AS table, n_live_tup AS live, n_dead_tup AS dead, n_mod_since_analyze AS changed, "
+        "COALESCE(last_analyze, last_autoanalyze) IS NOT NULL AS analysed "
         "FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = ANY(?)",
         [list(CHURNING_TABLES)],
     )
