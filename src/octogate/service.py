@@ -34,6 +34,7 @@ from octogate.store.records import (
     AcceptedCampaign,
     Account,
     DuplicateRequest,
+    GatewayState,
     InsufficientCredit,
     NewCampaign,
     NewMessage,
@@ -45,6 +46,7 @@ from octogate.throttle import CredentialGuard
 
 SIMULATION_TICKET = "XXXSIMULATIONXXX"
 T = TypeVar("T")
+Lookup = tuple[GatewayState, Account | None, bool]  # the operator's switches, the account, has a STOP list
 RECIPIENTS_PER_SLICE = 1000  # recipients validated between two yields to the event loop
 _ABSENT_ACCOUNT_HASH = hash_api_key("no such account")
 
@@ -70,6 +72,7 @@ class Gateway:
         self.clock = clock
         self.prices: PriceTable = default_price_table()
         self._prices_version = -1
+        self._lookups = SharedLookups(store)
         #: Called after each accepted campaign (the dispatcher wakes up instead of waiting for its next poll).
         self.on_accepted: list[Callable[[], None]] = []
 
@@ -124,7 +127,7 @@ class Gateway:
     async def _lookup(self, login: str) -> tuple[Account | None, bool]:
         """The account and the gateway's state (116 while paused); the price table reloaded when it changed."""
         try:
-            state, account, has_stops = await self.store.read(queries.gateway_and_account, normalise_login(login))
+            state, account, has_stops = await self._lookups.read(normalise_login(login))
             if state.prices_version != self._prices_version:
                 await self._reload_prices(state.prices_version)
         except StoreUnavailable:
@@ -335,6 +338,51 @@ class Gateway:
         if account is None:
             raise ApiError(Code.BAD_CREDENTIALS)
         return _usable(account), has_stops
+
+
+class SharedLookups:
+    """The API's one read per call (`queries.gateway_and_account`), shared by the calls for one login that
+    arrive in the same event loop turn: under load a customer's requests come in bursts, and each read costs
+    more than the rest of the call (SQLite reloads its page cache after every commit of another connection;
+    PostgreSQL runs a statement). The shared read is started after every call that joined it arrived, so each
+    sees the state it would have seen alone, or newer: nothing is cached past the read."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._waiting: dict[tuple[asyncio.AbstractEventLoop, str], list[asyncio.Future[Lookup]]] = {}
+        self._reads: set[asyncio.Task[None]] = set()
+
+    async def read(self, login: str) -> Lookup:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Lookup] = loop.create_future()
+        waiting = self._waiting.get((loop, login))
+        if waiting is not None:
+            waiting.append(future)
+        else:
+            self._waiting[(loop, login)] = [future]
+            task = loop.create_task(self._read(loop, login))  # runs after the calls already scheduled this turn
+            self._reads.add(task)
+            task.add_done_callback(self._reads.discard)
+        return await future
+
+    async def _read(self, loop: asyncio.AbstractEventLoop, login: str) -> None:
+        waiting = self._waiting.pop((loop, login))  # from here on, a new call starts a new read
+        try:
+            found = await self.store.read(queries.gateway_and_account, login)
+        except BaseException as error:
+            for future in waiting:
+                if future.done():
+                    continue
+                if isinstance(error, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for future in waiting:
+            if not future.done():
+                future.set_result(found)
 
 
 def normalise_login(login: str) -> str:
