@@ -206,6 +206,9 @@ ONE_STATEMENT_MESSAGES = 200
 # concurrent transaction (not visible yet) raises a unique violation instead: see insert_campaign.
 # PostgreSQL-only, so psycopg's named placeholders (each value sent once); the messages go as one JSON array
 # of [recipient, country, calling_code, text, sms, cost] (cheaper to send than six arrays), unpacked in order.
+# The dispatchers' wake-up (NOTIFY, delivered at commit) is part of the statement, only for a stored campaign:
+# a `SELECT pg_notify` of its own was a second statement per request for the backend. `notified` must be
+# read in the final SELECT: a CTE nothing refers to is not run.
 INSERT_CAMPAIGN_AT_ONCE = (
     "WITH dup AS (SELECT EXISTS (SELECT 1 FROM campaigns WHERE account_id = %(account)s::bigint "
     "AND request_id = %(request_id)s::text) AS found), "
@@ -225,10 +228,13 @@ INSERT_CAMPAIGN_AT_ONCE = (
     "cost, priority, send_at) "
     "SELECT campaign.id, %(account)s::bigint, m.value->>0, m.value->>1, (m.value->>2)::integer, m.value->>3, "
     "(m.value->>4)::integer, (m.value->>5)::bigint, %(priority)s::integer, %(send_at)s::bigint "
-    "FROM campaign, json_array_elements(%(messages)s::json) WITH ORDINALITY AS m(value, n) ORDER BY m.n) "
+    "FROM campaign, json_array_elements(%(messages)s::json) WITH ORDINALITY AS m(value, n) ORDER BY m.n), "
+    "notified AS (SELECT pg_notify(%(channel)s::text, '') FROM campaign) "
     "SELECT (SELECT id FROM campaign) AS campaign_id, (SELECT balance FROM debit) AS balance, "
     "(SELECT found FROM dup) AS duplicate, "
-    "(SELECT pending_order FROM accounts WHERE id = %(account)s::bigint) AS pending_order"
+    "CASE WHEN (SELECT id FROM campaign) IS NULL "  # a refusal only: another walk of the account's versions
+    "THEN (SELECT pending_order FROM accounts WHERE id = %(account)s::bigint) END AS pending_order, "
+    "(SELECT count(*) FROM notified) AS notified"
 )
 
 
@@ -245,8 +251,7 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
     writer may pipeline with others; inside its pipeline the result is a `Deferred`.
     """
     if conn.dialect == "postgresql" and _at_once(campaign, now):
-        queue.notify(conn, queue.MESSAGES)  # delivered only if this transaction commits (a refusal: a spare look)
-        return _insert_campaign_at_once(conn, campaign, now)
+        return _insert_campaign_at_once(conn, campaign, now)  # it notifies the dispatchers itself
     try:
         row = conn.fetchone(
             "INSERT INTO campaigns (account_id, request_id, source, sms_type, sender, sender_is_msisdn, text, "
@@ -297,7 +302,7 @@ def _insert_campaign_at_once(conn: Connection, campaign: NewCampaign, now: int) 
         "sender_is_msisdn": int(campaign.sender_is_msisdn), "text": campaign.text,
         "transactional": int(campaign.transactional), "with_replies": int(campaign.with_replies),
         "recipients": len(campaign.messages), "sms": campaign.sms, "send_at": campaign.send_at, "now": now,
-        "priority": 0 if campaign.transactional else 1,
+        "priority": 0 if campaign.transactional else 1, "channel": queue.channel(conn, queue.MESSAGES),
         "messages": json.dumps(
             [(m.recipient, m.country, m.calling_code, m.text, m.sms, m.cost) for m in campaign.messages]
         ),
@@ -305,7 +310,7 @@ def _insert_campaign_at_once(conn: Connection, campaign: NewCampaign, now: int) 
 
     def finish(row: Row | None) -> AcceptedCampaign:
         assert row is not None, "the statement always answers one row"
-        campaign_id, balance, duplicate, pending_order = row
+        campaign_id, balance, duplicate, pending_order, _ = row
         if campaign_id is not None:
             return AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance)
         if duplicate:
