@@ -11,7 +11,8 @@ import httpx
 from octogate.http.app import OctopushApp
 from octogate.store import queries
 from octogate.store.store import Store
-from support import Customer, code, xml
+from octogate.store.tickets import campaign_id_for
+from support import Customer, code, make_customer, xml
 
 FR_TEXT = "Hello STOP au XXXXX"
 
@@ -75,3 +76,49 @@ async def test_a_request_arriving_after_a_change_sees_it_even_while_an_earlier_r
     assert code(await first) == "000"
     assert len(lookups) == 2
     store.run(queries.set_paused, False)
+
+
+def count_writes(store: Store) -> list[str]:
+    """Spy on the store's writes: the name of each operation written."""
+    writes: list[str] = []
+    original = store.write
+
+    async def write(fn: Callable[..., Any], *args: Any) -> Any:
+        writes.append(fn.__name__)
+        return await original(fn, *args)
+
+    store.write = write  # type: ignore[method-assign]
+    return writes
+
+
+async def test_a_burst_of_campaigns_is_stored_whole_each_with_its_own_ticket_messages_and_ledger_row(
+    api: httpx.AsyncClient, store: Store, customer: Customer
+) -> None:
+    writes = count_writes(store)
+    numbers = [f"+3361020{n:04d},+3362020{n:04d}" for n in range(25)]
+    answers = await asyncio.gather(*(api.post("/api/sms", data=sms(customer, to)) for to in numbers))
+    assert [code(answer) for answer in answers] == ["000"] * 25
+    assert "insert_campaigns" in writes and len(writes) < 25  # stored together, not one write each
+    account = store.run(queries.account, customer.login)
+    ledger = {entry.campaign_id: entry for entry in store.run(queries.ledger, account.id, 100)}
+    for to, answer in zip(numbers, answers, strict=True):
+        document = xml(answer)
+        campaign_id = campaign_id_for(document.findtext("ticket") or "")
+        assert campaign_id is not None
+        stored = store.run(queries.campaign_messages, campaign_id)
+        assert [m.recipient for m in stored] == to.split(",")  # its own numbers, in order
+        entry = ledger[campaign_id]
+        assert entry.amount == -130_000
+        assert entry.balance_after == round(float(document.findtext("balance") or "") * 1_000_000)
+    assert sorted(entry.balance_after for entry in ledger.values() if entry.campaign_id) == sorted(
+        account.balance + 130_000 * k for k in range(25)
+    )
+
+
+async def test_a_burst_beyond_the_credit_accepts_what_one_by_one_would_and_refuses_the_rest(
+    api: httpx.AsyncClient, store: Store
+) -> None:
+    poor = make_customer(store, credit="0.33")  # five SMS to France at 0.065
+    answers = await asyncio.gather(*(api.post("/api/sms", data=sms(poor, f"+336010203{n:02d}")) for n in range(8)))
+    assert sorted(code(answer) for answer in answers) == ["000"] * 5 + ["104"] * 3
+    assert store.run(queries.account, poor.login).balance == 330_000 - 5 * 65_000
