@@ -522,7 +522,9 @@ def client_process(args: argparse.Namespace) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     body = os.environ["BENCH_BODY"].encode()
     result = asyncio.run(_client_main(args._client, body, args.concurrency, args.requests, args.time_limit))
-    print("BENCH_RESULT " + json.dumps(result))
+    # The line holds every ticket (> 64 KB): on a pipe left non-blocking it was cut at the pipe's size under load.
+    os.set_blocking(sys.stdout.fileno(), True)
+    print("BENCH_RESULT " + json.dumps(result), flush=True)
 
 
 # --- the 10k campaign -------------------------------------------------------------------------------------------
