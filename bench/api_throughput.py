@@ -177,6 +177,7 @@ class LoadResult:
     server_cpu_s: float = 0.0
     octogate_cpu_s: float = 0.0  # every octogate process (serve and its background delivery process)
     postgres_cpu_s: float = 0.0  # the PostgreSQL backends of those processes (--postgres)
+    api_postgres_cpu_s: float = 0.0  # of which the backends serving the API process (--postgres)
     loop_cpu_s: float = 0.0  # the server's main thread: the event loop (HTTP, parsing, pricing, SQLite reads)
     hit_time_limit: bool = False
     tickets: list[int] = field(default_factory=list)
@@ -521,7 +522,9 @@ def client_process(args: argparse.Namespace) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     body = os.environ["BENCH_BODY"].encode()
     result = asyncio.run(_client_main(args._client, body, args.concurrency, args.requests, args.time_limit))
-    print("BENCH_RESULT " + json.dumps(result))
+    # The line holds every ticket (> 64 KB): on a pipe left non-blocking it was cut at the pipe's size under load.
+    os.set_blocking(sys.stdout.fileno(), True)
+    print("BENCH_RESULT " + json.dumps(result), flush=True)
 
 
 # --- the 10k campaign -------------------------------------------------------------------------------------------
@@ -566,6 +569,40 @@ def post_campaign(port: int, body: bytes, timeout: float) -> CampaignResult:
         campaign_id=int(ticket.group(1)) - TICKET_BASE if ticket else None,
         answer_bytes=len(answer),
     )
+
+
+def socket_ports(pid: int) -> set[int]:
+    """Local TCP ports of the sockets process `pid` holds (its database connections among them)."""
+    inodes = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    except OSError:
+        return set()
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def api_backends(admin_url: str, pid: int) -> list[int]:
+    """The PostgreSQL backends serving process `pid` (the API process, not its background process), by the
+    client port of each of the bench's backends."""
+    import psycopg
+
+    ports = socket_ports(pid)
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT pid, client_port FROM pg_stat_activity WHERE application_name = %s", (APPLICATION_NAME,)
+        ).fetchall()
+    return [int(backend) for backend, port in rows if port in ports]
 
 
 # --- profiling (optional) ----------------------------------------------------------------------------------------
@@ -707,6 +744,8 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
 
     def load(limit: int, tag: str) -> LoadResult:
         meter.start()
+        backends = api_backends(args.postgres_url, server.pid) if args.postgres else []
+        backends_before = {pid: process_cpu_seconds(pid) for pid in backends}
         cpu_before, client_before = server.cpu_seconds(), children_cpu_seconds()
         loop_before = server.loop_cpu_seconds()
         machine_before, wall_before = machine_busy_seconds(), time.monotonic()
@@ -720,6 +759,7 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
         result.machine_cpu_s = machine_busy_seconds() - machine_before
         result.wall_s = time.monotonic() - wall_before
         result.octogate_cpu_s, result.postgres_cpu_s = meter.used()
+        result.api_postgres_cpu_s = sum(process_cpu_seconds(pid) - cpu for pid, cpu in backends_before.items())
         acknowledged.update(result.tickets)
         if result.bad or result.socket_errors:
             failures.append(f"{tag}: {result.bad} answers not 000, {result.socket_errors} socket errors "
@@ -751,7 +791,8 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
             )
             print(
                 f"    CPU per request: octogate processes {r.octogate_cpu_s / max(1, r.ok + r.bad) * 1e6:.0f} us"
-                + (f" + PostgreSQL backends {r.postgres_cpu_s / max(1, r.ok + r.bad) * 1e6:.0f} us"
+                + (f" + PostgreSQL backends {r.postgres_cpu_s / max(1, r.ok + r.bad) * 1e6:.0f} us (of which "
+                   f"the API process's {r.api_postgres_cpu_s / max(1, r.ok + r.bad) * 1e6:.0f} us)"
                    if args.postgres else "")
             )  # fmt: skip
     rates = [r.rate for r in results]
@@ -760,6 +801,7 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
 
     octogate_us = statistics.median(r.octogate_cpu_s / max(1, r.ok + r.bad) * 1e6 for r in results)
     postgres_us = statistics.median(r.postgres_cpu_s / max(1, r.ok + r.bad) * 1e6 for r in results)
+    api_postgres_us = statistics.median(r.api_postgres_cpu_s / max(1, r.ok + r.bad) * 1e6 for r in results)
 
     print(
         f"\n2. one {args.recipients:,}-recipient campaign (transactional, distinct +336 numbers), client-timed"
@@ -816,7 +858,8 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
     )
     print(
         f"    CPU per request, median: octogate processes {octogate_us:.0f} us"
-        + (f" + PostgreSQL backends {postgres_us:.0f} us = {octogate_us + postgres_us:.0f} us"
+        + (f" + PostgreSQL backends {postgres_us:.0f} us = {octogate_us + postgres_us:.0f} us; the API process "
+           f"{cpu_per_request:.0f} us + its backends {api_postgres_us:.0f} us"
            if args.postgres else "")
     )  # fmt: skip
     print(

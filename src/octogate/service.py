@@ -6,8 +6,9 @@ Errors are raised as `ApiError` with a documented code; anything else is a fault
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 from typing import TypeVar
@@ -34,6 +35,7 @@ from octogate.store.records import (
     AcceptedCampaign,
     Account,
     DuplicateRequest,
+    GatewayState,
     InsufficientCredit,
     NewCampaign,
     NewMessage,
@@ -45,6 +47,9 @@ from octogate.throttle import CredentialGuard
 
 SIMULATION_TICKET = "XXXSIMULATIONXXX"
 T = TypeVar("T")
+Lookup = tuple[GatewayState, Account | None, bool]  # the operator's switches, the account, has a STOP list
+Pending = tuple[NewCampaign, int, "asyncio.Future[AcceptedCampaign]"]  # a campaign, its time, its answer
+log = logging.getLogger(__name__)
 RECIPIENTS_PER_SLICE = 1000  # recipients validated between two yields to the event loop
 _ABSENT_ACCOUNT_HASH = hash_api_key("no such account")
 
@@ -70,6 +75,8 @@ class Gateway:
         self.clock = clock
         self.prices: PriceTable = default_price_table()
         self._prices_version = -1
+        self._lookups = SharedLookups(store)
+        self._campaigns = CampaignGroups(store)
         #: Called after each accepted campaign (the dispatcher wakes up instead of waiting for its next poll).
         self.on_accepted: list[Callable[[], None]] = []
 
@@ -124,7 +131,7 @@ class Gateway:
     async def _lookup(self, login: str) -> tuple[Account | None, bool]:
         """The account and the gateway's state (116 while paused); the price table reloaded when it changed."""
         try:
-            state, account, has_stops = await self.store.read(queries.gateway_and_account, normalise_login(login))
+            state, account, has_stops = await self._lookups.read(normalise_login(login))
             if state.prices_version != self._prices_version:
                 await self._reload_prices(state.prices_version)
         except StoreUnavailable:
@@ -174,7 +181,10 @@ class Gateway:
         record = self._record(campaign, account, source)
         try:
             try:
-                accepted = await self.store.write(queries.insert_campaign, record, self._now())
+                if record.request_id is None and len(record.messages) <= queries.ONE_STATEMENT_MESSAGES:
+                    accepted = await self._campaigns.add(record, self._now())
+                else:
+                    accepted = await self.store.write(queries.insert_campaign, record, self._now())
             except DuplicateRequest:
                 assert record.request_id is not None
                 released = await self.store.write(
@@ -335,6 +345,123 @@ class Gateway:
         if account is None:
             raise ApiError(Code.BAD_CREDENTIALS)
         return _usable(account), has_stops
+
+
+class SharedLookups:
+    """The API's one read per call (`queries.gateway_and_account`), shared by the calls for one login that
+    arrive in the same event loop turn: under load a customer's requests come in bursts, and each read costs
+    more than the rest of the call (SQLite reloads its page cache after every commit of another connection;
+    PostgreSQL runs a statement). The shared read is started after every call that joined it arrived, so each
+    sees the state it would have seen alone, or newer: nothing is cached past the read."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._waiting: dict[tuple[asyncio.AbstractEventLoop, str], list[asyncio.Future[Lookup]]] = {}
+        self._reads: set[asyncio.Task[None]] = set()
+
+    async def read(self, login: str) -> Lookup:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Lookup] = loop.create_future()
+        waiting = self._waiting.get((loop, login))
+        if waiting is not None:
+            waiting.append(future)
+        else:
+            self._waiting[(loop, login)] = [future]
+            task = loop.create_task(self._read(loop, login))  # runs after the calls already scheduled this turn
+            self._reads.add(task)
+            task.add_done_callback(self._reads.discard)
+        return await future
+
+    async def _read(self, loop: asyncio.AbstractEventLoop, login: str) -> None:
+        waiting = self._waiting.pop((loop, login))  # from here on, a new call starts a new read
+        try:
+            found = await self.store.read(queries.gateway_and_account, login)
+        except BaseException as error:
+            for future in waiting:
+                if future.done():
+                    continue
+                if isinstance(error, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for future in waiting:
+            if not future.done():
+                future.set_result(found)
+
+
+class CampaignGroups:
+    """Small campaigns of one account without a request_id, accepted in the same event loop turn, stored by
+    one write (`queries.insert_campaigns`): one debit of the account and, on PostgreSQL, one statement for
+    all of them. Each request still gets its own answer, and the same one as if stored alone: when the
+    account cannot pay for the whole group, or the group's write fails other than by the store being
+    unavailable, each campaign is stored on its own (`queries.insert_campaign`)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._waiting: dict[tuple[asyncio.AbstractEventLoop, int], list[Pending]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+
+    async def store_one(self, campaign: NewCampaign, now: int) -> AcceptedCampaign:
+        return await self.store.write(queries.insert_campaign, campaign, now)
+
+    async def add(self, campaign: NewCampaign, now: int) -> AcceptedCampaign:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AcceptedCampaign] = loop.create_future()
+        key = (loop, campaign.account_id)
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            waiting.append((campaign, now, future))
+        else:
+            self._waiting[key] = [(campaign, now, future)]
+            task = loop.create_task(self._write(key))  # after the requests already scheduled this turn
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+        return await future
+
+    async def _write(self, key: tuple[asyncio.AbstractEventLoop, int]) -> None:
+        group = self._waiting.pop(key)
+        if len(group) == 1:
+            campaign, now, future = group[0]
+            await _settle(future, self.store_one(campaign, now))
+            return
+        try:
+            stored = await self.store.write(queries.insert_campaigns, [(c, now) for c, now, _ in group])
+        except StoreUnavailable as error:
+            for _, _, future in group:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        except Exception:
+            log.warning("a group of %d campaigns is stored one by one", len(group), exc_info=True)
+            stored = None
+        except BaseException:
+            for _, _, future in group:
+                future.cancel()
+            raise
+        if stored is None:  # the account cannot pay for all of them: each alone, queued in the group's order
+            await asyncio.gather(*(_settle(future, self.store_one(campaign, now)) for campaign, now, future in group))
+            return
+        for (_, _, future), accepted in zip(group, stored, strict=True):
+            if not future.done():
+                future.set_result(accepted)
+
+
+async def _settle(future: asyncio.Future[T], work: Awaitable[T]) -> None:
+    """`future` gets what `work` returns or raises (cancelled with it)."""
+    try:
+        result = await work
+    except Exception as error:
+        if not future.done():
+            future.set_exception(error)
+        return
+    except BaseException:
+        future.cancel()
+        raise
+    if not future.done():
+        future.set_result(result)
 
 
 def normalise_login(login: str) -> str:

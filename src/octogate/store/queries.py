@@ -206,6 +206,9 @@ ONE_STATEMENT_MESSAGES = 200
 # concurrent transaction (not visible yet) raises a unique violation instead: see insert_campaign.
 # PostgreSQL-only, so psycopg's named placeholders (each value sent once); the messages go as one JSON array
 # of [recipient, country, calling_code, text, sms, cost] (cheaper to send than six arrays), unpacked in order.
+# The dispatchers' wake-up (NOTIFY, delivered at commit) is part of the statement, only for a stored campaign:
+# a `SELECT pg_notify` of its own was a second statement per request for the backend. `notified` must be
+# read in the final SELECT: a CTE nothing refers to is not run.
 INSERT_CAMPAIGN_AT_ONCE = (
     "WITH dup AS (SELECT EXISTS (SELECT 1 FROM campaigns WHERE account_id = %(account)s::bigint "
     "AND request_id = %(request_id)s::text) AS found), "
@@ -225,10 +228,13 @@ INSERT_CAMPAIGN_AT_ONCE = (
     "cost, priority, send_at) "
     "SELECT campaign.id, %(account)s::bigint, m.value->>0, m.value->>1, (m.value->>2)::integer, m.value->>3, "
     "(m.value->>4)::integer, (m.value->>5)::bigint, %(priority)s::integer, %(send_at)s::bigint "
-    "FROM campaign, json_array_elements(%(messages)s::json) WITH ORDINALITY AS m(value, n) ORDER BY m.n) "
+    "FROM campaign, json_array_elements(%(messages)s::json) WITH ORDINALITY AS m(value, n) ORDER BY m.n), "
+    "notified AS (SELECT pg_notify(%(channel)s::text, '') FROM campaign) "
     "SELECT (SELECT id FROM campaign) AS campaign_id, (SELECT balance FROM debit) AS balance, "
     "(SELECT found FROM dup) AS duplicate, "
-    "(SELECT pending_order FROM accounts WHERE id = %(account)s::bigint) AS pending_order"
+    "CASE WHEN (SELECT id FROM campaign) IS NULL "  # a refusal only: another walk of the account's versions
+    "THEN (SELECT pending_order FROM accounts WHERE id = %(account)s::bigint) END AS pending_order, "
+    "(SELECT count(*) FROM notified) AS notified"
 )
 
 
@@ -245,8 +251,7 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
     writer may pipeline with others; inside its pipeline the result is a `Deferred`.
     """
     if conn.dialect == "postgresql" and _at_once(campaign, now):
-        queue.notify(conn, queue.MESSAGES)  # delivered only if this transaction commits (a refusal: a spare look)
-        return _insert_campaign_at_once(conn, campaign, now)
+        return _insert_campaign_at_once(conn, campaign, now)  # it notifies the dispatchers itself
     try:
         row = conn.fetchone(
             "INSERT INTO campaigns (account_id, request_id, source, sms_type, sender, sender_is_msisdn, text, "
@@ -297,7 +302,7 @@ def _insert_campaign_at_once(conn: Connection, campaign: NewCampaign, now: int) 
         "sender_is_msisdn": int(campaign.sender_is_msisdn), "text": campaign.text,
         "transactional": int(campaign.transactional), "with_replies": int(campaign.with_replies),
         "recipients": len(campaign.messages), "sms": campaign.sms, "send_at": campaign.send_at, "now": now,
-        "priority": 0 if campaign.transactional else 1,
+        "priority": 0 if campaign.transactional else 1, "channel": queue.channel(conn, queue.MESSAGES),
         "messages": json.dumps(
             [(m.recipient, m.country, m.calling_code, m.text, m.sms, m.cost) for m in campaign.messages]
         ),
@@ -305,7 +310,7 @@ def _insert_campaign_at_once(conn: Connection, campaign: NewCampaign, now: int) 
 
     def finish(row: Row | None) -> AcceptedCampaign:
         assert row is not None, "the statement always answers one row"
-        campaign_id, balance, duplicate, pending_order = row
+        campaign_id, balance, duplicate, pending_order, _ = row
         if campaign_id is not None:
             return AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance)
         if duplicate:
@@ -316,6 +321,130 @@ def _insert_campaign_at_once(conn: Connection, campaign: NewCampaign, now: int) 
         return conn.deferred(INSERT_CAMPAIGN_AT_ONCE, params, finish)
     except IntegrityError:  # a request_id taken by a transaction that committed after this one's snapshot
         raise DuplicateRequest(campaign.request_id) from None
+
+
+# Several campaigns of one account, none with a request_id, stored and debited by one statement: one debit
+# (one new version of the account's row, not one per campaign: PostgreSQL walks those versions on every
+# lookup of the account until a vacuum), one round trip, one NOTIFY. The account pays for all of them or the
+# statement writes nothing (the caller then stores each alone, refusing exactly those that sequential debits
+# would). Ids are drawn from the campaigns' sequence first, so each campaign's id, and its balance after its
+# own debit (in the group's order), go back in order.
+INSERT_CAMPAIGNS_TOGETHER = (
+    "WITH debit AS (UPDATE accounts SET balance = balance - %(total)s::bigint "
+    "WHERE id = %(account)s::bigint AND balance >= %(total)s::bigint RETURNING balance), "
+    "c AS (SELECT x.n AS ord, nextval(pg_get_serial_sequence('campaigns', 'id')) AS id, "
+    "debit.balance + %(total)s::bigint - sum((x.v->>9)::bigint) OVER (ORDER BY x.n) AS after, "
+    "x.v->>0 AS source, x.v->>1 AS sms_type, x.v->>2 AS sender, (x.v->>3)::integer AS sender_is_msisdn, "
+    "x.v->>4 AS text, (x.v->>5)::integer AS transactional, (x.v->>6)::integer AS with_replies, "
+    "(x.v->>7)::integer AS recipients, (x.v->>8)::integer AS sms, (x.v->>9)::bigint AS cost, "
+    "(x.v->>10)::bigint AS send_at, (x.v->>11)::bigint AS created_at "
+    "FROM debit, json_array_elements(%(campaigns)s::json) WITH ORDINALITY AS x(v, n)), "
+    "campaign AS (INSERT INTO campaigns (id, account_id, request_id, source, sms_type, sender, sender_is_msisdn, "
+    "text, transactional, with_replies, recipients, sms, cost, send_at, created_at) "
+    "SELECT id, %(account)s::bigint, NULL, source, sms_type, sender, sender_is_msisdn, text, transactional, "
+    "with_replies, recipients, sms, cost, send_at, created_at FROM c ORDER BY ord), "
+    "ledger_row AS (INSERT INTO ledger (account_id, amount, balance_after, reason, campaign_id, created_at) "
+    "SELECT %(account)s::bigint, -cost, after, 'campaign', id, created_at FROM c ORDER BY ord), "
+    "queued AS (INSERT INTO messages (campaign_id, account_id, recipient, country, calling_code, text, sms, "
+    "cost, priority, send_at) "
+    "SELECT c.id, %(account)s::bigint, m.value->>1, m.value->>2, (m.value->>3)::integer, m.value->>4, "
+    "(m.value->>5)::integer, (m.value->>6)::bigint, 1 - c.transactional, c.send_at "
+    "FROM json_array_elements(%(messages)s::json) WITH ORDINALITY AS m(value, n) "
+    "JOIN c ON c.ord = (m.value->>0)::bigint ORDER BY m.n), "
+    "notified AS (SELECT pg_notify(%(channel)s::text, '') FROM debit) "
+    "SELECT (SELECT array_agg(id ORDER BY ord) FROM c) AS ids, (SELECT array_agg(after ORDER BY ord) FROM c), "
+    "(SELECT count(*) FROM notified) AS notified"
+)
+
+
+def _together(campaigns: Sequence[tuple[NewCampaign, int]]) -> bool:
+    return True
+
+
+@pipelined_when(_together)
+def insert_campaigns(
+    conn: Connection, campaigns: Sequence[tuple[NewCampaign, int]]
+) -> list[AcceptedCampaign] | None:
+    """(campaign, now) pairs of ONE account, none with a request_id, stored and debited as `insert_campaign`
+    would one after the other, if the account can pay for all of them; else None, and nothing is written.
+
+    On PostgreSQL one statement (`INSERT_CAMPAIGNS_TOGETHER`, each campaign of at most ONE_STATEMENT_MESSAGES
+    messages); on SQLite one debit, then each campaign's rows (the writer holds the write lock)."""
+    account_id = campaigns[0][0].account_id
+    assert all(c.account_id == account_id and c.request_id is None for c, _ in campaigns)
+    total = sum(c.cost for c, _ in campaigns)
+    if conn.dialect == "postgresql":
+        return _insert_campaigns_together(conn, campaigns, account_id, total)
+    debited = conn.fetchone(
+        "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ? RETURNING balance",
+        (total, account_id, total),
+    )
+    if debited is None:
+        return None
+    balance = int(debited[0]) + total
+    accepted = []
+    for campaign, now in campaigns:
+        balance -= campaign.cost
+        row = conn.fetchone(
+            "INSERT INTO campaigns (account_id, request_id, source, sms_type, sender, sender_is_msisdn, text, "
+            "transactional, with_replies, recipients, sms, cost, send_at, created_at) "
+            "VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                account_id, campaign.source, campaign.sms_type, campaign.sender, int(campaign.sender_is_msisdn),
+                campaign.text, int(campaign.transactional), int(campaign.with_replies), len(campaign.messages),
+                campaign.sms, campaign.cost, campaign.send_at, now,
+            ),
+        )  # fmt: skip
+        assert row is not None
+        campaign_id = int(row[0])
+        conn.execute(
+            "INSERT INTO ledger (account_id, amount, balance_after, reason, campaign_id, created_at) "
+            "VALUES (?, ?, ?, 'campaign', ?, ?)",
+            (account_id, -campaign.cost, balance, campaign_id, now),
+        )
+        priority = 0 if campaign.transactional else 1
+        conn.bulk_insert(
+            "messages",
+            MESSAGE_COLUMNS,
+            (
+                (campaign_id, account_id, m.recipient, m.country, m.calling_code, m.text, m.sms, m.cost, priority,
+                 campaign.send_at)
+                for m in campaign.messages
+            ),
+        )  # fmt: skip
+        accepted.append(AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance))
+    queue.notify(conn, queue.MESSAGES)
+    return accepted
+
+
+def _insert_campaigns_together(
+    conn: Connection, campaigns: Sequence[tuple[NewCampaign, int]], account_id: int, total: int
+) -> list[AcceptedCampaign] | None:
+    params = {
+        "account": account_id, "total": total, "channel": queue.channel(conn, queue.MESSAGES),
+        "campaigns": json.dumps([
+            (c.source, c.sms_type, c.sender, int(c.sender_is_msisdn), c.text, int(c.transactional),
+             int(c.with_replies), len(c.messages), c.sms, c.cost, c.send_at, now)
+            for c, now in campaigns
+        ]),
+        "messages": json.dumps([
+            (n, m.recipient, m.country, m.calling_code, m.text, m.sms, m.cost)
+            for n, (c, _) in enumerate(campaigns, start=1)
+            for m in c.messages
+        ]),
+    }  # fmt: skip
+
+    def finish(row: Row | None) -> list[AcceptedCampaign] | None:
+        assert row is not None, "the statement always answers one row"
+        ids, balances, _ = row
+        if ids is None:
+            return None  # the account cannot pay for the whole group: nothing was written
+        return [
+            AcceptedCampaign(campaign_id=int(i), ticket=ticket_for(int(i)), balance=int(b))
+            for i, b in zip(ids, balances, strict=True)
+        ]
+
+    return conn.deferred(INSERT_CAMPAIGNS_TOGETHER, params, finish)
 
 
 def campaign_messages(conn: Connection, campaign_id: int) -> list[StoredMessage]:
