@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from octogate.callbacks.targets import BadCallbackURL, check_url
 from octogate.incoming.texts import Stopped, stop_number
 from octogate.keys import hash_api_key, new_api_key
-from octogate.octopush.rest.send import SOURCE as REST_SOURCE
 from octogate.passwords import WeakPassword, check_password, hash_password
 from octogate.service import normalise_login
 from octogate.sms.money import to_micro
@@ -48,12 +47,12 @@ from octogate.store.records import (
     UnknownAccount,
 )
 from octogate.store.store import Store
-from octogate.store.tickets import campaign_id_for, rest_ticket_for, ticket_for
+from octogate.store.tickets import campaign_id_for, ticket_as_sent, ticket_for
 
 # What an edge needs to show the results, re-exported so that no edge imports the store's modules.
 __all__ = [
     "PUSH_KINDS", "PUSH_URL_KINDS", "REST_PUSH_KINDS", "Account", "AuditEntry", "CampaignView", "InboxRow",
-    "NewAccount", "Operator", "PriceChange", "Refused", "StopEntry", "rest_ticket_for", "ticket_for",
+    "NewAccount", "Operator", "PriceChange", "Refused", "StopEntry", "ticket_as_sent", "ticket_for",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -67,6 +66,20 @@ PUSH_SECRET_LENGTH = (16, 128)  # characters: shorter is guessable, longer is a 
 
 class Refused(Exception):
     """An operator action that cannot be done; the message is one line saying why."""
+
+
+def checked_push_urls(changes: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Push URL changes by kind (None: clear), each URL checked as a push target; Refused on an unknown kind or a
+    URL that cannot be one. The operator's and the customer's edits both go through here."""
+    checked: dict[str, str | None] = {}
+    for kind, url in changes.items():
+        if kind not in PUSH_URL_KINDS:
+            raise Refused(f"no push kind {kind[:20]!r}: {', '.join(PUSH_URL_KINDS)}")
+        try:
+            checked[kind] = None if url is None else check_url(url)
+        except BadCallbackURL as error:
+            raise Refused(str(error)) from None
+    return checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,14 +243,7 @@ class Operator:
 
     def set_push_urls(self, login: str, changes: Mapping[str, str | None]) -> dict[str, str | None]:
         """Set (a URL) or clear (None) some of an account's push URLs, 1.6.1 or REST; returns all six after."""
-        checked: dict[str, str | None] = {}
-        for kind, url in changes.items():
-            if kind not in PUSH_URL_KINDS:
-                raise Refused(f"no push kind {kind[:20]!r}: {', '.join(PUSH_URL_KINDS)}")
-            try:
-                checked[kind] = None if url is None else check_url(url)
-            except BadCallbackURL as error:
-                raise Refused(str(error)) from None
+        checked = checked_push_urls(changes)
         if not checked:
             return self.push_urls(login)
         detail = ", ".join(f"{kind}={url or '-'}" for kind, url in checked.items())
@@ -311,8 +317,7 @@ class Operator:
 
     def campaign_ticket(self, campaign_id: int) -> str:
         """The ticket in the form the customer was given it: `sms_…` for a REST campaign, else `api…`."""
-        rest = self._run(rest_sql.campaign_source, campaign_id) == REST_SOURCE
-        return rest_ticket_for(campaign_id) if rest else ticket_for(campaign_id)
+        return ticket_as_sent(campaign_id, self._run(rest_sql.campaign_source, campaign_id))
 
     def incoming_texts(self, limit: int = 100) -> list[tuple[str, str, str, str, int | None, int]]:
         """The latest incoming texts: (source, destination, text, kind, campaign_id, received_at), newest first."""

@@ -15,13 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from octogate.callbacks.targets import BadCallbackURL, check_url
 from octogate.incoming.ids import canonical
 from octogate.keys import hash_api_key, new_api_key
+from octogate.operations import Refused, checked_push_urls
 from octogate.passwords import hash_password, password_matches
 from octogate.service import normalise_login
 from octogate.sms.numbers import NumberError, normalise
-from octogate.statuses import PushKind
 from octogate.store import binds, console_queries, inbox, incoming, outbox, queries
 from octogate.store.binds import BindLease
 from octogate.store.console_queries import (
@@ -47,9 +46,6 @@ __all__ = [
 ]  # fmt: skip
 
 T = TypeVar("T")
-PUSH_KINDS = tuple(PushKind)
-#: Every push URL an account has: the 1.6.1 kinds, then the REST API's JSON pushes (`rest_receipt`…).
-PUSH_URL_KINDS: tuple[str, ...] = (*PUSH_KINDS, *(f"rest_{kind}" for kind in PushKind))
 MAX_CARRIER_IDS = 20_000  # what one sandbox page can show (50 phones x 50 messages x a few parts), bounded
 
 
@@ -244,14 +240,10 @@ class Portal:
         return await self.store.read(outbox.account_urls, account.login)
 
     async def set_push_urls(self, account_id: int, changes: Mapping[str, str | None]) -> None:
-        checked: dict[str, str | None] = {}
-        for kind, url in changes.items():
-            if kind not in PUSH_URL_KINDS:
-                raise PortalRefusal(f"no push kind {kind[:20]!r}")
-            try:
-                checked[kind] = None if url is None else check_url(url)
-            except BadCallbackURL as error:
-                raise PortalRefusal(str(error)) from None
+        try:
+            checked = checked_push_urls(changes)
+        except Refused as refusal:
+            raise PortalRefusal(str(refusal)) from None
         account = await self.account(account_id)
         await self.store.write(outbox.set_urls, account.login, checked)
 

@@ -18,8 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from octogate.console.security import COOKIE, CSRF_FIELD, Session, Sessions, Throttle, csrf_matches, new_csrf
-from octogate.octopush.rest.send import SOURCE as REST_SOURCE
-from octogate.operations import Operator, rest_ticket_for, ticket_for
+from octogate.operations import Operator, ticket_as_sent, ticket_for
 from octogate.paris import PARIS
 from octogate.portal import Portal, SignedIn
 from octogate.service import Gateway
@@ -180,7 +179,7 @@ def campaign_ticket(campaign: Any) -> str:
     its sender knows it; a bare campaign id gets the 1.6.1 shape (both shapes open the same page)."""
     if isinstance(campaign, int):
         return ticket_for(campaign)
-    return rest_ticket_for(campaign.id) if campaign.source == REST_SOURCE else ticket_for(campaign.id)
+    return ticket_as_sent(campaign.id, campaign.source)
 
 
 def money(micro: int | None) -> str:

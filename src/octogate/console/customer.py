@@ -15,7 +15,8 @@ from octogate.console.base import PAGE_SIZE, Console, Ctx, page
 from octogate.console.forms import SMS_TYPES, FormError, SendForm, in_words, read_csv, text_facts, to_params
 from octogate.octopush.answers import SmsAnswer
 from octogate.octopush.errors import ApiError
-from octogate.portal import PUSH_URL_KINDS, PortalRefusal
+from octogate.operations import PUSH_URL_KINDS
+from octogate.portal import PortalRefusal
 from octogate.statuses import IncomingKind, MessageStatus, PushStatus
 
 CHART_HOURS = 48

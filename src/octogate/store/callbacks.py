@@ -18,7 +18,7 @@ from octogate.octopush.rest import pushes as rest
 from octogate.octopush.rest.send import SOURCE as REST_SOURCE
 from octogate.store import queue
 from octogate.store.db import Connection
-from octogate.store.tickets import campaign_id_for, rest_ticket_for, ticket_for
+from octogate.store.tickets import campaign_id_for, rest_ticket_for, ticket_as_sent
 
 PushKind = Literal["receipt", "stop", "reply"]
 URL_COLUMN: dict[str, str] = {
@@ -62,7 +62,7 @@ def enqueue_push(
     if rest_url and (kind == "stop" or from_rest):
         ticket = None
         if campaign_id is not None:
-            ticket = rest_ticket_for(campaign_id) if from_rest else ticket_for(campaign_id)
+            ticket = ticket_as_sent(campaign_id, source)
         if kind == "receipt":
             document = rest.receipt(fields, ticket or "")
         elif kind == "reply":

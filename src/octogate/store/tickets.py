@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from octogate.octopush.rest.send import SOURCE as REST_SOURCE
+
 TICKET_BASE = 100_000_000_000
 TICKET_PATTERN = re.compile(r"api(\d{12,18})")
 REST_TICKET_PATTERN = re.compile(r"sms_([0-9a-f]{10,16})")
@@ -16,6 +18,12 @@ def ticket_for(campaign_id: int) -> str:
 
 def rest_ticket_for(campaign_id: int) -> str:
     return f"sms_{TICKET_BASE + campaign_id:x}"
+
+
+def ticket_as_sent(campaign_id: int, source: str | None) -> str:
+    """The ticket in the shape its sender was given: `sms_…` for a campaign of the REST API (`campaigns.source`
+    'rest'), `api…` for any other source, or none known."""
+    return rest_ticket_for(campaign_id) if source == REST_SOURCE else ticket_for(campaign_id)
 
 
 def campaign_id_for(ticket: str) -> int | None:
