@@ -296,4 +296,4 @@ class OperatorEdge:
                 await respond(counted, 404, b"Not found: /healthz /readyz /metrics /status\n",
                               [(b"content-type", b"text/plain")])  # fmt: skip
         finally:
-            metrics.HTTP_REQUESTS.labels(http_path(path), str(code)).inc()
+            metrics.child(metrics.HTTP_REQUESTS, http_path(path), str(code)).inc()

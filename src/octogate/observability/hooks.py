@@ -36,18 +36,6 @@ def label(value: object) -> str:
     return str(value)[:MAX_LABEL]
 
 
-_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
-
-
-def child(metric: Any, *values: str) -> Any:
-    """`metric.labels(*values)`, looked up once per label set: the delivery process counts several per message
-    (prometheus_client's lookup, lock and checks, ~2 µs each). Children are never removed, so one kept here
-    is the metric's own."""
-    key = (metric, values)
-    found = _children.get(key)
-    if found is None:
-        found = _children[key] = metric.labels(*values)
-    return found
 
 
 # --- API process ---------------------------------------------------------------------------------------------------
@@ -63,14 +51,14 @@ class MeteredGateway(Gateway):
         try:
             answer = await super().submit_sms(params, source=source)
         except ApiError as error:
-            metrics.API_REFUSALS.labels(label(source), str(int(error.code))).inc()
+            metrics.child(metrics.API_REFUSALS, label(source), str(int(error.code))).inc()
             if source == "smtp":
-                metrics.EMAILS.labels("refused").inc()
+                metrics.child(metrics.EMAILS, "refused").inc()
             raise
         if _accepted.get():  # a simulation is answered but not accepted
-            metrics.ACCEPTED.labels(label(source)).inc(len(answer.successes))
+            metrics.child(metrics.ACCEPTED, label(source)).inc(len(answer.successes))
         if source == "smtp":
-            metrics.EMAILS.labels("accepted").inc()
+            metrics.child(metrics.EMAILS, "accepted").inc()
         return answer
 
 
@@ -79,11 +67,11 @@ class MeteredDispatcher(Dispatcher):
     def report(self, result: Outcome) -> None:
         connector = label(result.connector or "none")
         if result.status == MessageStatus.SUBMITTED:
-            child(metrics.SUBMITTED, connector).inc()
+            metrics.child(metrics.SUBMITTED, connector).inc()
         elif result.status == MessageStatus.FAILED:
-            child(metrics.FINAL, connector, "REFUSED").inc()
+            metrics.child(metrics.FINAL, connector, "REFUSED").inc()
         elif result.status == MessageStatus.QUEUED:
-            child(metrics.RETRIED, connector).inc()
+            metrics.child(metrics.RETRIED, connector).inc()
         super().report(result)
 
 
@@ -91,17 +79,17 @@ class MeteredIncoming(IncomingHandler):
     async def receipt(self, event: DeliverEvent) -> str:
         outcome = await super().receipt(event)
         connector = label(event.connector)
-        child(metrics.RECEIPTS, connector, label(outcome)).inc()
+        metrics.child(metrics.RECEIPTS, connector, label(outcome)).inc()
         if outcome == "applied":
             parsed = event.receipt()
             stat = receipt_stat(parsed.stat if parsed else "", event.message_state)
-            child(metrics.FINAL, connector, stat if stat in PUSH_STATUS else "OTHER").inc()
+            metrics.child(metrics.FINAL, connector, stat if stat in PUSH_STATUS else "OTHER").inc()
         return outcome
 
     async def expire(self) -> int:
         expired = await super().expire()
         if expired:
-            child(metrics.FINAL, "none", DeliveryStatus.UNKNOWN_DELIVERY.value).inc(expired)
+            metrics.child(metrics.FINAL, "none", DeliveryStatus.UNKNOWN_DELIVERY.value).inc(expired)
         return expired
 
 
@@ -115,7 +103,7 @@ class MeteredPushWorker(PushWorker):
 
     def report(self, result: PushResult) -> None:
         outcome = {PushStatus.DELIVERED: "delivered", PushStatus.PENDING: "retry"}.get(result.status, "failed")
-        child(metrics.PUSHES, outcome).inc()
+        metrics.child(metrics.PUSHES, outcome).inc()
         if result.error:
             self._last_error[result.id] = result.error
         super().report(result)
@@ -148,25 +136,25 @@ class SubmitWatch:
     def __call__(self, connector: str, seconds: float, status: int | None) -> None:
         name = label(connector)
         if status is None:
-            child(metrics.SUBMIT_SM, name, "transient").inc()
+            metrics.child(metrics.SUBMIT_SM, name, "transient").inc()
             return
-        child(metrics.SUBMIT_SECONDS, name).observe(seconds)
+        metrics.child(metrics.SUBMIT_SECONDS, name).observe(seconds)
         if status in THROTTLING_STATUSES:
-            child(metrics.SUBMIT_SM, name, "throttled").inc()
+            metrics.child(metrics.SUBMIT_SM, name, "throttled").inc()
             now = self.clock()
             self.last_throttled[name] = now
             self.throttled_answers[name] = self.throttled_answers.get(name, 0) + 1
             if name not in self.throttled_since:
                 self.throttled_since[name] = now
-                child(metrics.THROTTLES, name).inc()
+                metrics.child(metrics.THROTTLES, name).inc()
                 log.warning("%s: SMSC throttling (%s): sending slowed down", name, CommandStatus(status).name)
             return
         if status == CommandStatus.ESME_ROK:
-            child(metrics.SUBMIT_SM, name, "ok").inc()
+            metrics.child(metrics.SUBMIT_SM, name, "ok").inc()
         elif status in TRANSIENT_SUBMIT_STATUSES:
-            child(metrics.SUBMIT_SM, name, "transient").inc()
+            metrics.child(metrics.SUBMIT_SM, name, "transient").inc()
         else:
-            child(metrics.SUBMIT_SM, name, "refused").inc()
+            metrics.child(metrics.SUBMIT_SM, name, "refused").inc()
         self.check(name)
 
     def check(self, name: str | None = None) -> None:

@@ -94,6 +94,20 @@ SUBMIT_RATE = Gauge(
     ["connector"], registry=DELIVERY,
 )  # fmt: skip
 
+_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *values: str) -> Any:
+    """`metric.labels(*values)`, looked up once per label set: the delivery process counts several per message
+    and the API process a few per request (prometheus_client's lookup, lock and checks, ~2 µs each). Children
+    are never removed, so one kept here is the metric's own."""
+    key = (metric, values)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*values)
+    return found
+
+
 CUMULATIVE = {"counter", "histogram"}
 
 
