@@ -53,12 +53,18 @@ DELIVER_SM = 0x00000005
 
 
 class TimedSet(set[Any]):
-    """The receiver's set of pushed receipts, noting when the last one came (the receiver is end_to_end's)."""
+    """The receiver's set of pushed receipts, noting when each new one came (the receiver is end_to_end's)."""
 
     last = 0.0
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []  # when each receipt was first pushed, in order
+
     def add(self, item: Any) -> None:
         self.last = time.perf_counter()
+        if item not in self:
+            self.times.append(self.last)
         super().add(item)
 
 
@@ -211,6 +217,7 @@ async def one_run(port: int, api_key: str, receiver: Receiver, tap: SmppTap, ser
     answers: list[float] = []
     already = len(receiver.receipts)
     submits_before = len(tap.submits)
+    delivers_before = len(tap.delivers)
 
     async def sender() -> None:
         """A raw keep-alive HTTP/1.1 client: a few µs per request, so the bench leaves the cores to the
@@ -281,11 +288,36 @@ async def one_run(port: int, api_key: str, receiver: Receiver, tap: SmppTap, ser
     )
     _, answer_gap_at = gap_and_start([started, *answers])
     _, submit_gap_at = gap_and_start(submits)
+    print_lags(submits, tap.delivers[delivers_before:], receiver.receipts.times[already:], started)  # type: ignore[attr-defined]
     print(f"  run {run + 1}: {report(result)}\n         longest gaps began {answer_gap_at - started:.1f} s "
           f"(answers) and {submit_gap_at - started:.1f} s (submits) after the first request; {split}; "
           f"{len(submits)} submit_sm, all pushed {receiver.receipts.last - started:.1f} s after the first "  # type: ignore[attr-defined]
           f"request")  # fmt: skip
     return result
+
+
+def print_lags(submits: list[float], delivers: list[float], pushes: list[float], started: float) -> None:
+    """Where the time from submit to push goes, message by message, matching the k-th submit with the k-th
+    deliver_sm and the k-th push (each nearly in order: the SMSC answers in submit order, 1 s later): submit ->
+    deliver_sm (the SMSC's delay, and the gateway's reading of receipts once the socket's buffers are full) and
+    deliver_sm -> push (the gateway: receipt applied, push claimed, POSTed); then submit -> push at each tenth of
+    the run, to see when a backlog builds."""
+    count = min(len(submits), len(delivers), len(pushes))
+    if count < 2:
+        return
+    submits, delivers, pushes = sorted(submits)[:count], sorted(delivers)[:count], sorted(pushes)[:count]
+
+    def spread(lags: list[float]) -> str:
+        lags = sorted(lags)
+        return (f"p50 {lags[count // 2] * 1e3:.0f} p99 {lags[min(count - 1, int(count * 0.99))] * 1e3:.0f} "
+                f"max {lags[-1] * 1e3:.0f} ms")  # fmt: skip
+
+    deliver_lags = [d - s for s, d in zip(submits, delivers, strict=True)]
+    push_lags = [p - d for d, p in zip(delivers, pushes, strict=True)]
+    tenths = ", ".join(f"{(submits[k] - started):.1f}s:{(pushes[k] - submits[k]) * 1e3:.0f}"
+                       for k in range(0, count, max(1, count // 10)))  # fmt: skip
+    print(f"         submit -> deliver_sm {spread(deliver_lags)}; deliver_sm -> push {spread(push_lags)}\n"
+          f"         submit -> push (ms) by submit time: {tenths}, last {(pushes[-1] - submits[-1]) * 1e3:.0f}")  # fmt: skip
 
 
 def report(r: Run) -> str:
