@@ -45,6 +45,16 @@ log = logging.getLogger(__name__)
 BODY_LIMIT = 65536  # bytes of a receiver's answer read at most (the rest closes the connection)
 FAILING_AFTER = 3  # consecutive failures after which a host gets only `per_host` pushes in memory
 URLS_KEPT = 4096  # URLs whose literal-address check is remembered
+#: An account's share of pushes in memory follows its receiver's pace: a claim refills the share at half, so
+#: that half must last a claim's round trip through the store (20-150 ms under load). With a fixed 4 x per_host
+#: a receiver taking 1,000 pushes/s ran dry every round and the pushes fell seconds behind the receipts
+#: (bench/pipeline.py, 20,000 messages: deliver_sm -> push p50 5 s). So half the share holds COVER seconds of
+#: the account's measured pace, between SHARE_MIN and SHARE_MAX x per_host: a slow receiver keeps the small
+#: share (it holds nothing another host of the cluster could push meanwhile), a fast one gets bigger, fewer
+#: claims. What a crash leaves waits out its lease, as before.
+COVER = 0.25
+SHARE_MIN, SHARE_MAX = 4, 16
+PACE_EVERY = 0.5  # seconds between two measures of the accounts' pace
 
 
 class Slots:
@@ -108,11 +118,15 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         )  # fmt: skip
         self.rand = rand
         #: pushes one account, or one host, may have in memory (claimed, not yet attempted or recorded)
-        self.per_account = self.settings.per_host * 4
-        self.capacity = self.settings.concurrency * 4
+        self.per_account = self.settings.per_host * SHARE_MIN  # an account's share until its pace is known
+        self.most_per_account = self.settings.per_host * SHARE_MAX
+        self.capacity = self.settings.concurrency * SHARE_MAX
         self.delivered = 0  # pushes that got a 2xx (tests and the benchmark read it)
         self.attempted = 0
         self._account_load: Counter[int] = Counter()
+        self._shares: dict[int, int] = {}  # accounts whose pace earned more than `per_account`
+        self._attempts: Counter[int] = Counter()  # per account since the last measure of the pace
+        self._paced_at = time.monotonic()
         self._host_load: Counter[str] = Counter()
         self._account_hosts: dict[int, set[str]] = {}
         self._host_failures: Counter[str] = Counter()
@@ -197,6 +211,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         if room <= 0:
             return None
         self._turn += 1  # who is served first turns, so a full memory is shared in turn
+        if time.monotonic() - self._paced_at >= PACE_EVERY:
+            self._pace()
         rooms = {account: self._room(account) for account in self._account_hosts}
         return Want(default=self.per_account, rooms=rooms, total=room, turn=self._turn)
 
@@ -204,17 +220,26 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         for push in items:
             self._hold(push)
 
-    def _cap(self, host: str) -> int:
-        failing = self._host_failures[host] >= FAILING_AFTER
-        return self.settings.per_host if failing else self.per_account
+    def _pace(self) -> None:
+        """Each account's share from the pushes it attempted since the last measure (see COVER)."""
+        now = time.monotonic()
+        elapsed, self._paced_at = now - self._paced_at, now
+        attempts, self._attempts = self._attempts, Counter()
+        for account in set(self._shares) | set(attempts):
+            share = min(self.most_per_account, int(2 * COVER * attempts[account] / elapsed))
+            if share > self.per_account:
+                self._shares[account] = share
+            else:
+                self._shares.pop(account, None)
 
     def _room(self, account_id: int) -> int:
         """How many more pushes of this account may be claimed now (0 while it has more than half its share)."""
         load = self._account_load[account_id]
-        cap = self.per_account
+        cap = self._shares.get(account_id, self.per_account)
         for host in self._account_hosts.get(account_id, ()):
             load = max(load, self._host_load[host])
-            cap = min(cap, self._cap(host))
+            if self._host_failures[host] >= FAILING_AFTER:
+                cap = min(cap, self.settings.per_host)
         return 0 if load > cap // 2 else cap - load
 
     def _hold(self, push: ClaimedPush) -> None:
@@ -239,6 +264,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         finally:
             self._in_memory -= 1
             self._account_load[push.account_id] -= 1
+            self._attempts[push.account_id] += 1
             self._host_load[host] -= 1
         self.attempted += 1
         now = self._now()
