@@ -316,8 +316,9 @@ def print_lags(submits: list[float], delivers: list[float], pushes: list[float],
     push_lags = [p - d for d, p in zip(delivers, pushes, strict=True)]
     tenths = ", ".join(f"{(submits[k] - started):.1f}s:{(pushes[k] - submits[k]) * 1e3:.0f}"
                        for k in range(0, count, max(1, count // 10)))  # fmt: skip
+    last = (pushes[-1] - submits[-1]) * 1e3
     print(f"         submit -> deliver_sm {spread(deliver_lags)}; deliver_sm -> push {spread(push_lags)}\n"
-          f"         submit -> push (ms) by submit time: {tenths}, last {(pushes[-1] - submits[-1]) * 1e3:.0f}")  # fmt: skip
+          f"         submit -> push (ms) by submit time: {tenths}, last {last:.0f}")  # fmt: skip
 
 
 def report(r: Run) -> str:
