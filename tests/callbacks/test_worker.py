@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from dataclasses import replace
 
+import pytest
 from aiohttp import web
 
 from callbacks.support import Receiver, enqueue, point, statuses, until
+from octogate.callbacks import worker as worker_module
 from octogate.callbacks.worker import PushWorker
 from octogate.config import CallbackSettings
 from octogate.store import outbox
@@ -246,3 +249,43 @@ async def test_the_per_host_limit_holds_across_gateway_hosts(
     assert in_flight["most"] <= 2  # two gateway hosts, two accounts: still two at once to that host
     assert all(w.delivered for w in workers)  # both hosts took part
     assert store.run(outbox.host_slots, 0) == {}  # every slot given back at stop
+
+
+def test_an_accounts_share_in_memory_follows_its_receivers_pace(store: Store) -> None:
+    worker = PushWorker(store, CallbackSettings(per_host=16))
+    assert worker._room(1) == 64  # until its pace is known: 4 x per_host
+
+    def paced(attempts: dict[int, int]) -> None:  # the pushes attempted over the last second
+        worker._attempts.update(attempts)
+        worker._paced_at = time.monotonic() - 1.0
+        worker._pace()
+
+    paced({1: 300, 2: 2000, 3: 20})
+    assert 145 <= worker._room(1) <= 150  # half a second of its pace (the measure took a second and a bit)
+    assert (worker._room(2), worker._room(3)) == (256, 64)  # at most 16 x per_host, at least 4 x
+    worker._account_hosts[2] = {"failing.example"}
+    worker._host_failures["failing.example"] = 3
+    assert worker._room(2) == 16  # a failing host: per_host, whatever the pace
+    paced({})
+    assert worker._room(1) == 64  # idle: back to the small share
+    assert worker._shares == {}
+
+
+async def test_a_hosts_slots_are_kept_a_little_after_its_last_push(
+    store: Store, receiver: Receiver, fast: CallbackSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "SLOTS_KEPT_IDLE", 600.0)
+    account = point(store, make_customer(store).login, receiver.url())
+    for n in range(5):
+        enqueue(store, account, {**RECEIPT, "number": f"+3360600{n:04d}"})
+    worker = PushWorker(store, replace(fast, poll_interval=0.05))
+    await worker.start()
+    try:
+        await until(lambda: all(s[0] == "delivered" for s in statuses(store).values()))
+        rounds = worker.rounds
+        await until(lambda: worker.rounds >= rounds + 3)  # claim rounds with no push left for the host
+        assert store.run(outbox.host_slots, 0)  # still held: the next receipts go at once
+        monkeypatch.setattr(worker_module, "SLOTS_KEPT_IDLE", 0.0)
+        await until(lambda: store.run(outbox.host_slots, 0) == {})  # idle long enough: given back
+    finally:
+        await worker.stop()
