@@ -174,7 +174,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
 
     async def _balance_slots(self) -> None:
         """Hold as many of each host's slots as this process has pushes for it (at most `per_host`): take the
-        missing ones, give them all back once no push for the host is left, renew the lease of the held ones."""
+        missing ones, give them all back once no push for the host was left for SLOTS_KEPT_IDLE, renew the lease
+        of the held ones."""
         take: dict[str, int] = {}
         give: dict[str, int] = {}
         idle_since = time.monotonic() - SLOTS_KEPT_IDLE
