@@ -36,11 +36,11 @@ WINDOW = 10
 BIND_LEASE = 3
 CLAIM_LEASE = 10
 LATENCY = 0.020  # the SMSC's answer time
-# An acceptance is durable this long after the dispatcher read it. Issue 9 aims at 50 ms; with three hosts and
-# PostgreSQL on one 2-core machine the acceptances' group commit measured up to 178 ms (p99 of "reported ->
-# durable" ~300 ms under full load): the test holds the bound that is met every time, bench/kill_window.py
-# measures the real window, and the issue stays open until 50 ms holds under load.
-DURABLE_WITHIN = 0.200
+# An acceptance is durable this long after the dead host read it (issue 9: the group commit's 50 ms). Measured
+# from when the simulator wrote each answer (not its submit time plus LATENCY: under this load the simulator's own
+# timers fire late, which once made the window look like 180-200 ms): -179, -22 and 26 ms in three runs on the
+# 2-core machine with three hosts, PostgreSQL and two other benches busy (load average 8).
+DURABLE_WITHIN = 0.050
 # Time between the SMSC writing an answer and the dead host's loop reading it, on this loaded 2-core machine
 LOOP_LAG = 0.050
 
@@ -240,16 +240,17 @@ def test_three_hosts_one_killed_mid_run(tmp_path: Path, postgres_url: str) -> No
             120,
             "a receipt push for every message",
         )
-        first_sent: dict[str, float] = {}
+        first_answered: dict[str, float] = {}
         submits: Counter[str] = Counter()
         for part in list(smsc.sim.parts):
             number = "+" + part.destination_addr.lstrip("+")
             submits[number] += 1
-            first_sent[number] = min(first_sent.get(number, part.received_at), part.received_at)
+            answered = part.answered_at if part.answered_at is not None else float("inf")
+            first_answered[number] = min(first_answered.get(number, answered), answered)
         again = [number for number, n in submits.items() if n > 1]
         # Sent again only what the dead host had not recorded durably: submits unanswered at the kill, or
-        # answered (the SMSC's answer leaves LATENCY after the submit) in the last group commit window before it.
-        answered_before_kill = sorted(killed_at - (first_sent[n] + LATENCY) for n in again)
+        # answered (when the simulator wrote its submit_sm_resp) in the last group commit window before it.
+        answered_before_kill = sorted(killed_at - first_answered[n] for n in again)
         print(f"\nthree hosts: {len(expected)} messages, {len(again)} submitted twice; answers that were sent again "
               f"came at most {max(answered_before_kill, default=0) * 1000:.0f} ms before the kill")
         assert max(answered_before_kill, default=0) <= DURABLE_WITHIN + LOOP_LAG, answered_before_kill

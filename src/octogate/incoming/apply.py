@@ -42,16 +42,12 @@ def apply_receipts(conn: Connection, updates: Sequence[ReceiptUpdate]) -> list[A
     for update, key in zip(updates, keys, strict=True):
         if statuses.is_final(update.stat):
             wanted.setdefault(update.connector, set()).add(key)
-    candidates: dict[tuple[str, str], list[sql.KeyMatch]] = {}
-    if wanted:
-        with conn.batch():
-            sql.lock_receipts(conn)  # a part being recorded meanwhile is seen, or sees these receipts as early
-            found = {connector: sql.parts_by_keys(conn, connector, sorted(names))
-                     for connector, names in wanted.items()}  # fmt: skip
-        for connector, rows in found.items():
-            for match in rows():
-                candidates.setdefault((connector, match.carrier_key), []).append(match)
-    plan = plan_receipts(updates, keys, candidates)
+    plan = plan_receipts(updates, keys, _find_parts(conn, wanted, locked=False))
+    if plan.early and conn.dialect == "postgresql":
+        # Some receipts found no part: one may be being recorded by another connection right now. Looked up
+        # again under the receipts lock, which that recording holds (shared) until it commits: its parts are
+        # seen now, or it sees these receipts' early rows (kept before this transaction lets the lock go).
+        plan = plan_receipts(updates, keys, _find_parts(conn, wanted, locked=True))
     for index in plan.early:
         _keep_early(conn, keys[index], updates[index])
     if not plan.apply:
@@ -74,6 +70,23 @@ def apply_receipts(conn: Connection, updates: Sequence[ReceiptUpdate]) -> list[A
             outcomes[index] = Applied.DUPLICATE  # another process's receipt for it committed first
     complete_messages(conn, [heads[m] for m in sorted(touched) if m in heads], touched, parts)
     return outcomes
+
+
+def _find_parts(
+    conn: Connection, wanted: Mapping[str, set[str]], *, locked: bool
+) -> dict[tuple[str, str], list[sql.KeyMatch]]:
+    """The parts each (connector, key) finds, in one round trip; `locked`: under the receipts lock first."""
+    candidates: dict[tuple[str, str], list[sql.KeyMatch]] = {}
+    if not wanted:
+        return candidates
+    with conn.batch():
+        if locked:
+            sql.lock_receipts(conn)
+        found = {c: sql.parts_by_keys(conn, c, sorted(names)) for c, names in wanted.items()}
+    for connector, rows in found.items():
+        for match in rows():
+            candidates.setdefault((connector, match.carrier_key), []).append(match)
+    return candidates
 
 
 @dataclass(frozen=True, slots=True)

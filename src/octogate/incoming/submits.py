@@ -30,7 +30,7 @@ def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], n
         record_parts(conn, [(o.message_id, o.connector or "", p.seq, p.carrier_id) for o in sent for p in o.parts],
                      now)  # fmt: skip
         if sent:
-            sql.lock_receipts(conn)  # receipts applied meanwhile: their early rows are seen, or they see the parts
+            sql.share_receipts_lock(conn)  # receipts kept early meanwhile are seen, or they see these parts
             early_later = sql.has_early_receipts(conn)
     settled = settled_later()
     recorded = {o.message_id: o.message_id in settled for o in outcomes}

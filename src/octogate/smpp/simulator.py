@@ -171,6 +171,9 @@ class ReceivedPart:
     receipt_stat: str | None = None
     #: when the ESME acknowledged that receipt (epoch seconds); None while it has not
     receipt_at: float | None = None
+    #: when its submit_sm_resp was written (epoch seconds; later than received_at by the latency, or more when
+    #: the simulator's loop is busy); None while it is not answered
+    answered_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -575,22 +578,24 @@ class SmscSimulator:
         latency = self.config.latency_ms / 1000.0
         if latency <= 0:
             conn.write(session.respond(pdu, message_id=message_id))
+            part.answered_at = time.time()
         else:
             conn.in_flight += 1
             conn.idle.clear()
             if conn.in_flight > self.max_in_flight:
                 self.max_in_flight = conn.in_flight
-            asyncio.get_running_loop().call_later(latency, self._answer_late, conn, pdu, message_id)
+            asyncio.get_running_loop().call_later(latency, self._answer_late, conn, pdu, part)
         self._notify()
 
-    def _answer_late(self, conn: _SimConnection, pdu: SubmitSm, message_id: str) -> None:
+    def _answer_late(self, conn: _SimConnection, pdu: SubmitSm, part: ReceivedPart) -> None:
         conn.in_flight -= 1
         if not conn.in_flight:
             conn.idle.set()
         if conn.done.is_set():
             return
         with contextlib.suppress(SessionStateError):
-            conn.write(conn.session.respond(pdu, message_id=message_id))
+            conn.write(conn.session.respond(pdu, message_id=part.message_id))
+            part.answered_at = time.time()
 
     def _assemble(self, part: ReceivedPart) -> None:
         if part.concat is None:

@@ -171,16 +171,25 @@ def finish_messages(conn: Connection, rows: Sequence[tuple[int, str, str, int]])
     return lambda: {int(r[0]) for r in found()}
 
 
-RECEIPTS_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.octogate.receipts'))"
+RECEIPTS_LOCK = "hashtext(current_schema() || '.octogate.receipts')"
 
 
 def lock_receipts(conn: Connection) -> None:
-    """Serialise, until commit, the transactions that match receipts with recorded parts (PostgreSQL; SQLite's
-    single writer does it already): applying receipts, and recording accepted parts (which then looks for the
-    receipts that came first). Without it, a receipt and its part committed at the same instant by two
-    connections would each miss the other, and the receipt would wait for the next `retry_early`."""
+    """Until commit, the receipts lock alone (PostgreSQL; SQLite's single writer does it already): taken by a
+    transaction about to keep receipts that found no part as early rows (and by the look again at early
+    receipts). Recordings of accepted parts hold it shared (`share_receipts_lock`) while they look for early
+    rows: without it, a receipt and its part committed at the same instant by two connections would each miss
+    the other, and the receipt would wait for the next `retry_early`."""
     if conn.dialect == "postgresql":
-        conn.execute(RECEIPTS_LOCK)
+        conn.execute(f"SELECT pg_advisory_xact_lock({RECEIPTS_LOCK})")
+
+
+def share_receipts_lock(conn: Connection) -> None:
+    """Until commit, the receipts lock shared with other recordings of accepted parts: they never wait for each
+    other (a host's SMSC acceptances are durable within the group commit, not behind the other hosts'
+    receipts), only for a transaction keeping early receipts (`lock_receipts`)."""
+    if conn.dialect == "postgresql":
+        conn.execute(f"SELECT pg_advisory_xact_lock_shared({RECEIPTS_LOCK})")
 
 
 def lock_message(conn: Connection, message_id: int) -> None:
