@@ -11,9 +11,12 @@ each new connection to whichever process accepts it. A worker answers the API pa
 API) itself and passes everything else (the console, the probes) to `serve` over a private Unix socket,
 with the client's address and scheme, so the console, SMTP, the operator's endpoints and the delivery
 process stay in `serve` alone. Each worker sends its metrics once a second (`metrics.API_FOLD` adds them to
-`serve`'s), and a byte after accepted campaigns so that `serve` wakes the delivery process. A worker that
-dies is started again (doubling delay); `serve` stops its workers when it stops (SIGTERM, then SIGKILL after
-a grace period), and a worker whose parent is gone (SIGKILL of `serve`) stops by itself within a second.
+`serve`'s) and, on SQLite, a byte after accepted campaigns so that `serve` wakes the delivery process (on
+PostgreSQL the campaign's own NOTIFY does). A worker that dies is started again (doubling delay); `serve`
+stops its workers when it stops (SIGTERM, then SIGKILL after a grace period), and a worker whose parent is
+gone (SIGKILL of `serve`) stops by itself within a second.
+
+Per process, not shared: the wrong-key throttle's counts and `max_connections` (each worker has its own).
 """
 
 from __future__ import annotations
@@ -405,7 +408,9 @@ async def _worker(
     proxy = Proxy(address)
     try:
         app = OctopushApp(MeteredGateway(store, settings.rules), successes_wrapper=settings.successes_wrapper)
-        app.gateway.on_accepted.append(_Waker(wakes).wake)
+        # PostgreSQL's NOTIFY, sent with each campaign, wakes the delivery process already.
+        if store.url.dialect != "postgresql":
+            app.gateway.on_accepted.append(_Waker(wakes).wake)
         server = SignalledServer(
             uvicorn_config(WorkerEdge(OperatorEdge(app, None, frozenset()), proxy), settings)
         )
