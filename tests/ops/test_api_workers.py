@@ -26,16 +26,15 @@ def start_with_workers(tmp_path: Path, processes: list[Process], **env: str) -> 
 
 
 def worker_pids(server: Serve) -> list[int]:
-    """serve's API workers: its spawned children after the first one, the delivery process (started before
-    them; the kernel lists children in the order they were made)."""
-    spawned = []
+    """serve's API workers (named octogate-api-N), alive."""
+    found = []
     for pid in Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split():
         try:
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes() and not gone(int(pid)):
-                spawned.append(int(pid))
+            if Path(f"/proc/{pid}/comm").read_text().startswith("octogate-api-") and not gone(int(pid)):
+                found.append(int(pid))
         except OSError:
             continue
-    return spawned[1:]
+    return found
 
 
 def gone(pid: int) -> bool:

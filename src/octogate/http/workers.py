@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection as PipeEnd
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -391,6 +392,8 @@ def _worker_main(
     wakes: PipeEnd,
 ) -> None:  # fmt: skip
     setup_logging(logs, f"octogate-api-{index}")
+    with contextlib.suppress(OSError):  # its name in ps/top (Linux): which of serve's children is which
+        Path("/proc/self/comm").write_text(f"octogate-api-{index}")
     try:
         import uvloop
 
