@@ -20,15 +20,17 @@ class SignalledServer(uvicorn.Server):
     runs beside it (SMTP, the delivery process, the API workers) is then stopped in order, and the exit is
     clean."""
 
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in self.signals:
             loop.add_signal_handler(signum, self.handle_exit, signum, None)
         try:
             yield
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in self.signals:
                 loop.remove_signal_handler(signum)
 
 

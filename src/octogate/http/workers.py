@@ -27,6 +27,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -392,6 +393,7 @@ def _worker_main(
     wakes: PipeEnd,
 ) -> None:  # fmt: skip
     setup_logging(logs, f"octogate-api-{index}")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # see _WorkerServer
     with contextlib.suppress(OSError):  # its name in ps/top (Linux): which of serve's children is which
         Path("/proc/self/comm").write_text(f"octogate-api-{index}")
     try:
@@ -414,7 +416,7 @@ async def _worker(
         # PostgreSQL's NOTIFY, sent with each campaign, wakes the delivery process already.
         if store.url.dialect != "postgresql":
             app.gateway.on_accepted.append(_Waker(wakes).wake)
-        server = SignalledServer(
+        server = _WorkerServer(
             uvicorn_config(WorkerEdge(OperatorEdge(app, None, frozenset()), proxy), settings)
         )
         heap.settle()
@@ -428,6 +430,13 @@ async def _worker(
     finally:
         await proxy.close()
         store.close()
+
+
+class _WorkerServer(SignalledServer):
+    """Stopped by serve (SIGTERM) only: Ctrl-C in a terminal reaches the whole process group, and serve stops
+    its workers itself once it has stopped accepting (a worker gone first would be restarted)."""
+
+    signals = (signal.SIGTERM,)
 
 
 class _Reporter:
