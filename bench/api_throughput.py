@@ -13,12 +13,13 @@ Starts `python -m octogate.cli serve` on a free 127.0.0.1 port with a fresh SQLi
 
 Load generator: `wrk` with a Lua script if it is installed (`apt-get install -y wrk`), else a raw asyncio
 keep-alive HTTP/1.1 client in a separate process. Client and server share the machine's cores: the CPU
-seconds each used are printed, with the server's CPU per request (a figure that does not depend on how
-much CPU the client took), the share of it on the event loop (main thread), what other processes took (the
-database server, or anything else running: a busy machine before the start is flagged), and what the server
-said at start; and the CPU per request of every octogate process (serve and its background delivery process)
-plus, with --postgres, of the PostgreSQL backends serving them (bench/cpu_accounting.py): the figure to
-compare on a machine shared with other work. `octogate serve` without a configuration also delivers to its
+seconds each used are printed, with the server's CPU per request (serve and its API worker processes,
+`[http] workers`: a figure that does not depend on how much CPU the client took), the share of it on the
+event loops (main threads), what other processes took (the database server, or anything else running: a
+busy machine before the start is flagged), and what the server said at start; and the CPU per request of
+every octogate process (serve, its API workers and its background delivery process) plus, with --postgres,
+of the PostgreSQL backends serving them (bench/cpu_accounting.py): the figure to compare on a machine shared
+with other work. `octogate serve` without a configuration also delivers to its
 built-in SMSC simulator (in its background process), so the figures include that delivery work; --config FILE
 starts it with your TOML instead (e.g. real connectors, or `[simulator]` `enabled = false`).
 
@@ -177,7 +178,7 @@ class LoadResult:
     server_cpu_s: float = 0.0
     octogate_cpu_s: float = 0.0  # every octogate process (serve and its background delivery process)
     postgres_cpu_s: float = 0.0  # the PostgreSQL backends of those processes (--postgres)
-    api_postgres_cpu_s: float = 0.0  # of which the backends serving the API process (--postgres)
+    api_postgres_cpu_s: float = 0.0  # of which the backends serving the API processes (--postgres)
     loop_cpu_s: float = 0.0  # the server's main thread: the event loop (HTTP, parsing, pricing, SQLite reads)
     hit_time_limit: bool = False
     tickets: list[int] = field(default_factory=list)
@@ -301,12 +302,23 @@ class Server:
         assert self.process is not None
         return self.process.pid
 
-    def cpu_seconds(self) -> float:
-        return process_cpu_seconds(self.pid)
+    def api_pids(self) -> list[int]:
+        """The processes answering the API: serve and its API workers (`[http] workers`, named octogate-api-N);
+        not the background delivery process."""
+        pids = [self.pid]
+        with contextlib.suppress(OSError):
+            for child in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split():
+                with contextlib.suppress(OSError):
+                    if Path(f"/proc/{child}/comm").read_text().startswith("octogate-api-"):
+                        pids.append(int(child))
+        return pids
 
-    def loop_cpu_seconds(self) -> float:
-        """The main thread's CPU: the event loop; the rest is the writer thread (and readers on PostgreSQL)."""
-        return process_cpu_seconds(self.pid, self.pid)
+    def cpu_seconds(self, pids: list[int]) -> float:
+        return sum(process_cpu_seconds(pid) for pid in pids)
+
+    def loop_cpu_seconds(self, pids: list[int]) -> float:
+        """The main threads' CPU: the event loops; the rest is the writer threads (and readers on PostgreSQL)."""
+        return sum(process_cpu_seconds(pid, pid) for pid in pids)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -592,12 +604,12 @@ def socket_ports(pid: int) -> set[int]:
     return ports
 
 
-def api_backends(admin_url: str, pid: int) -> list[int]:
-    """The PostgreSQL backends serving process `pid` (the API process, not its background process), by the
-    client port of each of the bench's backends."""
+def api_backends(admin_url: str, pids: list[int]) -> list[int]:
+    """The PostgreSQL backends serving processes `pids` (the API processes, not the background process), by
+    the client port of each of the bench's backends."""
     import psycopg
 
-    ports = socket_ports(pid)
+    ports = set().union(*(socket_ports(pid) for pid in pids))
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
         rows = conn.execute(
             "SELECT pid, client_port FROM pg_stat_activity WHERE application_name = %s", (APPLICATION_NAME,)
@@ -744,17 +756,18 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
 
     def load(limit: int, tag: str) -> LoadResult:
         meter.start()
-        backends = api_backends(args.postgres_url, server.pid) if args.postgres else []
+        api = server.api_pids()
+        backends = api_backends(args.postgres_url, api) if args.postgres else []
         backends_before = {pid: process_cpu_seconds(pid) for pid in backends}
-        cpu_before, client_before = server.cpu_seconds(), children_cpu_seconds()
-        loop_before = server.loop_cpu_seconds()
+        cpu_before, client_before = server.cpu_seconds(api), children_cpu_seconds()
+        loop_before = server.loop_cpu_seconds(api)
         machine_before, wall_before = machine_busy_seconds(), time.monotonic()
         if client == "wrk":
             result = run_wrk(url, body, args, limit, workdir, tag)
         else:
             result = run_python_client(url, body, args, limit)
-        result.server_cpu_s = server.cpu_seconds() - cpu_before
-        result.loop_cpu_s = server.loop_cpu_seconds() - loop_before
+        result.server_cpu_s = server.cpu_seconds(api) - cpu_before
+        result.loop_cpu_s = server.loop_cpu_seconds(api) - loop_before
         result.client_cpu_s = children_cpu_seconds() - client_before
         result.machine_cpu_s = machine_busy_seconds() - machine_before
         result.wall_s = time.monotonic() - wall_before
@@ -792,7 +805,7 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
             print(
                 f"    CPU per request: octogate processes {r.octogate_cpu_s / max(1, r.ok + r.bad) * 1e6:.0f} us"
                 + (f" + PostgreSQL backends {r.postgres_cpu_s / max(1, r.ok + r.bad) * 1e6:.0f} us (of which "
-                   f"the API process's {r.api_postgres_cpu_s / max(1, r.ok + r.bad) * 1e6:.0f} us)"
+                   f"the API processes' {r.api_postgres_cpu_s / max(1, r.ok + r.bad) * 1e6:.0f} us)"
                    if args.postgres else "")
             )  # fmt: skip
     rates = [r.rate for r in results]
@@ -811,9 +824,10 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
     with py_spy(args.py_spy, server.pid, "campaign"):
         for run in range(args.campaign_runs + 1):
             payload = campaign_body(api_key, args.recipients, run * args.recipients)
-            before = server.cpu_seconds()
+            api = server.api_pids()
+            before = server.cpu_seconds(api)
             result = post_campaign(server.port, payload, timeout=max(60.0, args.recipients / 100))
-            used = server.cpu_seconds() - before
+            used = server.cpu_seconds(api) - before
             label = "warm-up" if run == 0 else f"run {run}"
             print(
                 f"  {label}: {result.seconds:.3f} s, error_code {result.code}, {result.sendings:,} sendings, "
@@ -858,7 +872,7 @@ def measure(args: argparse.Namespace, server: Server, client: str, api_key: str,
     )
     print(
         f"    CPU per request, median: octogate processes {octogate_us:.0f} us"
-        + (f" + PostgreSQL backends {postgres_us:.0f} us = {octogate_us + postgres_us:.0f} us; the API process "
+        + (f" + PostgreSQL backends {postgres_us:.0f} us = {octogate_us + postgres_us:.0f} us; the API processes "
            f"{cpu_per_request:.0f} us + its backends {api_postgres_us:.0f} us"
            if args.postgres else "")
     )  # fmt: skip

@@ -151,6 +151,9 @@ class HttpLimits:
     auth_free_failures: int = 5
     auth_window: float = 300.0
     auth_max_delay: float = 2.0
+    #: processes answering the API on the one HTTP port (`octogate.http.workers`); 0: chosen at start (the
+    #: number of cores, at most 4, on PostgreSQL; 1 on SQLite, whose one writer they would queue behind)
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -371,6 +374,7 @@ LIMIT_CHECKS = {
     "max_url_bytes": between(1024, 1024 * 1024), "max_header_bytes": between(1024, 1024 * 1024),
     "max_headers": between(8, 1000), "header_timeout": between(0.1, 300), "max_connections": between(2, 1_000_000),
     "auth_free_failures": between(1, 1000), "auth_window": between(1, 86400), "auth_max_delay": between(0, 30),
+    "workers": between(0, 64),
 }  # fmt: skip
 CONNECTOR_CHECKS = {
     "name": (lambda v: bool(v.strip()) and v != SIMULATOR_CONNECTOR and len(v) <= 64,

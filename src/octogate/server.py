@@ -4,13 +4,9 @@ connectors (or the built-in SMSC simulator when no connector is configured); SMT
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import socket
-import ssl
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -20,7 +16,8 @@ from octogate.background import BackgroundProcess, DeliveryFailed, run_backgroun
 from octogate.config import ConfigError, Settings, parse_listen
 from octogate.console.app import console_for
 from octogate.http.app import OctopushApp
-from octogate.http.limits import uvicorn_limits
+from octogate.http.serving import SignalledServer, uvicorn_config
+from octogate.http.workers import ApiWorkers, worker_count
 from octogate.keys import hash_api_key, new_api_key
 from octogate.logs import LogSettings
 from octogate.observability.admin import (
@@ -116,42 +113,6 @@ def _check_simulator_address(settings: Settings) -> None:
         listen_socket("the built-in SMSC simulator", settings.simulator.listen).close()
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, with its signals taken on the loop and not raised again once it has stopped: the
-    SMTP listener and the delivery process are then stopped in order, and the exit is clean."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, self.handle_exit, signum, None)
-        try:
-            yield
-        finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
-
-
-def _uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
-    config = uvicorn.Config(
-        app,
-        **uvicorn_limits(settings),  # URL/header caps, header-read timeout, connection cap
-        loop="none",
-        lifespan="off",
-        access_log=False,
-        proxy_headers=False,  # nothing trusts X-Forwarded-*: the throttle counts the peer's own address
-        log_config=None,
-        ssl_certfile=settings.tls_cert,
-        ssl_keyfile=settings.tls_key,
-    )
-    try:
-        config.load()  # the certificate is read here: a bad one stops the start, in one line
-    except (OSError, ssl.SSLError) as error:
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        raise ConfigError(f"cannot load the TLS certificate {str(settings.tls_cert)[:200]}: {reason}") from None
-    return config
-
-
 async def _admin_server(edge: OperatorEdge, sock: socket.socket) -> uvicorn.Server:
     config = uvicorn.Config(edge, loop="none", lifespan="off", access_log=False, log_config=None)
     config.load()
@@ -181,7 +142,7 @@ async def serve(settings: Settings, logs: LogSettings | None = None) -> None:
     try:
         app = build_app(store, settings)
         edge = OperatorEdge(app, None, PROBES)
-        config = _uvicorn_config(edge, settings)  # a bad certificate stops the start here, before any line
+        config = uvicorn_config(edge, settings)  # a bad certificate stops the start here, before any line
         # The sandbox's funded account exists only while messages go to the built-in simulator.
         if settings.demo and not settings.connectors:
             login, key = ensure_demo_account(store, settings)
@@ -234,7 +195,12 @@ async def _serve(
     edge.operator = operator
     rates = asyncio.create_task(operator.rates.run(), name="status-rates")
     admin = await _admin_server(OperatorEdge(None, operator, ADMIN_PATHS), admin_sock) if admin_sock else None
+    count = worker_count(settings)
+    workers = ApiWorkers(settings, logs, http_sock, edge, count) if count > 1 else None
     try:
+        if workers is not None:
+            workers.on_wake.append(child.wake if child is not None else delivery.dispatcher.wake)  # type: ignore[union-attr]
+            await workers.start()
         scheme = "https" if settings.tls_cert else "http"
         host, port = where
         print(
@@ -242,19 +208,23 @@ async def _serve(
             flush=True,
         )
         print(smtp.describe(), flush=True)
+        if workers is not None:
+            print(f"octogate: {count} processes answer the API ([http] workers)", flush=True)
         log.info(
             "octogate started: API %s://%s:%d, %s, operator endpoints %s, database %s", scheme, host, port,
             smtp.describe().removeprefix("octogate: "),
             f"http://{settings.admin}/metrics" if admin_sock else "off", store.url.redacted(),
         )  # fmt: skip
         heap.settle()
-        server = _Server(config)
+        server = SignalledServer(config)
         await server.serve(sockets=[http_sock])
         log.info(
             "octogate stopping: %d HTTP connection(s) were open; the delivery process finishes its submits",
             len(server.server_state.connections),
         )  # fmt: skip
     finally:
+        if workers is not None:
+            await workers.stop()
         rates.cancel()
         if admin is not None:
             await admin.shutdown()

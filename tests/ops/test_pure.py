@@ -80,3 +80,39 @@ def test_counters_survive_a_restart_and_gauges_do_not() -> None:
     child.update(family(2, 1))
     assert exposed(child) == {"octogate_messages_submitted_total": 9, "octogate_binds_up": 1}
     assert child.total("octogate_messages_submitted") == 9
+
+
+def test_the_api_families_add_every_workers_counters_and_keep_their_own_gauges() -> None:
+    from prometheus_client import Counter, Gauge
+
+    from octogate.observability.metrics import ApiFold, snapshot
+
+    def api_registry(requests: dict[str, float], up: float) -> tuple[CollectorRegistry, Counter]:
+        registry = CollectorRegistry(auto_describe=True)
+        counter = Counter("octogate_http_requests", "r", ["code"], registry=registry)
+        for code, count in requests.items():
+            counter.labels(code).inc(count)
+        Gauge("octogate_delivery_process_up", "u", registry=registry).set(up)
+        return registry, counter
+
+    mine, accepted = api_registry({"200": 5}, 1)
+    fold = ApiFold(mine)
+    for requests in ({"200": 7}, {"200": 1, "404": 2}):  # a label set only a worker has seen, too
+        worker = ChildMetrics()
+        worker.update(snapshot(api_registry(requests, 0)[0]))
+        fold.workers.append(worker)
+    fold.workers[0].child_died()  # a dead worker's counts are kept
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(fold)
+    text = generate_latest(registry).decode()
+    samples = {
+        (s.name, s.labels.get("code")): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+    assert samples == {
+        ("octogate_http_requests_total", "200"): 13,
+        ("octogate_http_requests_total", "404"): 2,
+        ("octogate_delivery_process_up", None): 1,  # serve's own: the workers' gauges are not summed
+    }
+    assert fold.total(accepted) == 15

@@ -127,7 +127,7 @@ class Rates:
 
     def sample(self) -> None:
         self.samples.append((
-            self.clock(), metrics.counter_total(metrics.ACCEPTED),
+            self.clock(), metrics.API_FOLD.total(metrics.ACCEPTED),
             self.view.total("octogate_messages_submitted"), self.view.total("octogate_receipts"),
         ))  # fmt: skip
 
@@ -150,7 +150,7 @@ class Rates:
             return {}
         start = self.samples[-1]
         return {"minute_start": int(start[0]), "seconds": int(self.clock() - start[0]),
-                "accepted": int(metrics.counter_total(metrics.ACCEPTED) - start[1]),
+                "accepted": int(metrics.API_FOLD.total(metrics.ACCEPTED) - start[1]),
                 "submitted": int(self.view.total("octogate_messages_submitted") - start[2]),
                 "receipts": int(self.view.total("octogate_receipts") - start[3])}  # fmt: skip
 
@@ -187,7 +187,7 @@ class Endpoints:
 
     async def metrics_text(self) -> bytes:
         registry = CollectorRegistry(auto_describe=False)
-        for collector in [_Registry(metrics.API), *self.view.collectors()]:
+        for collector in [metrics.API_FOLD, *self.view.collectors()]:
             registry.register(collector)
         try:
             depth = await self._store(health.queue_depth)
@@ -244,14 +244,6 @@ class Endpoints:
             except Exception as error:
                 body, code = json.dumps({"error": f"store: {str(error)[:200]}"}).encode(), 503
             await respond(send, code, body, [(b"content-type", JSON)])
-
-
-class _Registry(Collector):
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
-
-    def collect(self) -> Any:
-        return self.registry.collect()
 
 
 def http_path(path: str) -> str:

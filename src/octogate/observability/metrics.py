@@ -208,3 +208,50 @@ def gauge_family(name: str, help_text: str, values: Iterable[tuple[dict[str, str
 def counter_total(counter: Counter) -> float:
     """A labelled counter's sum over its label sets (the parent's own counters, for per-minute rates)."""
     return sum(s.value for family in counter.collect() for s in family.samples if s.name.endswith("_total"))
+
+
+class ApiFold(Collector):
+    """The `API` registry as served: this process's families with the counters of the API worker processes
+    (`[http] workers`) added, so /metrics counts every request whichever process answered it. Each worker
+    sends its `API` snapshot once a second (`octogate.http.workers`); a dead worker's totals are carried."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.workers: list[ChildMetrics] = []
+
+    def _extra(self) -> dict[str, dict[Any, float]]:
+        extra: dict[str, dict[Any, float]] = {}
+        for worker in self.workers:
+            for family in worker.collect():
+                if family.type not in CUMULATIVE:
+                    continue
+                values = extra.setdefault(family.name, {})
+                for sample in family.samples:
+                    key = _key(sample.name, sample.labels)
+                    values[key] = values.get(key, 0.0) + sample.value
+        return extra
+
+    def collect(self) -> Iterator[Metric]:
+        extra = self._extra() if self.workers else {}
+        for family in self.registry.collect():
+            added = extra.get(family.name)
+            if not added:
+                yield family
+                continue
+            metric = Metric(family.name, family.documentation, family.type)
+            for sample in family.samples:
+                more = added.pop(_key(sample.name, sample.labels), 0.0)
+                metric.add_sample(sample.name, sample.labels, sample.value + more)
+            for (name, labels), value in added.items():  # label sets only the workers have seen
+                metric.add_sample(name, dict(labels), value)
+            yield metric
+
+    def total(self, counter: Counter) -> float:
+        """`counter_total` over every API process."""
+        found = counter_total(counter)
+        for worker in self.workers:
+            found += worker.total(counter._name)
+        return found
+
+
+API_FOLD = ApiFold(API)
