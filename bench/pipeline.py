@@ -204,6 +204,7 @@ def write_config(folder: str, smpp_port: int, args: argparse.Namespace) -> str:
         "[[connectors]]\nname = \"bench-smsc\"\nhost = \"127.0.0.1\"\n"
         f"port = {smpp_port}\nsystem_id = \"octogate\"\npassword = \"secret\"\nwindow = {args.window}\n\n"
         "[callbacks]\nallow_targets = [\"127.0.0.0/8\"]\n"  # the receiver is on loopback (forbidden by default)
+        f"\n[http]\nworkers = {args.workers}\n"
     )  # fmt: skip
     return str(path)
 
@@ -396,6 +397,7 @@ def main() -> None:
     parser.add_argument("--receipt-delay-ms", type=float, default=1000.0, help="the simulator's (1000)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the pushes of a run")
     parser.add_argument("--postgres", action="store_true", help="a fresh schema in local PostgreSQL")
+    parser.add_argument("--workers", type=int, default=0, help="[http] workers: API processes (0: the default)")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="octogate-pipeline-") as folder:
