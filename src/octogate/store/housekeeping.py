@@ -37,12 +37,8 @@ MIN_CHANGED = 5_000
 #: A table that never had statistics is analysed sooner: the statements are prepared, and the plans chosen
 #: while it looked empty (sequential scans) are kept until its first statistics replace them.
 MIN_CHANGED_FIRST = 500
-#: Seconds between two looks at the statistics (a look is one cheap query, ~0.1 ms of a backend: a round
-#: vacuums only what is due). Every second, so that a fresh table's first ANALYZE follows its first 500 changes
-#: within a second or two: until then its prepared plans guess (on the first run of bench/pipeline.py --postgres,
-#: looking every 5 s, the claims' outcomes were settled by a scan of every 'sending' row against each outcome,
-#: 5-22 ms a statement, for the first 5 seconds of traffic).
-ROUND_EVERY = 1.0
+#: Seconds between two looks at the statistics (a look is one cheap query; a round vacuums only what is due).
+ROUND_EVERY = 5.0
 #: The advisory lock key of a housekeeping round (one host at a time; any constant, one per database).
 ROUND_LOCK = 7423018
 
