@@ -109,7 +109,8 @@ def test_a_receipt_lookup_is_an_index_scan_on_a_new_table_without_statistics(dat
                  for n in range(PARTS) for k in ids.part_keys(carrier[n])),
             )  # fmt: skip
         assert conn.fetchone(
-            "SELECT COUNT(*) FROM pg_stats WHERE tablename IN ('part_keys', 'message_parts')"
+            "SELECT COUNT(*) FROM pg_stats WHERE schemaname = current_schema() "
+            "AND tablename IN ('part_keys', 'message_parts')"
         ) == (0,), "nobody analysed the tables"
         wanted = PARTS // 2
         key = ids.receipt_key(str(0x10000000 + wanted))  # the receipt in decimal

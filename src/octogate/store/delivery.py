@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from octogate.statuses import MessageStatus
 from octogate.store import queue
@@ -21,7 +21,7 @@ ID_CHUNK = 500  # ids per IN (...) list: bounded statements
 CLAIMED_DETAILS = (
     "SELECT m.id, m.account_id, m.campaign_id, m.recipient, m.calling_code, COALESCE(m.text, c.text) AS text, "
     "m.priority, m.send_at, m.attempts, c.sms_type, c.sender, c.sender_is_msisdn "
-    "FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE m.id IN ({marks})"
+    "FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE {ids}"
 )
 
 
@@ -109,9 +109,11 @@ def claimed_details(conn: Connection, ids: Sequence[int]) -> list[ClaimedMessage
     found: list[ClaimedMessage] = []
     for start in range(0, len(ids), ID_CHUNK):
         chunk = ids[start : start + ID_CHUNK]
-        marks = ", ".join("?" for _ in chunk)
-        rows = conn.records(_Details, CLAIMED_DETAILS.format(marks=marks), chunk)
-        done = _done_parts(conn, chunk, marks)
+        # One statement text whatever the claim's size (an `IN (?, ...)` per size was as many statements to
+        # parse and, on PostgreSQL, to prepare and plan: claims come in every size up to the window's room).
+        ids_param = (conn.list_param(chunk),)
+        rows = conn.records(_Details, CLAIMED_DETAILS.format(ids=conn.in_list("m.id")), ids_param)
+        done = _done_parts(conn, ids_param)
         for r in rows:
             parts, connector = done.get(int(r.id), ({}, None))
             found.append(
@@ -143,13 +145,11 @@ class _Details:
     sender_is_msisdn: int
 
 
-def _done_parts(
-    conn: Connection, ids: Sequence[int], marks: str
-) -> dict[int, tuple[dict[int, str], str | None]]:
+def _done_parts(conn: Connection, ids_param: tuple[Any]) -> dict[int, tuple[dict[int, str], str | None]]:
     rows = conn.fetchall(
         f"SELECT message_id, seq, connector, carrier_id FROM message_parts "  # noqa: S608
-        f"WHERE status <> 'failed' AND message_id IN ({marks})",  # a part with a receipt was accepted too
-        ids,
+        f"WHERE status <> 'failed' AND {conn.in_list('message_id')}",  # a part with a receipt was accepted too
+        ids_param,
     )
     done: dict[int, tuple[dict[int, str], str | None]] = {}
     for message_id, seq, connector, carrier_id in rows:

@@ -88,13 +88,27 @@ class KeyMatch:
 
 def parts_by_keys(conn: Connection, connector: str, keys: Sequence[str]) -> Callable[[], list[KeyMatch]]:
     """The parts any of these keys name on one connector: one statement for a whole batch of receipts, still
-    index probes on the (connector, carrier_key) primary key. Read by calling the result (after a batch)."""
-    rows = conn.later(
-        "SELECT k.carrier_key, k.message_id, k.seq, p.status, k.same_base FROM part_keys k "  # noqa: S608
-        "JOIN message_parts p ON p.message_id = k.message_id AND p.seq = k.seq "
-        f"WHERE k.connector = ? AND {conn.in_list('k.carrier_key')}",
-        (connector, conn.list_param(keys)),
-    )
+    index probes on the (connector, carrier_key) primary key. Read by calling the result (after a batch).
+
+    On PostgreSQL one probe per key is spelled out (a LATERAL subquery the planner may not flatten): on a table
+    without statistics yet its plan for `carrier_key = ANY(?)` read every key of the connector and filtered them
+    (4-21 ms per batch of 50 receipts, growing with the table, on the first run of bench/pipeline.py --postgres).
+    """
+    if conn.dialect == "postgresql":
+        rows = conn.later(
+            "SELECT w.key, m.message_id, m.seq, m.status, m.same_base FROM unnest(?::text[]) AS w(key) "
+            "CROSS JOIN LATERAL (SELECT k.message_id, k.seq, p.status, k.same_base FROM part_keys k "
+            "JOIN message_parts p ON p.message_id = k.message_id AND p.seq = k.seq "
+            "WHERE k.connector = ? AND k.carrier_key = w.key OFFSET 0) AS m",
+            (list(keys), connector),
+        )
+    else:
+        rows = conn.later(
+            "SELECT k.carrier_key, k.message_id, k.seq, p.status, k.same_base FROM part_keys k "  # noqa: S608
+            "JOIN message_parts p ON p.message_id = k.message_id AND p.seq = k.seq "
+            f"WHERE k.connector = ? AND {conn.in_list('k.carrier_key')}",
+            (connector, conn.list_param(keys)),
+        )
     return lambda: [KeyMatch(r[0], int(r[1]), int(r[2]), r[3], bool(r[4])) for r in rows()]
 
 

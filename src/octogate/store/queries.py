@@ -328,11 +328,12 @@ def _insert_campaign_at_once(conn: Connection, campaign: NewCampaign, now: int) 
 # lookup of the account until a vacuum), one round trip, one NOTIFY. The account pays for all of them or the
 # statement writes nothing (the caller then stores each alone, refusing exactly those that sequential debits
 # would). Ids are drawn from the campaigns' sequence first, so each campaign's id, and its balance after its
-# own debit (in the group's order), go back in order.
+# own debit (in the group's order), go back in order; the sequence is looked up once per statement (an InitPlan:
+# per row, pg_get_serial_sequence cost ~5 µs of catalog lookups, nextval alone ~1 µs).
 INSERT_CAMPAIGNS_TOGETHER = (
     "WITH debit AS (UPDATE accounts SET balance = balance - %(total)s::bigint "
     "WHERE id = %(account)s::bigint AND balance >= %(total)s::bigint RETURNING balance), "
-    "c AS (SELECT x.n AS ord, nextval(pg_get_serial_sequence('campaigns', 'id')) AS id, "
+    "c AS (SELECT x.n AS ord, nextval((SELECT pg_get_serial_sequence('campaigns', 'id'))::regclass) AS id, "
     "debit.balance + %(total)s::bigint - sum((x.v->>9)::bigint) OVER (ORDER BY x.n) AS after, "
     "x.v->>0 AS source, x.v->>1 AS sms_type, x.v->>2 AS sender, (x.v->>3)::integer AS sender_is_msisdn, "
     "x.v->>4 AS text, (x.v->>5)::integer AS transactional, (x.v->>6)::integer AS with_replies, "
