@@ -151,8 +151,8 @@ class HttpLimits:
     auth_free_failures: int = 5
     auth_window: float = 300.0
     auth_max_delay: float = 2.0
-    #: processes answering the API on the one HTTP port (`octogate.http.workers`); 0: chosen at start (the
-    #: number of cores, at most 4, on PostgreSQL; 1 on SQLite, whose one writer they would queue behind)
+    #: processes answering the API on the one HTTP port (`octogate.http.workers`); 0: chosen at start (one per
+    #: two cores, at most 4, on PostgreSQL; 1 on SQLite, whose one writer they would queue behind)
     workers: int = 0
 
 
