@@ -55,6 +55,14 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_store(postgres_url: str) -> Iterator[Store]:
+    """A store on a fresh PostgreSQL schema, for tests about PostgreSQL only."""
+    store = prepare_store(Settings(database_url=postgres_url))
+    yield store
+    store.close()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db')}/octogate.db"
 

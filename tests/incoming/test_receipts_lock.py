@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
-
-from octogate.config import Settings
 from octogate.incoming.apply import Applied, apply_receipts
 from octogate.incoming.model import ReceiptUpdate
 from octogate.incoming.submits import record_outcomes
-from octogate.server import prepare_store
 from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, Outcome
 from octogate.store.store import Store
@@ -23,13 +19,6 @@ from support import make_customer
 from .test_receipts import _claimed_message
 
 NOW = 1_800_000_000
-
-
-@pytest.fixture
-def pg_store(postgres_url: str) -> Iterator[Store]:
-    store = prepare_store(Settings(database_url=postgres_url))
-    yield store
-    store.close()
 
 
 def submitted(message_id: int, carrier_id: str) -> Outcome:

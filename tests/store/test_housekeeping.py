@@ -4,12 +4,9 @@ one host at a time, and never anything else."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from octogate.config import Settings
-from octogate.server import prepare_store
 from octogate.store import housekeeping
 from octogate.store.db import Connection
 from octogate.store.housekeeping import TableChurn, due_tables
@@ -32,13 +29,6 @@ def test_a_table_is_due_when_its_dead_versions_or_changes_are_many_and_a_tenth_o
 def test_only_the_gateway_queue_tables_are_ever_vacuumed() -> None:
     with pytest.raises(ValueError, match="not a gateway queue table"):
         housekeeping.vacuum(None, 'messages"; DROP TABLE accounts; --')  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def pg_store(postgres_url: str) -> Iterator[Store]:
-    store = prepare_store(Settings(database_url=postgres_url))
-    yield store
-    store.close()
 
 
 def churn_of(conn: Connection, table: str) -> TableChurn:
