@@ -36,8 +36,6 @@ def label(value: object) -> str:
     return str(value)[:MAX_LABEL]
 
 
-
-
 # --- API process ---------------------------------------------------------------------------------------------------
 class MeteredGateway(Gateway):
     """Counts what every edge (HTTP, REST, SMTP) gets from the service."""

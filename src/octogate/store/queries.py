@@ -253,21 +253,9 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
     if conn.dialect == "postgresql" and _at_once(campaign, now):
         return _insert_campaign_at_once(conn, campaign, now)  # it notifies the dispatchers itself
     try:
-        row = conn.fetchone(
-            "INSERT INTO campaigns (account_id, request_id, source, sms_type, sender, sender_is_msisdn, text, "
-            "transactional, with_replies, recipients, sms, cost, send_at, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                campaign.account_id, campaign.request_id, campaign.source, campaign.sms_type, campaign.sender,
-                int(campaign.sender_is_msisdn), campaign.text, int(campaign.transactional),
-                int(campaign.with_replies), len(campaign.messages), campaign.sms, campaign.cost,
-                campaign.send_at, now,
-            ),
-        )  # fmt: skip
+        campaign_id = _insert_campaign_row(conn, campaign, now)
     except IntegrityError:
         raise DuplicateRequest(campaign.request_id) from None
-    assert row is not None
-    campaign_id = int(row[0])
     debited = conn.fetchone(
         "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ? RETURNING balance",
         (campaign.cost, campaign.account_id, campaign.cost),
@@ -276,6 +264,30 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
         pending = conn.fetchone("SELECT pending_order FROM accounts WHERE id = ?", (campaign.account_id,))
         raise InsufficientCredit(order_pending=bool(pending and pending[0]))
     balance = int(debited[0])
+    _insert_debited_rows(conn, campaign, campaign_id, balance, now)
+    queue.notify(conn, queue.MESSAGES)  # every host's dispatcher claims it once this commits
+    return AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance)
+
+
+def _insert_campaign_row(conn: Connection, campaign: NewCampaign, now: int) -> int:
+    """The campaign's row (SQLite, and PostgreSQL's campaigns too big for one statement); its id."""
+    row = conn.fetchone(
+        "INSERT INTO campaigns (account_id, request_id, source, sms_type, sender, sender_is_msisdn, text, "
+        "transactional, with_replies, recipients, sms, cost, send_at, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            campaign.account_id, campaign.request_id, campaign.source, campaign.sms_type, campaign.sender,
+            int(campaign.sender_is_msisdn), campaign.text, int(campaign.transactional),
+            int(campaign.with_replies), len(campaign.messages), campaign.sms, campaign.cost,
+            campaign.send_at, now,
+        ),
+    )  # fmt: skip
+    assert row is not None
+    return int(row[0])
+
+
+def _insert_debited_rows(conn: Connection, campaign: NewCampaign, campaign_id: int, balance: int, now: int) -> None:
+    """A debited campaign's ledger row (`balance` after its debit) and its messages, queued."""
     conn.execute(
         "INSERT INTO ledger (account_id, amount, balance_after, reason, campaign_id, created_at) "
         "VALUES (?, ?, ?, 'campaign', ?, ?)",
@@ -291,8 +303,6 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
             for m in campaign.messages
         ),
     )  # fmt: skip
-    queue.notify(conn, queue.MESSAGES)  # every host's dispatcher claims it once this commits
-    return AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance)
 
 
 def _insert_campaign_at_once(conn: Connection, campaign: NewCampaign, now: int) -> AcceptedCampaign:
@@ -386,33 +396,8 @@ def insert_campaigns(
     accepted = []
     for campaign, now in campaigns:
         balance -= campaign.cost
-        row = conn.fetchone(
-            "INSERT INTO campaigns (account_id, request_id, source, sms_type, sender, sender_is_msisdn, text, "
-            "transactional, with_replies, recipients, sms, cost, send_at, created_at) "
-            "VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                account_id, campaign.source, campaign.sms_type, campaign.sender, int(campaign.sender_is_msisdn),
-                campaign.text, int(campaign.transactional), int(campaign.with_replies), len(campaign.messages),
-                campaign.sms, campaign.cost, campaign.send_at, now,
-            ),
-        )  # fmt: skip
-        assert row is not None
-        campaign_id = int(row[0])
-        conn.execute(
-            "INSERT INTO ledger (account_id, amount, balance_after, reason, campaign_id, created_at) "
-            "VALUES (?, ?, ?, 'campaign', ?, ?)",
-            (account_id, -campaign.cost, balance, campaign_id, now),
-        )
-        priority = 0 if campaign.transactional else 1
-        conn.bulk_insert(
-            "messages",
-            MESSAGE_COLUMNS,
-            (
-                (campaign_id, account_id, m.recipient, m.country, m.calling_code, m.text, m.sms, m.cost, priority,
-                 campaign.send_at)
-                for m in campaign.messages
-            ),
-        )  # fmt: skip
+        campaign_id = _insert_campaign_row(conn, campaign, now)
+        _insert_debited_rows(conn, campaign, campaign_id, balance, now)
         accepted.append(AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance))
     queue.notify(conn, queue.MESSAGES)
     return accepted
