@@ -82,6 +82,15 @@ async def eventually(
         await asyncio.sleep(0.02)
 
 
+def wait_until(predicate: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:
+    """`eventually` for a synchronous test: poll `predicate` until it holds; fail (never hang) after `within` s."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
+        time.sleep(0.01)
+
+
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """`octogate ARGV` in this process: (exit status, stdout, stderr)."""
     try:

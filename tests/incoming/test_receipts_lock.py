@@ -5,7 +5,6 @@ connection still takes it once that recording commits (not left early until the 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from octogate.incoming.apply import Applied, apply_receipts
@@ -14,7 +13,7 @@ from octogate.incoming.submits import record_outcomes
 from octogate.store import delivery
 from octogate.store.delivery import AcceptedPart, Outcome
 from octogate.store.store import Store
-from support import make_customer
+from support import make_customer, wait_until
 
 from .test_receipts import _claimed_message
 
@@ -30,13 +29,6 @@ def in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list[object]]
     thread = threading.Thread(target=lambda: result.append(fn()), daemon=True)
     thread.start()
     return thread, result
-
-
-def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def advisory_waiters(store: Store) -> int:

@@ -3,14 +3,13 @@ one host at a time, and never anything else."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from octogate.store import housekeeping
 from octogate.store.db import Connection
 from octogate.store.housekeeping import TableChurn, due_tables
 from octogate.store.store import Store
+from support import wait_until
 
 
 def test_a_table_is_due_when_its_dead_versions_or_changes_are_many_and_a_tenth_of_it() -> None:
@@ -55,19 +54,12 @@ def make_dead_versions(conn: Connection, count: int) -> None:
     conn.execute("SELECT 1")  # the flush happens at the end of a transaction
 
 
-def wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def test_a_round_vacuums_a_churned_table_and_only_the_due_ones(pg_store: Store) -> None:
     with pg_store.connect() as conn:
         make_dead_versions(conn, 3_000)
         watcher = Connection(pg_store.url)
         try:
-            wait_for(lambda: churn_of(watcher, "early_receipts").dead >= 3_000)
+            wait_until(lambda: churn_of(watcher, "early_receipts").dead >= 3_000)
             done = housekeeping.tidy_round(watcher)
             assert "early_receipts" in done
             assert "ledger" not in done  # untouched since its last statistics: left alone
@@ -81,7 +73,7 @@ def test_a_round_vacuums_a_churned_table_and_only_the_due_ones(pg_store: Store) 
 def test_one_host_at_a_time_does_a_round(pg_store: Store) -> None:
     with pg_store.connect() as first, pg_store.connect() as second:
         make_dead_versions(first, 3_000)
-        wait_for(lambda: churn_of(second, "early_receipts").dead >= 3_000)
+        wait_until(lambda: churn_of(second, "early_receipts").dead >= 3_000)
         assert housekeeping.try_round_lock(first)
         try:
             assert housekeeping.tidy_round(second) == []  # another host is at it
@@ -95,4 +87,4 @@ def test_the_delivery_side_keeps_its_tables_tidy_by_itself(pg_store: Store, monk
     with pg_store.connect() as conn:
         make_dead_versions(conn, 3_000)
         pg_store.keep_tidy()
-        wait_for(lambda: vacuumed(conn, "early_receipts"))
+        wait_until(lambda: vacuumed(conn, "early_receipts"))
