@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from octogate.callbacks.targets import BadCallbackURL, check_url
 from octogate.keys import api_key_matches, hash_api_key
@@ -47,8 +47,11 @@ from octogate.throttle import CredentialGuard
 
 SIMULATION_TICKET = "XXXSIMULATIONXXX"
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+R = TypeVar("R")
 Lookup = tuple[GatewayState, Account | None, bool]  # the operator's switches, the account, has a STOP list
-Pending = tuple[NewCampaign, int, "asyncio.Future[AcceptedCampaign]"]  # a campaign, its time, its answer
+Pending = tuple[tuple[NewCampaign, int], "asyncio.Future[AcceptedCampaign]"]  # (a campaign, its time), its answer
 log = logging.getLogger(__name__)
 RECIPIENTS_PER_SLICE = 1000  # recipients validated between two yields to the event loop
 _ABSENT_ACCOUNT_HASH = hash_api_key("no such account")
@@ -347,6 +350,33 @@ class Gateway:
         return _usable(account), has_stops
 
 
+class PerTurn(Generic[K, V, R]):
+    """Calls with the same key arriving in the same event loop turn, handled together: the first call of a key
+    schedules `handle(key, group)`, which runs after the calls already scheduled this turn, and each call
+    awaits its own future in the group. A call arriving once the handling has started starts a new group."""
+
+    def __init__(self, handle: Callable[[K, list[tuple[V, asyncio.Future[R]]]], Awaitable[None]]) -> None:
+        self._handle = handle
+        self._waiting: dict[tuple[asyncio.AbstractEventLoop, K], list[tuple[V, asyncio.Future[R]]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def join(self, key: K, value: V) -> R:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        waiting = self._waiting.get((loop, key))
+        if waiting is not None:
+            waiting.append((value, future))
+        else:
+            self._waiting[(loop, key)] = [(value, future)]
+            task = loop.create_task(self._run(loop, key))  # runs after the calls already scheduled this turn
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, key: K) -> None:
+        await self._handle(key, self._waiting.pop((loop, key)))
+
+
 class SharedLookups:
     """The API's one read per call (`queries.gateway_and_account`), shared by the calls for one login that
     arrive in the same event loop turn: under load a customer's requests come in bursts, and each read costs
@@ -356,40 +386,13 @@ class SharedLookups:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._waiting: dict[tuple[asyncio.AbstractEventLoop, str], list[asyncio.Future[Lookup]]] = {}
-        self._reads: set[asyncio.Task[None]] = set()
+        self._turns: PerTurn[str, None, Lookup] = PerTurn(self._read)
 
     async def read(self, login: str) -> Lookup:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Lookup] = loop.create_future()
-        waiting = self._waiting.get((loop, login))
-        if waiting is not None:
-            waiting.append(future)
-        else:
-            self._waiting[(loop, login)] = [future]
-            task = loop.create_task(self._read(loop, login))  # runs after the calls already scheduled this turn
-            self._reads.add(task)
-            task.add_done_callback(self._reads.discard)
-        return await future
+        return await self._turns.join(login, None)
 
-    async def _read(self, loop: asyncio.AbstractEventLoop, login: str) -> None:
-        waiting = self._waiting.pop((loop, login))  # from here on, a new call starts a new read
-        try:
-            found = await self.store.read(queries.gateway_and_account, login)
-        except BaseException as error:
-            for future in waiting:
-                if future.done():
-                    continue
-                if isinstance(error, asyncio.CancelledError):
-                    future.cancel()
-                else:
-                    future.set_exception(error)
-            if not isinstance(error, Exception):
-                raise
-            return
-        for future in waiting:
-            if not future.done():
-                future.set_result(found)
+    async def _read(self, login: str, group: list[tuple[None, asyncio.Future[Lookup]]]) -> None:
+        await _settle([future for _, future in group], self.store.read(queries.gateway_and_account, login))
 
 
 class CampaignGroups:
@@ -401,36 +404,23 @@ class CampaignGroups:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._waiting: dict[tuple[asyncio.AbstractEventLoop, int], list[Pending]] = {}
-        self._writes: set[asyncio.Task[None]] = set()
+        self._turns: PerTurn[int, tuple[NewCampaign, int], AcceptedCampaign] = PerTurn(self._write)
 
     async def store_one(self, campaign: NewCampaign, now: int) -> AcceptedCampaign:
         return await self.store.write(queries.insert_campaign, campaign, now)
 
     async def add(self, campaign: NewCampaign, now: int) -> AcceptedCampaign:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[AcceptedCampaign] = loop.create_future()
-        key = (loop, campaign.account_id)
-        waiting = self._waiting.get(key)
-        if waiting is not None:
-            waiting.append((campaign, now, future))
-        else:
-            self._waiting[key] = [(campaign, now, future)]
-            task = loop.create_task(self._write(key))  # after the requests already scheduled this turn
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
-        return await future
+        return await self._turns.join(campaign.account_id, (campaign, now))
 
-    async def _write(self, key: tuple[asyncio.AbstractEventLoop, int]) -> None:
-        group = self._waiting.pop(key)
+    async def _write(self, account_id: int, group: list[Pending]) -> None:
         if len(group) == 1:
-            campaign, now, future = group[0]
-            await _settle(future, self.store_one(campaign, now))
+            (campaign, now), future = group[0]
+            await _settle([future], self.store_one(campaign, now))
             return
         try:
-            stored = await self.store.write(queries.insert_campaigns, [(c, now) for c, now, _ in group])
+            stored = await self.store.write(queries.insert_campaigns, [value for value, _ in group])
         except StoreUnavailable as error:
-            for _, _, future in group:
+            for _, future in group:
                 if not future.done():
                     future.set_exception(error)
             return
@@ -438,30 +428,33 @@ class CampaignGroups:
             log.warning("a group of %d campaigns is stored one by one", len(group), exc_info=True)
             stored = None
         except BaseException:
-            for _, _, future in group:
+            for _, future in group:
                 future.cancel()
             raise
         if stored is None:  # the account cannot pay for all of them: each alone, queued in the group's order
-            await asyncio.gather(*(_settle(future, self.store_one(campaign, now)) for campaign, now, future in group))
+            await asyncio.gather(*(_settle([future], self.store_one(*value)) for value, future in group))
             return
-        for (_, _, future), accepted in zip(group, stored, strict=True):
+        for (_, future), accepted in zip(group, stored, strict=True):
             if not future.done():
                 future.set_result(accepted)
 
 
-async def _settle(future: asyncio.Future[T], work: Awaitable[T]) -> None:
-    """`future` gets what `work` returns or raises (cancelled with it)."""
+async def _settle(futures: Sequence[asyncio.Future[T]], work: Awaitable[T]) -> None:
+    """Each future gets what `work` returns or raises (cancelled with it)."""
     try:
         result = await work
     except Exception as error:
-        if not future.done():
-            future.set_exception(error)
+        for future in futures:
+            if not future.done():
+                future.set_exception(error)
         return
     except BaseException:
-        future.cancel()
+        for future in futures:
+            future.cancel()
         raise
-    if not future.done():
-        future.set_result(result)
+    for future in futures:
+        if not future.done():
+            future.set_result(result)
 
 
 def normalise_login(login: str) -> str:
