@@ -51,7 +51,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 R = TypeVar("R")
 Lookup = tuple[GatewayState, Account | None, bool]  # the operator's switches, the account, has a STOP list
-Pending = tuple[tuple[NewCampaign, int], "asyncio.Future[AcceptedCampaign]"]  # (a campaign, its time), its answer
+#: (a campaign, its time), its answer
+Pending = tuple[tuple[NewCampaign, int], "asyncio.Future[AcceptedCampaign]"]
 log = logging.getLogger(__name__)
 RECIPIENTS_PER_SLICE = 1000  # recipients validated between two yields to the event loop
 _ABSENT_ACCOUNT_HASH = hash_api_key("no such account")
