@@ -1,4 +1,7 @@
-"""API keys: generated with 192 bits of randomness, stored only as a SHA-256 digest, compared in constant time.
+"""API keys: 32 random letters and digits (190 bits), stored only as a SHA-256 digest, compared in constant time.
+
+Letters and digits only, as Octopush's own keys are: a key starting with "-" (which URL-safe base64 gives one time
+in 64) is read as an option by the CLI and by most shell tools, and "_" trips double-click selection.
 
 A slow password hash (bcrypt, scrypt) protects low-entropy secrets chosen by people; these keys are random,
 so one SHA-256 is as strong against a stolen table and keeps authentication off the request path's budget.
@@ -9,10 +12,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import string
+
+_KEY_ALPHABET = string.ascii_letters + string.digits
+_KEY_LENGTH = 32
 
 
 def new_api_key() -> str:
-    return secrets.token_urlsafe(24)
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(_KEY_LENGTH))
 
 
 def hash_api_key(api_key: str) -> str:

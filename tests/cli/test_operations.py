@@ -101,3 +101,12 @@ def test_what_came_back_and_the_price_table(operator: Operator) -> None:
     assert operator.load_prices(table.to_csv()) == len(table)
     with pytest.raises(Refused, match=r"^prices\.csv: "):
         operator.load_prices("calling_code,country,name,FR,XXX,WWW\n33,FR,France,cheap,,\n", source="prices.csv")
+
+
+def test_new_keys_are_letters_and_digits_so_a_shell_or_the_cli_never_reads_one_as_an_option(
+    operator: Operator,
+) -> None:
+    keys = {operator.create_account(f"k{n}@example.com").api_key for n in range(20)}
+    keys |= {operator.rotate_key("k0@example.com") for _ in range(300)}
+    assert len(keys) == 320
+    assert all(len(key) == 32 and key.isascii() and key.isalnum() for key in keys)

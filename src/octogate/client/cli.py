@@ -104,7 +104,10 @@ def _account_options(parser: argparse.ArgumentParser) -> None:
         "account (options beat environment variables, which beat the config file)"
     )
     group.add_argument("--login", help=f"account login (or {ENV_LOGIN})")
-    group.add_argument("--api-key", help=f"API key (or {ENV_API_KEY}; prefer it: options show in ps)")
+    group.add_argument(
+        "--api-key",
+        help=f"API key (or {ENV_API_KEY}; prefer it: options show in ps); a key starting with '-': --api-key=KEY",
+    )
     group.add_argument("--url", help=f"API base URL (or {ENV_URL}; default Octopush's)")
     group.add_argument(
         "--client-config",
