@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 
 import httpx
+import pytest
 
 from octogate.config import DispatchSettings, RouteConfig
 from octogate.dispatch.dispatcher import Dispatcher
@@ -62,9 +63,11 @@ async def test_one_accounts_big_campaign_does_not_hold_back_another_accounts_mes
 async def test_a_claim_is_written_before_the_receipts_and_pushes_queued_ahead_of_it(
     store: Store, clock: Clock
 ) -> None:
-    """Messages accepted while a claim waits behind other writes are not sent meanwhile: the writer takes the
-    dispatcher's claim first, as it takes the outcomes of submits (on PostgreSQL they have a writer of their
-    own, which no batch of the other writer holds up)."""
+    """Messages accepted while a claim waits behind other writes are not sent meanwhile: on SQLite the writer
+    takes the dispatcher's claim first, as it takes the outcomes of submits (on PostgreSQL those have a writer of
+    their own, which claims would hold up)."""
+    if store.url.dialect != "sqlite":
+        pytest.skip("on PostgreSQL claims go through the main writer, in order")
     dispatcher = Dispatcher(store, Router((RouteConfig(connectors=("sim",)),)), {}, clock=clock)
     busy, release = threading.Event(), threading.Event()
 
@@ -88,8 +91,6 @@ async def test_a_claim_is_written_before_the_receipts_and_pushes_queued_ahead_of
         )
         claim.add_done_callback(lambda _: done.append("claim"))
         await asyncio.sleep(0)  # and the claim after it
-        if store.url.dialect == "postgresql":
-            assert await claim == []  # while the other writer is still busy
     finally:
         release.set()
     await asyncio.gather(held, receipt, claim)
