@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections import Counter
 
 import httpx
-import pytest
 
 from octogate.config import DispatchSettings, RouteConfig
-from octogate.dispatch.dispatcher import Dispatcher
 from octogate.dispatch.routing import Router
 from octogate.http.app import OctopushApp
 from octogate.incoming.submits import record_outcomes
 from octogate.smpp.client import SmppClient
 from octogate.smpp.simulator import SimulatorConfig
 from octogate.store import delivery
-from octogate.store.db import Connection
 from octogate.store.delivery import AcceptedPart, Outcome
-from octogate.store.queue import Want
 from octogate.store.store import Store
 from support import Clock, Customer, eventually, make_customer, send
 
@@ -58,43 +52,6 @@ async def test_one_accounts_big_campaign_does_not_hold_back_another_accounts_mes
         # Only what was already buffered or in flight for the big account went out first.
         assert position - before < 500, (before, position)
         assert position < 2500
-
-
-async def test_a_claim_is_written_before_the_receipts_and_pushes_queued_ahead_of_it(
-    store: Store, clock: Clock
-) -> None:
-    """Messages accepted while a claim waits behind other writes are not sent meanwhile: on SQLite the writer
-    takes the dispatcher's claim first, as it takes the outcomes of submits (on PostgreSQL those have a writer of
-    their own, which claims would hold up)."""
-    if store.url.dialect != "sqlite":
-        pytest.skip("on PostgreSQL claims go through the main writer, in order")
-    dispatcher = Dispatcher(store, Router((RouteConfig(connectors=("sim",)),)), {}, clock=clock)
-    busy, release = threading.Event(), threading.Event()
-
-    def hold_the_writer(conn: Connection) -> None:
-        busy.set()
-        release.wait(30)
-
-    def a_receipt(conn: Connection) -> None:
-        """Stands for the receipts and pushes the delivery process writes."""
-
-    held = asyncio.ensure_future(store.write(hold_the_writer))
-    try:
-        assert await asyncio.to_thread(busy.wait, 30)
-        done: list[str] = []
-        receipt = asyncio.ensure_future(store.write(a_receipt))
-        receipt.add_done_callback(lambda _: done.append("receipt"))
-        await asyncio.sleep(0)  # the receipt is queued first
-        now = int(clock.now)
-        claim = asyncio.ensure_future(
-            store.write(dispatcher._claim_op(), dispatcher.owner, now, now + 60, Want(default=10, rooms={}))
-        )
-        claim.add_done_callback(lambda _: done.append("claim"))
-        await asyncio.sleep(0)  # and the claim after it
-    finally:
-        release.set()
-    await asyncio.gather(held, receipt, claim)
-    assert done == ["claim", "receipt"]
 
 
 async def test_two_dispatchers_on_one_database_never_send_a_message_twice(

@@ -29,7 +29,7 @@ from octogate.smpp.client import SmppClient
 from octogate.smpp.constants import CommandStatus, describe_status
 from octogate.statuses import DeliveryStatus, MessageStatus
 from octogate.store import connector_pauses, delivery
-from octogate.store.db import Connection, durable_soon
+from octogate.store.db import Connection
 from octogate.store.delivery import AcceptedPart, ClaimedMessage, Outcome
 from octogate.store.queue import MESSAGES, Want
 from octogate.store.store import Store
@@ -123,12 +123,7 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
             self.paused = connector_pauses.paused(conn)  # the operator's per-connector pause, read at claim time
             return claim_sendable(conn, *args)
 
-        # On SQLite the writer takes a claim before the receipts and pushes queued, as it takes the outcomes of
-        # submits: behind them a claim waited up to 150-360 ms under load, and once every message claimed
-        # earlier was sent, that wait was an interval without submits (accepted messages, durable, not sent).
-        # Not on PostgreSQL, where those operations have a writer of their own, the outcomes': a claim there
-        # (several statements) made their commits wait (record_outcomes p99 98 -> 510 ms in one loaded run).
-        return durable_soon(claim) if self.store.url.dialect == "sqlite" else claim
+        return claim
 
     def _record_op(self) -> Callable[..., list[int]]:
         return record_outcomes
