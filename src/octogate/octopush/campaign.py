@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from octogate.octopush.answers import Failure
@@ -147,7 +149,7 @@ class CampaignBuilder:
             if self.request.world_price_abroad:
                 sms_type = price_type(sms_type, calling_code)
             price = self.prices.price(calling_code, sms_type.value)
-            unit = None if price is None else to_micro(price)
+            unit = None if price is None else _micro(price)
             self._unit_price[calling_code] = unit
             return unit
 
@@ -186,13 +188,25 @@ class CampaignBuilder:
         """Billed SMS for one text, with the length limits of its type (cached: most texts repeat)."""
         cached = self._counts.get(text)
         if cached is None:
-            counted = billing_count(text)
-            if counted.characters > self._max_characters:
+            characters, sms = _billed(text, self.rules.billing)
+            if characters > self._max_characters:
                 raise ApiError(Code.TEXT_TOO_LONG)
-            if self.request.sms_type is SmsType.LOW_COST and counted.characters > MAX_LOW_COST_CHARACTERS:
+            if self.request.sms_type is SmsType.LOW_COST and characters > MAX_LOW_COST_CHARACTERS:
                 raise ApiError(Code.TEXT_TOO_LONG_FOR_TYPE)
-            sms = real_segments(text) if self.rules.billing == "segments" else counted.sms
-            cached = (counted.characters, sms)
+            cached = (characters, sms)
             if len(self._counts) < 4096:
                 self._counts[text] = cached
         return cached[1]
+
+
+@lru_cache(maxsize=1024)
+def _micro(price: Decimal) -> int:
+    """A unit price in micro-units: one per (price, country) for the process, not one per request."""
+    return to_micro(price)
+
+
+@lru_cache(maxsize=4096)
+def _billed(text: str, billing: str) -> tuple[int, int]:
+    """Counted characters and SMS billed for one text: the same few texts come request after request."""
+    counted = billing_count(text)
+    return counted.characters, real_segments(text) if billing == "segments" else counted.sms
