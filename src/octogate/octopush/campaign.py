@@ -29,6 +29,7 @@ MAX_CHARACTERS = 459
 MAX_LOW_COST_CHARACTERS = 160
 STOP_MENTION = "STOP au XXXXX"
 NO_PUB_MENTIONS = ("no PUB=STOP", "no PUB rep STOP")
+CACHED_TEXT = 1024  # longer texts are refused anyway (459 characters at most): their counts are not kept
 APPENDED = " {}"  # how a missing mention is appended (REST marketing): after one space
 
 
@@ -188,7 +189,8 @@ class CampaignBuilder:
         """Billed SMS for one text, with the length limits of its type (cached: most texts repeat)."""
         cached = self._counts.get(text)
         if cached is None:
-            characters, sms = _billed(text, self.rules.billing)
+            billed = _billed if len(text) <= CACHED_TEXT else _billed.__wrapped__  # a huge text is never kept
+            characters, sms = billed(text, self.rules.billing)
             if characters > self._max_characters:
                 raise ApiError(Code.TEXT_TOO_LONG)
             if self.request.sms_type is SmsType.LOW_COST and characters > MAX_LOW_COST_CHARACTERS:
