@@ -10,6 +10,7 @@ import httpx
 
 from octogate.http.app import OctopushApp
 from octogate.store import queries
+from octogate.store.records import NewCampaign, NewMessage
 from octogate.store.store import Store
 from octogate.store.tickets import campaign_id_for
 from support import Customer, code, make_customer, xml
@@ -122,3 +123,36 @@ async def test_a_burst_beyond_the_credit_accepts_what_one_by_one_would_and_refus
     answers = await asyncio.gather(*(api.post("/api/sms", data=sms(poor, f"+336010203{n:02d}")) for n in range(8)))
     assert sorted(code(answer) for answer in answers) == ["000"] * 5 + ["104"] * 3
     assert store.run(queries.account, poor.login).balance == 330_000 - 5 * 65_000
+
+
+def test_campaigns_stored_together_each_get_their_own_row_ledger_entry_and_messages(store: Store) -> None:
+    customer = make_customer(store)
+    account = store.run(queries.account, customer.login)
+    group = [
+        (NewCampaign(
+            account_id=account.id, request_id=None, source="http", sms_type="FR", sender=f"S{n}",
+            sender_is_msisdn=False, text=f"text {n}", transactional=n % 2 == 0, with_replies=False, sms=n + 1,
+            cost=1000 * (n + 1), send_at=1_800_000_000 + n,
+            messages=[NewMessage(recipient=f"+3361{n:02d}0000{k}", country="FR", calling_code=33, text=None, sms=1,
+                                 cost=1000) for k in range(n + 1)],
+        ), 1_700_000_000 + n)
+        for n in range(7)
+    ]  # fmt: skip
+    accepted = store.run(queries.insert_campaigns, group)
+    assert accepted is not None
+    balance = account.balance
+    for (campaign, now), stored in zip(group, accepted, strict=True):
+        balance -= campaign.cost
+        assert stored.balance == balance
+        row = store.run(lambda conn, i: conn.fetchone(
+            "SELECT text, sender, cost, send_at, created_at, transactional FROM campaigns WHERE id = ?", (i,)
+        ), stored.campaign_id)  # fmt: skip
+        expected = (campaign.text, campaign.sender, campaign.cost, campaign.send_at, now, int(campaign.transactional))
+        assert row == expected
+        messages = store.run(queries.campaign_messages, stored.campaign_id)
+        assert [m.recipient for m in messages] == [m.recipient for m in campaign.messages]
+    ledger = {entry.campaign_id: entry for entry in store.run(queries.ledger, account.id, 100)}
+    assert [(ledger[a.campaign_id].amount, ledger[a.campaign_id].balance_after) for a in accepted] == [
+        (-c.cost, a.balance) for (c, _), a in zip(group, accepted, strict=True)
+    ]
+    assert store.run(queries.account, customer.login).balance == balance

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import random
+from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
 import pytest
@@ -47,6 +49,37 @@ def test_parameters_decode_utf8_and_fall_back_to_latin1() -> None:
     assert decode_pairs(b"sms_text=%E9t%E9") == [("sms_text", "été")]
     assert decode_pairs("sms_text=été".encode()) == [("sms_text", "été")]
     assert params_from_pairs([("a", "1"), ("a", ""), ("b", "")]) == {"a": "1"}
+
+
+def _parse_qsl_reference(raw: bytes) -> list[tuple[str, str]]:
+    """What decode_pairs answered when it was written over `parse_qsl`: it must answer the same pairs."""
+    pairs = []
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
+        fields = []
+        for text in (name, value):
+            data = text.encode("latin-1")
+            for encoding in ("utf-8", "cp1252", "latin-1"):
+                try:
+                    fields.append(data.decode(encoding))
+                    break
+                except UnicodeDecodeError:
+                    continue
+        pairs.append((fields[0], fields[1]))
+    return pairs
+
+
+def test_parameters_decode_as_parse_qsl_did() -> None:
+    odd = [
+        b"", b"&", b"&&a=1&&", b"a", b"a=", b"=b", b"=", b"a=b=c", b"a+b=c+d%2B%2b", b"%", b"%4", b"%zz=%4g",
+        b"a=%E9%", b"a=%C3%A9%C3", b"a=\xe9%41\xff%", b"a=%81%8D%8F%90%9D", b"a=%00b", b"x=1;y=2", b"%26=%3D",
+        b"a=%26b&c=%3d%3D", b"a=%2%26&%3=", b"a=b%26%E9",
+        "sms_text=été&sms_recipients=%2B33601020304".encode(),
+    ]
+    rng = random.Random(7)
+    alphabet = b"ab=&+%2BCcE9e0x36Dd\x00\x80\xc3\xa9\xff;"
+    odd += [bytes(rng.choice(alphabet) for _ in range(rng.randrange(30))) for _ in range(5000)]
+    for raw in odd:
+        assert decode_pairs(raw) == _parse_qsl_reference(raw), raw
 
 
 @pytest.mark.parametrize(

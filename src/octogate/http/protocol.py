@@ -73,6 +73,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
         self._header_bytes = 0
         self._refusal: str | None = None
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_open = False  # a request's head has begun and is not complete yet
         self._linger_timer: asyncio.TimerHandle | None = None
         self._lingered = -1  # bytes dropped since the refusal; -1: not lingering
 
@@ -133,11 +134,15 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
             if self._refusal is not None:
                 self._refuse_head()
                 return
+        if self._head_open and self._head_timer is None and self._lingered < 0 and not self.transport.is_closing():
+            self._arm_head_timer()  # a head still incomplete after this read: it must end in time
 
     def on_message_begin(self) -> None:
+        """The head timer is armed after the read only if the head is still incomplete then: a keep-alive request
+        whose head comes in one read (nearly all) costs no timer to schedule and cancel."""
         super().on_message_begin()
         self._header_count = self._header_bytes = 0
-        self._arm_head_timer()
+        self._head_open = True
 
     def on_url(self, url: bytes) -> None:
         if len(self.url) + len(url) > self.limits.max_url_bytes:
@@ -155,6 +160,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        self._head_open = False
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None

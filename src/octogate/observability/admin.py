@@ -247,7 +247,20 @@ class Endpoints:
 
 
 def http_path(path: str) -> str:
-    """A request path as a label: one of a fixed few, so that clients cannot grow the series without bound."""
+    """A request path as a label: one of a fixed few, so that clients cannot grow the series without bound.
+    The labels of the API's own paths are kept (a dict lookup per request instead of a split)."""
+    label = _PATH_LABELS.get(path)
+    if label is None:
+        label = _path_label(path)
+        if label != "other" and len(_PATH_LABELS) < 256:
+            _PATH_LABELS[path] = label
+    return label
+
+
+_PATH_LABELS: dict[str, str] = {}
+
+
+def _path_label(path: str) -> str:
     if path in ADMIN_PATHS:
         return path
     parts = [p for p in path.split("/") if p][:3]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from octogate.octopush.answers import Failure
@@ -27,6 +29,7 @@ MAX_CHARACTERS = 459
 MAX_LOW_COST_CHARACTERS = 160
 STOP_MENTION = "STOP au XXXXX"
 NO_PUB_MENTIONS = ("no PUB=STOP", "no PUB rep STOP")
+CACHED_TEXT = 1024  # longer texts are refused anyway (459 characters at most): their counts are not kept
 APPENDED = " {}"  # how a missing mention is appended (REST marketing): after one space
 
 
@@ -147,7 +150,7 @@ class CampaignBuilder:
             if self.request.world_price_abroad:
                 sms_type = price_type(sms_type, calling_code)
             price = self.prices.price(calling_code, sms_type.value)
-            unit = None if price is None else to_micro(price)
+            unit = None if price is None else _micro(price)
             self._unit_price[calling_code] = unit
             return unit
 
@@ -186,13 +189,26 @@ class CampaignBuilder:
         """Billed SMS for one text, with the length limits of its type (cached: most texts repeat)."""
         cached = self._counts.get(text)
         if cached is None:
-            counted = billing_count(text)
-            if counted.characters > self._max_characters:
+            billed = _billed if len(text) <= CACHED_TEXT else _billed.__wrapped__  # a huge text is never kept
+            characters, sms = billed(text, self.rules.billing)
+            if characters > self._max_characters:
                 raise ApiError(Code.TEXT_TOO_LONG)
-            if self.request.sms_type is SmsType.LOW_COST and counted.characters > MAX_LOW_COST_CHARACTERS:
+            if self.request.sms_type is SmsType.LOW_COST and characters > MAX_LOW_COST_CHARACTERS:
                 raise ApiError(Code.TEXT_TOO_LONG_FOR_TYPE)
-            sms = real_segments(text) if self.rules.billing == "segments" else counted.sms
-            cached = (counted.characters, sms)
+            cached = (characters, sms)
             if len(self._counts) < 4096:
                 self._counts[text] = cached
         return cached[1]
+
+
+@lru_cache(maxsize=1024)
+def _micro(price: Decimal) -> int:
+    """A unit price in micro-units: one per (price, country) for the process, not one per request."""
+    return to_micro(price)
+
+
+@lru_cache(maxsize=4096)
+def _billed(text: str, billing: str) -> tuple[int, int]:
+    """Counted characters and SMS billed for one text: the same few texts come request after request."""
+    counted = billing_count(text)
+    return counted.characters, real_segments(text) if billing == "segments" else counted.sms

@@ -269,37 +269,68 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
     return AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance)
 
 
+CAMPAIGN_COLUMNS = (
+    "account_id, request_id, source, sms_type, sender, sender_is_msisdn, text, transactional, with_replies, "
+    "recipients, sms, cost, send_at, created_at"
+)
+CAMPAIGN_MARKS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_CAMPAIGN = f"INSERT INTO campaigns ({CAMPAIGN_COLUMNS}) VALUES {CAMPAIGN_MARKS} RETURNING id"  # noqa: S608
+INSERT_LEDGER_CAMPAIGN = (
+    "INSERT INTO ledger (account_id, amount, balance_after, reason, campaign_id, created_at) "
+    "VALUES (?, ?, ?, 'campaign', ?, ?)"
+)
+CAMPAIGN_ROWS_PER_STATEMENT = 500  # 14 parameters a row: well under SQLite's 32,766
+
+
+def _campaign_values(campaign: NewCampaign, now: int) -> tuple[object, ...]:
+    return (
+        campaign.account_id, campaign.request_id, campaign.source, campaign.sms_type, campaign.sender,
+        int(campaign.sender_is_msisdn), campaign.text, int(campaign.transactional),
+        int(campaign.with_replies), len(campaign.messages), campaign.sms, campaign.cost,
+        campaign.send_at, now,
+    )  # fmt: skip
+
+
 def _insert_campaign_row(conn: Connection, campaign: NewCampaign, now: int) -> int:
     """The campaign's row (SQLite, and PostgreSQL's campaigns too big for one statement); its id."""
-    row = conn.fetchone(
-        "INSERT INTO campaigns (account_id, request_id, source, sms_type, sender, sender_is_msisdn, text, "
-        "transactional, with_replies, recipients, sms, cost, send_at, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (
-            campaign.account_id, campaign.request_id, campaign.source, campaign.sms_type, campaign.sender,
-            int(campaign.sender_is_msisdn), campaign.text, int(campaign.transactional),
-            int(campaign.with_replies), len(campaign.messages), campaign.sms, campaign.cost,
-            campaign.send_at, now,
-        ),
-    )  # fmt: skip
+    row = conn.fetchone(INSERT_CAMPAIGN, _campaign_values(campaign, now))
     assert row is not None
     return int(row[0])
 
 
+def _insert_campaign_rows(conn: Connection, campaigns: Sequence[tuple[NewCampaign, int]]) -> list[int]:
+    """The campaigns' rows by one statement per CAMPAIGN_ROWS_PER_STATEMENT (SQLite, the writer holding the
+    write lock); their ids in the campaigns' order. SQLite emits RETURNING rows in no promised order, but a
+    statement's new rows get increasing ids (AUTOINCREMENT, rows inserted in VALUES order): sorted, they are
+    the campaigns' ids in order."""
+    ids: list[int] = []
+    for start in range(0, len(campaigns), CAMPAIGN_ROWS_PER_STATEMENT):
+        chunk = campaigns[start : start + CAMPAIGN_ROWS_PER_STATEMENT]
+        marks = ", ".join([CAMPAIGN_MARKS] * len(chunk))
+        values = [value for campaign, now in chunk for value in _campaign_values(campaign, now)]
+        rows = conn.fetchall(
+            f"INSERT INTO campaigns ({CAMPAIGN_COLUMNS}) VALUES {marks} RETURNING id", values  # noqa: S608
+        )
+        assert len(rows) == len(chunk)
+        ids.extend(sorted(int(row[0]) for row in rows))
+    return ids
+
+
 def _insert_debited_rows(conn: Connection, campaign: NewCampaign, campaign_id: int, balance: int, now: int) -> None:
     """A debited campaign's ledger row (`balance` after its debit) and its messages, queued."""
-    conn.execute(
-        "INSERT INTO ledger (account_id, amount, balance_after, reason, campaign_id, created_at) "
-        "VALUES (?, ?, ?, 'campaign', ?, ?)",
-        (campaign.account_id, -campaign.cost, balance, campaign_id, now),
-    )
-    priority = 0 if campaign.transactional else 1
+    conn.execute(INSERT_LEDGER_CAMPAIGN, (campaign.account_id, -campaign.cost, balance, campaign_id, now))
+    _insert_messages(conn, [(campaign, campaign_id)])
+
+
+def _insert_messages(conn: Connection, campaigns: Iterable[tuple[NewCampaign, int]]) -> None:
+    """The messages of debited campaigns (with their ids), queued, in the campaigns' order."""
     conn.bulk_insert(
         "messages",
         MESSAGE_COLUMNS,
         (
             (campaign_id, campaign.account_id, m.recipient, m.country, m.calling_code, m.text, m.sms, m.cost,
-             priority, campaign.send_at)
+             0 if campaign.transactional else 1, campaign.send_at)
+            for campaign, campaign_id in campaigns
             for m in campaign.messages
         ),
     )  # fmt: skip
@@ -380,7 +411,8 @@ def insert_campaigns(
     would one after the other, if the account can pay for all of them; else None, and nothing is written.
 
     On PostgreSQL one statement (`INSERT_CAMPAIGNS_TOGETHER`, each campaign of at most ONE_STATEMENT_MESSAGES
-    messages); on SQLite one debit, then each campaign's rows (the writer holds the write lock)."""
+    messages); on SQLite one debit, then all the campaigns' rows, ledger rows and messages by a statement each
+    (the writer holds the write lock): 3 statements a group, not 3 a campaign."""
     account_id = campaigns[0][0].account_id
     assert all(c.account_id == account_id and c.request_id is None for c, _ in campaigns)
     total = sum(c.cost for c, _ in campaigns)
@@ -393,12 +425,14 @@ def insert_campaigns(
     if debited is None:
         return None
     balance = int(debited[0]) + total
-    accepted = []
-    for campaign, now in campaigns:
+    ids = _insert_campaign_rows(conn, campaigns)
+    accepted, ledger = [], []
+    for (campaign, now), campaign_id in zip(campaigns, ids, strict=True):
         balance -= campaign.cost
-        campaign_id = _insert_campaign_row(conn, campaign, now)
-        _insert_debited_rows(conn, campaign, campaign_id, balance, now)
+        ledger.append((account_id, -campaign.cost, balance, campaign_id, now))
         accepted.append(AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance))
+    conn.executemany(INSERT_LEDGER_CAMPAIGN, ledger)
+    _insert_messages(conn, [(campaign, campaign_id) for (campaign, _), campaign_id in zip(campaigns, ids, strict=True)])
     queue.notify(conn, queue.MESSAGES)
     return accepted
 
