@@ -1,11 +1,14 @@
 """Carrier message ids as SMSCs write them: the same id may come back in hex in one place and in decimal in
 the other (submit_sm_resp vs receipt), upper- or lower-case, with or without leading zeros.
 
-Ids are compared by *keys*: the canonical form (lower case, no leading zeros). When a part is recorded, every
-key its id can be read as is stored with it (`part_keys`): its canonical form, and its value re-spelled in the
-other base when it is all hex (its decimal) or all decimal (its hex). A receipt is then found by ONE indexed
-equality on its own canonical key (`receipt_key`). An all-digit id is ambiguous (decimal, or hex without
-letters): a match through the id's own spelling wins over one through a re-spelling (`best_match`).
+Ids are compared by *keys*: the canonical form (lower case, no leading zeros). A recorded part is stored under
+its canonical key alone; a receipt looks up every key its id can be read as (`part_keys`): its canonical form,
+and its value re-spelled in the other base when it is all hex (its decimal) or all decimal (its hex). The
+relation is symmetric (a receipt's re-spelling is a part's canonical key exactly when the part's re-spelling is
+the receipt's), so this finds what storing every re-spelling with the part found, with one row per part
+instead of two or three (each an index entry written, and on PostgreSQL WAL records, per part), against one to
+three index probes per receipt. An all-digit id is ambiguous (decimal, or hex without letters): a match
+through the id's own spelling wins over one through a re-spelling (`best_match`).
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ def receipt_key(raw: str) -> str:
 
 
 def part_keys(raw: str) -> list[PartKey]:
-    """Every key a recorded part's id can be found by: its own canonical form first, then its value in the
-    other base (hex → decimal; and, for an all-digit id, decimal → hex too). Empty for an empty id."""
+    """Every key an id can be read as: its own canonical form first, then its value in the other base (hex →
+    decimal; and, for an all-digit id, decimal → hex too). Empty for an empty id. A receipt looks its parts up
+    by all of them; a part is stored under the first (schemas before version 53 stored all of them: the others
+    are marked `same_base = 0` and no longer read)."""
     first = canonical(raw)
     if not first:
         return []
