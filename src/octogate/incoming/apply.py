@@ -93,8 +93,8 @@ def _find_parts(
         for match in rows():
             stored.setdefault(match.carrier_key, []).append(match)
         for key, keys in spellings[connector].items():
-            named = [
-                sql.KeyMatch(key, m.message_id, m.seq, m.status, k.same_base)
+            named = [  # a match through the key itself is the stored row as read; a re-spelling's is marked
+                m if k.same_base else sql.KeyMatch(key, m.message_id, m.seq, m.status, False)
                 for k in keys for m in stored.get(k.key, ())
             ]  # fmt: skip
             if named:
