@@ -9,7 +9,8 @@ import time
 import pytest
 
 from octogate.incoming import ids
-from octogate.store import incoming as sql
+from octogate.incoming.apply import parts_named
+from octogate.incoming.submits import record_parts
 from octogate.store import schema
 from octogate.store.db import Connection, DatabaseURL
 
@@ -74,12 +75,33 @@ def test_the_migration_gives_existing_parts_the_keys_new_parts_get(database_url:
         expected = {(first + n, k.key, k.same_base) for n, raw in enumerate(IDS) for k in ids.part_keys(raw)}
         assert stored == expected
         # and a receipt in the other base finds its backfilled part by its own key
-        by_42 = {(m.message_id, m.same_base) for m in sql.parts_by_key(conn, "sim", ids.receipt_key("0042"))}
+        by_42 = {(m.message_id, m.same_base) for m in parts_named(conn, "sim", ids.receipt_key("0042"))}
         assert by_42 == {(first, False), (first + 1, True)}  # 0x2A read in decimal, and "42" itself
-        assert sql.parts_by_key(conn, "sim", ids.receipt_key("16777215")) == []
-        assert {m.message_id for m in sql.parts_by_key(conn, "sim", ids.receipt_key("3735928559"))} == {
+        assert parts_named(conn, "sim", ids.receipt_key("16777215")) == []
+        assert {m.message_id for m in parts_named(conn, "sim", ids.receipt_key("3735928559"))} == {
             first + IDS.index("DEADbeef")
         }
+    finally:
+        conn.close()
+
+
+def test_a_part_is_stored_under_one_key_and_found_by_a_receipt_in_either_base(database_url: str) -> None:
+    conn = Connection(DatabaseURL.parse(database_url))
+    try:
+        schema.migrate(conn)
+        with conn.transaction():
+            first = add_messages(conn, 4)
+            record_parts(conn, [(first, "sim", 1, "0000002A"), (first + 1, "sim", 1, "42"),
+                                (first + 2, "sim", 1, "carrier-1"), (first + 3, "sim", 1, "")], 0)  # fmt: skip
+        assert conn.fetchone("SELECT COUNT(*), MIN(same_base) FROM part_keys") == (3, 1)  # one row per part
+        assert {(m.message_id, m.same_base) for m in parts_named(conn, "sim", ids.receipt_key("0042"))} == {
+            (first, False), (first + 1, True)
+        }
+        assert {(m.message_id, m.same_base) for m in parts_named(conn, "sim", ids.receipt_key("2A"))} == {
+            (first, True), (first + 1, False)
+        }
+        assert [m.message_id for m in parts_named(conn, "sim", "carrier-1")] == [first + 2]
+        assert parts_named(conn, "sim", "") == [] and parts_named(conn, "other", "2a") == []
     finally:
         conn.close()
 
@@ -105,8 +127,7 @@ def test_a_receipt_lookup_is_an_index_scan_on_a_new_table_without_statistics(dat
             )  # fmt: skip
             conn.bulk_insert(
                 "part_keys", ("connector", "carrier_key", "message_id", "seq", "same_base"),
-                (("sim", k.key, first + n, 1, int(k.same_base))
-                 for n in range(PARTS) for k in ids.part_keys(carrier[n])),
+                (("sim", ids.canonical(carrier[n]), first + n, 1, 1) for n in range(PARTS)),
             )  # fmt: skip
         assert conn.fetchone(
             "SELECT COUNT(*) FROM pg_stats WHERE schemaname = current_schema() "
@@ -117,18 +138,19 @@ def test_a_receipt_lookup_is_an_index_scan_on_a_new_table_without_statistics(dat
         sql_text = conn._sql(  # the very statement the store runs
             "SELECT k.message_id, k.seq, p.status, k.same_base FROM part_keys k "
             "JOIN message_parts p ON p.message_id = k.message_id AND p.seq = k.seq "
-            "WHERE k.connector = ? AND k.carrier_key = ?"
+            "WHERE k.connector = ? AND k.carrier_key = ? AND k.same_base = 1"
         )
-        [(plan,)] = conn.fetchall(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql_text}", ("sim", key))
+        stored = format(0x10000000 + wanted, "x")  # the part's key the decimal receipt names
+        [(plan,)] = conn.fetchall(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql_text}", ("sim", stored))
         nodes = list(_nodes((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]))
         scans = {n["Relation Name"]: n["Node Type"] for n in nodes if "Relation Name" in n}
         assert scans == {"part_keys": "Index Scan", "message_parts": "Index Scan"}, scans
         assert max(n.get("Actual Rows", 0) for n in nodes) == 1
-        [match] = sql.parts_by_key(conn, "sim", key)
+        [match] = parts_named(conn, "sim", key)
         assert (match.message_id, match.same_base) == (first + wanted, False)
         started = time.perf_counter()
         for n in range(0, PARTS, PARTS // 1000):
-            assert sql.parts_by_key(conn, "sim", ids.receipt_key(carrier[n].upper()))
+            assert parts_named(conn, "sim", ids.receipt_key(carrier[n].upper()))
         per_lookup = (time.perf_counter() - started) / 1000
         print(f"receipt lookup on {PARTS} parts without statistics: {per_lookup * 1e6:.0f} µs")
         assert per_lookup < 0.005

@@ -75,18 +75,36 @@ def apply_receipts(conn: Connection, updates: Sequence[ReceiptUpdate]) -> list[A
 def _find_parts(
     conn: Connection, wanted: Mapping[str, set[str]], *, locked: bool
 ) -> dict[tuple[str, str], list[sql.KeyMatch]]:
-    """The parts each (connector, key) finds, in one round trip; `locked`: under the receipts lock first."""
+    """The parts each (connector, receipt key) names, in one round trip: those stored under any spelling of the
+    key (`ids.part_keys`), marked `same_base` when through its own. `locked`: under the receipts lock first."""
     candidates: dict[tuple[str, str], list[sql.KeyMatch]] = {}
     if not wanted:
         return candidates
+    spellings = {c: {key: ids.part_keys(key) for key in keys} for c, keys in wanted.items()}
     with conn.batch():
         if locked:
             sql.lock_receipts(conn)
-        found = {c: sql.parts_by_keys(conn, c, sorted(names)) for c, names in wanted.items()}
+        found = {
+            c: sql.parts_by_keys(conn, c, sorted({k.key for ks in by_key.values() for k in ks}))
+            for c, by_key in spellings.items()
+        }
     for connector, rows in found.items():
+        stored: dict[str, list[sql.KeyMatch]] = {}
         for match in rows():
-            candidates.setdefault((connector, match.carrier_key), []).append(match)
+            stored.setdefault(match.carrier_key, []).append(match)
+        for key, keys in spellings[connector].items():
+            named = [  # a match through the key itself is the stored row as read; a re-spelling's is marked
+                m if k.same_base else sql.KeyMatch(key, m.message_id, m.seq, m.status, False)
+                for k in keys for m in stored.get(k.key, ())
+            ]  # fmt: skip
+            if named:
+                candidates[(connector, key)] = named
     return candidates
+
+
+def parts_named(conn: Connection, connector: str, key: str) -> list[sql.KeyMatch]:
+    """The parts one receipt key names on a connector (`_find_parts` for one)."""
+    return _find_parts(conn, {connector: {key}}, locked=False).get((connector, key), [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +248,7 @@ def retry_early(conn: Connection, now: int, older_than: int) -> int:
         page = sql.early_page(conn, after, now - EARLY_HORIZON + 1, now - older_than, EARLY_BATCH)
         for early in page:
             after = early.id
-            match = ids.best_match(sql.parts_by_key(conn, early.connector, early.carrier_id), MessageStatus.SUBMITTED)
+            match = ids.best_match(parts_named(conn, early.connector, early.carrier_id), MessageStatus.SUBMITTED)
             if match is None:
                 continue
             sql.lock_message(conn, match.message_id)

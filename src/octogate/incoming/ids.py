@@ -1,26 +1,27 @@
 """Carrier message ids as SMSCs write them: the same id may come back in hex in one place and in decimal in
 the other (submit_sm_resp vs receipt), upper- or lower-case, with or without leading zeros.
 
-Ids are compared by *keys*: the canonical form (lower case, no leading zeros). When a part is recorded, every
-key its id can be read as is stored with it (`part_keys`): its canonical form, and its value re-spelled in the
-other base when it is all hex (its decimal) or all decimal (its hex). A receipt is then found by ONE indexed
-equality on its own canonical key (`receipt_key`). An all-digit id is ambiguous (decimal, or hex without
-letters): a match through the id's own spelling wins over one through a re-spelling (`best_match`).
+Ids are compared by *keys*: the canonical form (lower case, no leading zeros). A recorded part is stored under
+its canonical key alone; a receipt looks up every key its id can be read as (`part_keys`): its canonical form,
+and its value re-spelled in the other base when it is all hex (its decimal) or all decimal (its hex). The
+relation is symmetric (a receipt's re-spelling is a part's canonical key exactly when the part's re-spelling is
+the receipt's), so this finds what storing every re-spelling with the part found, with one row per part
+instead of two or three (each an index entry written, and on PostgreSQL WAL records, per part), against one to
+three index probes per receipt. An all-digit id is ambiguous (decimal, or hex without letters): a match
+through the id's own spelling wins over one through a re-spelling (`best_match`).
 """
 
 from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 HEX_DIGITS = frozenset(string.hexdigits)
 MAX_ID_LENGTH = 64
 
 
-@dataclass(frozen=True, slots=True)
-class PartKey:
+class PartKey(NamedTuple):
     key: str
     same_base: bool  # the id as written (True) or its value re-spelled in the other base (False)
 
@@ -37,17 +38,23 @@ def receipt_key(raw: str) -> str:
 
 
 def part_keys(raw: str) -> list[PartKey]:
-    """Every key a recorded part's id can be found by: its own canonical form first, then its value in the
-    other base (hex → decimal; and, for an all-digit id, decimal → hex too). Empty for an empty id."""
+    """Every key an id can be read as: its own canonical form first, then its value in the other base (hex →
+    decimal; and, for an all-digit id, decimal → hex too). Empty for an empty id. A receipt looks its parts up
+    by all of them; a part is stored under the first (earlier versions stored all of them: the others are
+    marked `same_base = 0` and no longer read)."""
     first = canonical(raw)
     if not first:
         return []
-    keys = {first: True}
-    if all(c in HEX_DIGITS for c in first):
-        keys.setdefault(str(int(first, 16)), False)  # it was hex: its decimal form
+    keys = [PartKey(first, True)]  # once per receipt now: a list and tuples, ~7 µs against ~10 (dict, dataclasses)
+    if HEX_DIGITS.issuperset(first):
+        decimal = str(int(first, 16))  # it was hex: its decimal form
+        if decimal != first:
+            keys.append(PartKey(decimal, False))
         if first.isdigit():
-            keys.setdefault(format(int(first), "x"), False)  # it was decimal: its hex form
-    return [PartKey(key, same) for key, same in keys.items()]
+            hexa = format(int(first), "x")  # it was decimal: its hex form
+            if hexa not in (first, decimal):
+                keys.append(PartKey(hexa, False))
+    return keys
 
 
 class Candidate(Protocol):

@@ -54,16 +54,13 @@ def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], n
 
 
 def record_parts(conn: Connection, parts: Sequence[tuple[int, str, int, str]], now: int) -> None:
-    """Accepted parts (message id, connector, seq, carrier id), and every key their ids can be found by
-    (`ids.part_keys`)."""
+    """Accepted parts (message id, connector, seq, carrier id), and the one key each is found by (its id's
+    canonical form: receipts look up its other spellings, `ids.part_keys`)."""
     if not parts:
         return
     sql.add_parts(conn, parts, now)
-    sql.add_part_keys(conn, [
-        (connector, k.key, message_id, seq, k.same_base)
-        for message_id, connector, seq, carrier_id in parts
-        for k in ids.part_keys(carrier_id)
-    ])  # fmt: skip
+    keys = [(connector, ids.canonical(carrier_id), message_id, seq) for message_id, connector, seq, carrier_id in parts]
+    sql.add_part_keys(conn, [key for key in keys if key[1]])
 
 
 def push_refusal(conn: Connection, message_id: int, receipt_status: str, now: int) -> None:

@@ -23,19 +23,8 @@ ID_CHUNK = 500  # ids per IN (...) list: bounded statements
 # --- parts and their carrier-id keys ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PartMatch:
-    """A recorded part one carrier-id key names."""
-
-    message_id: int
-    seq: int
-    status: str
-    same_base: bool  # the key is the part's id as written (not re-spelled in the other base)
-
-
 NEW_PART = (("message_id", "bigint"), ("connector", "text"), ("seq", "int"), ("carrier_id", "text"))
-KEY = (("connector", "text"), ("carrier_key", "text"), ("message_id", "bigint"), ("seq", "int"),
-       ("same_base", "int"))  # fmt: skip
+KEY = (("connector", "text"), ("carrier_key", "text"), ("message_id", "bigint"), ("seq", "int"))
 
 
 def add_parts(conn: Connection, parts: Sequence[tuple[int, str, int, str]], now: int) -> None:
@@ -50,34 +39,22 @@ def add_parts(conn: Connection, parts: Sequence[tuple[int, str, int, str]], now:
     )
 
 
-def add_part_keys(conn: Connection, keys: Sequence[tuple[str, str, int, int, bool]]) -> None:
-    """The keys (connector, key, message id, seq, same base) parts are found by
-    (`octogate.incoming.ids.part_keys`)."""
+def add_part_keys(conn: Connection, keys: Sequence[tuple[str, str, int, int]]) -> None:
+    """The keys (connector, canonical key, message id, seq) parts are found by (`octogate.incoming.ids`)."""
     if not keys:
         return
-    rows = [(connector, key, message_id, seq, int(same)) for connector, key, message_id, seq, same in keys]
     conn.execute(
         "INSERT INTO part_keys (connector, carrier_key, message_id, seq, same_base) "  # noqa: S608
-        f"SELECT v.connector, v.carrier_key, v.message_id, v.seq, v.same_base FROM {conn.rows_source('v', KEY)} "
+        f"SELECT v.connector, v.carrier_key, v.message_id, v.seq, 1 FROM {conn.rows_source('v', KEY)} "
         "WHERE true ON CONFLICT DO NOTHING",
-        conn.rows_params(rows, len(KEY)),
+        conn.rows_params(keys, len(KEY)),
     )
-
-
-def parts_by_key(conn: Connection, connector: str, key: str) -> list[PartMatch]:
-    """The parts one key names: one equality on the (connector, carrier_key) index."""
-    rows = conn.fetchall(
-        "SELECT k.message_id, k.seq, p.status, k.same_base FROM part_keys k "
-        "JOIN message_parts p ON p.message_id = k.message_id AND p.seq = k.seq "
-        "WHERE k.connector = ? AND k.carrier_key = ?",
-        (connector, key),
-    )
-    return [PartMatch(int(r[0]), int(r[1]), r[2], bool(r[3])) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
 class KeyMatch:
-    """A recorded part one of several looked-up keys names."""
+    """A recorded part one of several looked-up keys names (`same_base`: through the receipt's own spelling, set
+    by the caller that knows which spelling it looked up)."""
 
     carrier_key: str
     message_id: int
@@ -87,7 +64,8 @@ class KeyMatch:
 
 
 def parts_by_keys(conn: Connection, connector: str, keys: Sequence[str]) -> Callable[[], list[KeyMatch]]:
-    """The parts any of these keys name on one connector: one statement for a whole batch of receipts, still
+    """The parts stored under any of these keys on one connector (a part's canonical key: `same_base = 1`; the
+    re-spellings older versions stored too are not read): one statement for a whole batch of receipts, still
     index probes on the (connector, carrier_key) primary key. Read by calling the result (after a batch).
 
     On PostgreSQL one probe per key is spelled out (a LATERAL subquery the planner may not flatten): on a table
@@ -99,14 +77,14 @@ def parts_by_keys(conn: Connection, connector: str, keys: Sequence[str]) -> Call
             "SELECT w.key, m.message_id, m.seq, m.status, m.same_base FROM unnest(?::text[]) AS w(key) "
             "CROSS JOIN LATERAL (SELECT k.message_id, k.seq, p.status, k.same_base FROM part_keys k "
             "JOIN message_parts p ON p.message_id = k.message_id AND p.seq = k.seq "
-            "WHERE k.connector = ? AND k.carrier_key = w.key OFFSET 0) AS m",
+            "WHERE k.connector = ? AND k.carrier_key = w.key AND k.same_base = 1 OFFSET 0) AS m",
             (list(keys), connector),
         )
     else:
         rows = conn.later(
             "SELECT k.carrier_key, k.message_id, k.seq, p.status, k.same_base FROM part_keys k "  # noqa: S608
             "JOIN message_parts p ON p.message_id = k.message_id AND p.seq = k.seq "
-            f"WHERE k.connector = ? AND {conn.in_list('k.carrier_key')}",
+            f"WHERE k.connector = ? AND {conn.in_list('k.carrier_key')} AND k.same_base = 1",
             (connector, conn.list_param(keys)),
         )
     return lambda: [KeyMatch(r[0], int(r[1]), int(r[2]), r[3], bool(r[4])) for r in rows()]

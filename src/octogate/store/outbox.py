@@ -113,36 +113,57 @@ def _with_urls(conn: Connection, rows: list[_PushRow]) -> list[ClaimedPush]:
 
 
 
+ATTEMPT = (("id", "bigint"), ("attempted_at", "bigint"), ("status_code", "int"))
+DELIVERED = (
+    "UPDATE callbacks SET status = ?, claimed_by = NULL, lease_until = NULL, delivered_at = ?, last_error = NULL, "
+    "attempts = attempts + 1 WHERE {ids} AND {status} = ? AND claimed_by = ? RETURNING id, attempts"
+)
+#: PostgreSQL: a batch's deliveries settled and their attempts recorded by one statement of one text whatever
+#: the batch's size (prepared once). Separately, an `id IN (?, ...)` per size was a statement parsed, prepared
+#: and planned per size (69 texts for 121 batches of bench/pipeline.py --postgres), and the attempts' COPY one
+#: more round trip. The rows are found by `id = ANY(?)` (their primary key): an UPDATE ... FROM the rows'
+#: unnest() was planned as a hash join over every pending push (2x the server's CPU per push).
+DELIVERED_PG = (
+    "WITH s AS (" + DELIVERED + ") "  # noqa: S608 - fixed text
+    "INSERT INTO callback_attempts (callback_id, attempt, attempted_at, status_code, error) "
+    "SELECT s.id, s.attempts, v.attempted_at, v.status_code, NULL FROM s JOIN {rows} ON v.id = s.id "
+    "RETURNING callback_id"
+)
+
+
 def record(conn: Connection, owner: str, results: Sequence[PushResult], now: int = 0) -> list[int]:
     """Store attempts and their outcome; returns the ids whose claim had been lost meanwhile (not recorded).
 
-    Deliveries go many rows per statement (the common case under load); each other outcome alone.
+    Deliveries go in one statement for all of them (the common case under load); each other outcome alone.
     """
     recorded: set[int] = set()
     attempts: list[tuple[int, int, int, int | None, str | None]] = []
-    delivered = [r for r in results if r.status == PushStatus.DELIVERED]
-    by_id = {r.id: r for r in delivered}
-    if delivered:
-        when = max(r.attempted_at for r in delivered)
-        rows = queue.settle(
-            conn, PUSHES, owner, list(by_id), PushStatus.DELIVERED,
-            columns={"delivered_at": when, "last_error": None}, count_attempt=True, returning="id, attempts",
-        )  # fmt: skip
-        for row_id, attempt in rows:
-            result = by_id[int(row_id)]
-            recorded.add(result.id)
-            attempts.append((result.id, int(attempt), result.attempted_at, result.status_code, None))
+    by_id = {r.id: r for r in results if r.status == PushStatus.DELIVERED}
+    if by_id:
+        when = max(r.attempted_at for r in by_id.values())
+        ids_param = conn.list_param(list(by_id))
+        head = (PushStatus.DELIVERED, when, ids_param, PUSHES.claimed, owner)
+        if conn.dialect == "postgresql":
+            rows = [(r.id, r.attempted_at, r.status_code) for r in by_id.values()]
+            statement = DELIVERED_PG.format(ids="id = ANY(?)", status="status", rows=conn.rows_source("v", ATTEMPT))
+            recorded.update(int(row[0]) for row in conn.fetchall(statement, (*head, *conn.rows_params(rows, 3))))
+        else:  # SQLite: no UPDATE in a WITH; its `+status` leaves the plan to the primary key
+            statement = DELIVERED.format(ids=conn.in_list("id"), status=conn.unindexed("status"))
+            for row_id, attempt in conn.fetchall(statement, head):
+                result = by_id[int(row_id)]
+                recorded.add(result.id)
+                attempts.append((result.id, int(attempt), result.attempted_at, result.status_code, None))
     for result in results:
         if result.status == PushStatus.DELIVERED:
             continue
-        rows = queue.settle(
+        settled = queue.settle(
             conn, PUSHES, owner, [result.id], result.status,
             due=result.next_attempt_at or result.attempted_at, columns={"last_error": result.error},
             count_attempt=True, returning="attempts",
         )  # fmt: skip
-        if rows:
+        if settled:
             recorded.add(result.id)
-            attempts.append((result.id, int(rows[0][0]), result.attempted_at, result.status_code, result.error))
+            attempts.append((result.id, int(settled[0][0]), result.attempted_at, result.status_code, result.error))
     if attempts:
         conn.bulk_insert("callback_attempts", ATTEMPT_COLUMNS, attempts)
     return [r.id for r in results if r.id not in recorded]
