@@ -111,6 +111,29 @@ def test_keep_alive_clients_keep_working(limited: LiveServer) -> None:
             assert "<error_code>100</error_code>" in client.get("/api/balance").text
 
 
+def test_a_slow_head_after_answered_requests_on_one_connection_is_refused_408(limited: LiveServer) -> None:
+    """A keep-alive connection's later requests have the same header deadline as its first one."""
+    with socket.create_connection(address(limited), timeout=10) as sock:
+        for _ in range(2):  # heads in one read each: answered, the connection kept
+            sock.sendall(b"GET /api/balance HTTP/1.1\r\nHost: gw\r\n\r\n")
+            assert read_answer_head(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET /api/balance HTTP/1.1\r\nHost: gw\r\n")  # and never the blank line
+        assert closed_by_server(sock).startswith(b"HTTP/1.1 408 ")
+
+
+def read_answer_head(sock: socket.socket) -> bytes:
+    """One whole answer read off a kept connection (by its Content-Length): its head."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = next(int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
 def test_slow_uploads_beyond_the_cap_leave_others_answered(limited: LiveServer) -> None:
     slow = []
     try:
