@@ -253,7 +253,7 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
     if conn.dialect == "postgresql" and _at_once(campaign, now):
         return _insert_campaign_at_once(conn, campaign, now)  # it notifies the dispatchers itself
     try:
-        campaign_id = _insert_campaign_row(conn, campaign, now)
+        [campaign_id] = _insert_campaign_rows(conn, [(campaign, now)])
     except IntegrityError:
         raise DuplicateRequest(campaign.request_id) from None
     debited = conn.fetchone(
@@ -264,7 +264,7 @@ def insert_campaign(conn: Connection, campaign: NewCampaign, now: int) -> Accept
         pending = conn.fetchone("SELECT pending_order FROM accounts WHERE id = ?", (campaign.account_id,))
         raise InsufficientCredit(order_pending=bool(pending and pending[0]))
     balance = int(debited[0])
-    _insert_debited_rows(conn, campaign, campaign_id, balance, now)
+    _insert_debited_rows(conn, [(campaign, campaign_id, balance, now)])
     queue.notify(conn, queue.MESSAGES)  # every host's dispatcher claims it once this commits
     return AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance)
 
@@ -274,7 +274,6 @@ CAMPAIGN_COLUMNS = (
     "recipients, sms, cost, send_at, created_at"
 )
 CAMPAIGN_MARKS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-INSERT_CAMPAIGN = f"INSERT INTO campaigns ({CAMPAIGN_COLUMNS}) VALUES {CAMPAIGN_MARKS} RETURNING id"  # noqa: S608
 INSERT_LEDGER_CAMPAIGN = (
     "INSERT INTO ledger (account_id, amount, balance_after, reason, campaign_id, created_at) "
     "VALUES (?, ?, ?, 'campaign', ?, ?)"
@@ -291,18 +290,11 @@ def _campaign_values(campaign: NewCampaign, now: int) -> tuple[object, ...]:
     )  # fmt: skip
 
 
-def _insert_campaign_row(conn: Connection, campaign: NewCampaign, now: int) -> int:
-    """The campaign's row (SQLite, and PostgreSQL's campaigns too big for one statement); its id."""
-    row = conn.fetchone(INSERT_CAMPAIGN, _campaign_values(campaign, now))
-    assert row is not None
-    return int(row[0])
-
-
 def _insert_campaign_rows(conn: Connection, campaigns: Sequence[tuple[NewCampaign, int]]) -> list[int]:
-    """The campaigns' rows by one statement per CAMPAIGN_ROWS_PER_STATEMENT (SQLite, the writer holding the
-    write lock); their ids in the campaigns' order. SQLite emits RETURNING rows in no promised order, but a
-    statement's new rows get increasing ids (AUTOINCREMENT, rows inserted in VALUES order): sorted, they are
-    the campaigns' ids in order."""
+    """The campaigns' rows by one statement per CAMPAIGN_ROWS_PER_STATEMENT (SQLite's groups; one row for a
+    single campaign, and for PostgreSQL's campaigns too big for one statement); their ids in the campaigns'
+    order. SQLite emits RETURNING rows in no promised order, but a statement's new rows get increasing ids
+    (AUTOINCREMENT, rows inserted in VALUES order): sorted, they are the campaigns' ids in order."""
     ids: list[int] = []
     for start in range(0, len(campaigns), CAMPAIGN_ROWS_PER_STATEMENT):
         chunk = campaigns[start : start + CAMPAIGN_ROWS_PER_STATEMENT]
@@ -316,21 +308,18 @@ def _insert_campaign_rows(conn: Connection, campaigns: Sequence[tuple[NewCampaig
     return ids
 
 
-def _insert_debited_rows(conn: Connection, campaign: NewCampaign, campaign_id: int, balance: int, now: int) -> None:
-    """A debited campaign's ledger row (`balance` after its debit) and its messages, queued."""
-    conn.execute(INSERT_LEDGER_CAMPAIGN, (campaign.account_id, -campaign.cost, balance, campaign_id, now))
-    _insert_messages(conn, [(campaign, campaign_id)])
-
-
-def _insert_messages(conn: Connection, campaigns: Iterable[tuple[NewCampaign, int]]) -> None:
-    """The messages of debited campaigns (with their ids), queued, in the campaigns' order."""
+def _insert_debited_rows(conn: Connection, debited: Sequence[tuple[NewCampaign, int, int, int]]) -> None:
+    """Debited campaigns' (campaign, id, balance after its debit, now) ledger rows by one statement, and their
+    messages, queued in the campaigns' order, by another."""
+    ledger = [(c.account_id, -c.cost, balance, campaign_id, now) for c, campaign_id, balance, now in debited]
+    conn.executemany(INSERT_LEDGER_CAMPAIGN, ledger)
     conn.bulk_insert(
         "messages",
         MESSAGE_COLUMNS,
         (
             (campaign_id, campaign.account_id, m.recipient, m.country, m.calling_code, m.text, m.sms, m.cost,
              0 if campaign.transactional else 1, campaign.send_at)
-            for campaign, campaign_id in campaigns
+            for campaign, campaign_id, _, _ in debited
             for m in campaign.messages
         ),
     )  # fmt: skip
@@ -426,13 +415,12 @@ def insert_campaigns(
         return None
     balance = int(debited[0]) + total
     ids = _insert_campaign_rows(conn, campaigns)
-    accepted, ledger = [], []
+    accepted, debited_rows = [], []
     for (campaign, now), campaign_id in zip(campaigns, ids, strict=True):
         balance -= campaign.cost
-        ledger.append((account_id, -campaign.cost, balance, campaign_id, now))
+        debited_rows.append((campaign, campaign_id, balance, now))
         accepted.append(AcceptedCampaign(campaign_id=campaign_id, ticket=ticket_for(campaign_id), balance=balance))
-    conn.executemany(INSERT_LEDGER_CAMPAIGN, ledger)
-    _insert_messages(conn, [(campaign, campaign_id) for (campaign, _), campaign_id in zip(campaigns, ids, strict=True)])
+    _insert_debited_rows(conn, debited_rows)
     queue.notify(conn, queue.MESSAGES)
     return accepted
 
