@@ -207,3 +207,12 @@ async def test_key_rotation_shows_the_new_key_once(
     assert b"<error_code>101</error_code>" in old.content
     new = await api.post("/api/balance", data={"user_login": customer.login, "api_key": new_key})
     assert b"<error_code>000</error_code>" in new.content
+
+
+async def test_an_edited_page_cursor_shows_a_page_not_a_fault(store: Store, web: httpx.AsyncClient) -> None:
+    """A hand-edited `?before=` (a digit that is not ASCII, a number past 64 bits) is a page, never a 500."""
+    await signed_in(store, web)
+    for query in ("before=%C2%B2", "before=99999999999999999999", "before=1%E2%82%81", "attempts=%C2%B2"):
+        for path in ("/console/campaigns", "/console/replies", "/console/pushes"):
+            page = await web.get(f"{path}?{query}")
+            assert page.status_code == 200, (path, query)

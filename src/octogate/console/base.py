@@ -88,8 +88,9 @@ class Ctx:
         return value or None
 
     def int_arg(self, name: str) -> int | None:
-        value = self.arg(name, 20)
-        return int(value) if value and value.isdigit() else None
+        """A page cursor or count from the query: ASCII digits only (`²` passes isdigit but not int), and capped
+        at the store's largest integer, so that an edited URL shows a page instead of a fault."""
+        return whole_number(self.arg(name, 40))
 
     def field(self, name: str, limit: int = 2000) -> str:
         value = self.form.get(name) if self.form is not None else None
@@ -218,3 +219,13 @@ def query(request: Request, **changes: object) -> str:
         else:
             params[name] = str(value)
     return request.url.path + ("?" + urlencode(params, quote_via=quote) if params else "")
+
+
+MAX_INTEGER = 2**63 - 1  # the largest id or epoch either database can compare with
+
+
+def whole_number(value: str | None) -> int | None:
+    """ASCII digits as an int no larger than MAX_INTEGER; anything else None."""
+    if not value or not (value.isascii() and value.isdigit()):
+        return None
+    return min(int(value), MAX_INTEGER)
