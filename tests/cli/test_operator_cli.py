@@ -122,3 +122,20 @@ def test_bad_syntax_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str], 
     status, _, err = run(capsys, *argv)
     assert status == 2
     assert err.count("\n") == 1 and "error:" in err and "--help" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("callbacks", "--retry", "99999999999999999999"),  # past 64 bits: the database cannot read it
+        ("callbacks", "--retry", "²"),  # a digit to str.isdigit, not to int
+        ("callbacks", "--limit", "99999999999999999999"),
+        ("status", "api100000000001", "--limit", "-1"),  # PostgreSQL refuses a negative LIMIT
+        ("inbox", "--limit", "²"),
+    ],
+)
+def test_odd_numbers_are_a_one_line_error(capsys: pytest.CaptureFixture[str], db: str, argv: tuple[str, ...]) -> None:
+    status, _, err = run(capsys, *argv, "--database-url", db)
+    assert status in (1, 2)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert re.search(r"--retry takes a push id|between 1 and", err)
