@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from console_web import csrf_of, post_form, sign_in, web_customer
 from octogate.operations import Operator
+from octogate.portal import Portal
 from octogate.store import queries
 from octogate.store.callbacks import enqueue_push
 from octogate.store.incoming import TextTarget, add_incoming
@@ -216,3 +218,21 @@ async def test_an_edited_page_cursor_shows_a_page_not_a_fault(store: Store, web:
         for path in ("/console/campaigns", "/console/replies", "/console/pushes"):
             page = await web.get(f"{path}?{query}")
             assert page.status_code == 200, (path, query)
+
+
+async def test_a_fault_is_a_page_with_a_reference_the_log_has(
+    store: Store, web: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As on the API: an unexpected fault is logged with a reference the customer can quote (it was a bare
+    "Internal Server Error" and an unreferenced traceback)."""
+    await signed_in(store, web)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(Portal, "campaigns", broken)
+    page = await web.get("/console/campaigns")
+    assert page.status_code == 500
+    reference = re.search(r"reference ([0-9a-f]{8})", page.text)
+    assert reference is not None and "secret detail" not in page.text and "Traceback" not in page.text
+    assert any(reference.group(1) in record.getMessage() for record in caplog.records)

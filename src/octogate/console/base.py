@@ -4,6 +4,8 @@ form, rendering (Jinja2, autoescaped), and the paging and filter parameters read
 from __future__ import annotations
 
 import json
+import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +25,8 @@ from octogate.paris import PARIS
 from octogate.portal import Portal, SignedIn
 from octogate.service import Gateway
 from octogate.sms.money import format_money
+
+log = logging.getLogger("octogate.console")
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 3 * 1024 * 1024
@@ -163,6 +167,11 @@ def page(console: Console, role: str | None) -> Callable[[Handler], Callable[[Re
                     )  # fmt: skip
             try:
                 return await handler(ctx)
+            except Exception:  # as the API does: logged with a reference the page gives, never a bare 500
+                reference = secrets.token_hex(4)
+                log.exception("console: unexpected fault answering %.200s (reference %s)", request.url.path, reference)
+                return ctx.render("refused.html", 500, reason=f"Something went wrong on our side (reference "
+                                  f"{reference}): the operator's log has the details.")  # fmt: skip
             finally:
                 if ctx.form is not None:
                     await ctx.form.close()  # an uploaded file's temporary file
