@@ -169,6 +169,10 @@ async def test_push_urls_and_the_recent_pushes(store: Store, web: httpx.AsyncCli
     customer = await signed_in(store, web)
     bad = await post_form(web, "/console/pushes", "/console/pushes/urls", receipt="ftp://example.com/x")
     assert "Push URLs saved" not in (await web.get(bad.headers["location"])).text
+    # a URL over the limit is refused, not cut at it and saved as another URL
+    long = await post_form(web, "/console/pushes", "/console/pushes/urls", receipt="https://example.com/" + "a" * 2500)
+    refused = (await web.get(long.headers["location"])).text
+    assert "at most 2000 characters" in refused and 'value="https://example.com/aaa' not in refused
     saved = await post_form(
         web, "/console/pushes", "/console/pushes/urls", receipt="https://example.com/receipts"
     )
