@@ -58,6 +58,8 @@ class MeteredGateway(Gateway):
         return answer
 
     async def submit_signed_in(self, login: str, params: Any, *, source: str = "console") -> SmsAnswer:
+        if params.get("request_mode") == "simu":  # the send form's live estimate, at every keystroke: not a send
+            return await super().submit_signed_in(login, params, source=source)
         _accepted.set(False)
         try:
             answer = await super().submit_signed_in(login, params, source=source)
