@@ -97,8 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulator.set_defaults(handler=lambda args, _settings: sys.exit(_smsc_sim(args.sim_args)))
 
     add_switch_commands(commands)
+    # not on smsc-sim (its options are the simulator's own), nor on send and balance: they talk to an API and
+    # have their own --client-config, which a second --config beside it would be mistaken for
+    apart = {simulator, commands.choices["send"], commands.choices["balance"]}
     for command in leaf_commands(parser):
-        if command is not simulator:  # its options are the simulator's own
+        if command not in apart:
             place_options(command, argparse.SUPPRESS)
     return parser
 
