@@ -7,6 +7,7 @@ operator's command is, so the methods are synchronous. A refusal is `Refused`, o
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ from octogate.incoming.texts import Stopped, stop_number
 from octogate.keys import hash_api_key, new_api_key
 from octogate.passwords import WeakPassword, check_password, hash_password
 from octogate.service import normalise_login
-from octogate.sms.money import to_micro
+from octogate.sms.money import format_money, to_micro
 from octogate.sms.numbers import NumberError, normalise
 from octogate.sms.prices import PriceTable
 from octogate.statuses import PushKind
@@ -61,6 +62,10 @@ REST_PUSH_KINDS: tuple[str, ...] = tuple(f"rest_{kind}" for kind in PushKind)  #
 PUSH_URL_KINDS: tuple[str, ...] = (*PUSH_KINDS, *REST_PUSH_KINDS)  # every URL an account has, in this order
 MAX_LOGIN = 254
 MAX_NOTE = 200
+#: An account's balance stays below this (micro-euros: 1,000,000,000 EUR): far from the 64-bit integer the
+#: databases keep it in, which SQLite would otherwise silently turn into a float (and PostgreSQL refuse).
+MAX_BALANCE = 10**15
+AMOUNT = re.compile(r"[+-]?[0-9]{1,10}(\.[0-9]{1,6})?")
 PUSH_SECRET_LENGTH = (16, 128)  # characters: shorter is guessable, longer is a mistake
 
 
@@ -153,6 +158,10 @@ class Operator:
     def credit(self, login: str, value: str, note: str = "operator credit") -> int:
         """Add (or, negative, remove) credit in EUR; never below zero. Returns the new balance (micro-units)."""
         change = amount(value)
+        if change > 0:
+            account = self._run(queries.account, normalise_login(login))
+            if account is not None and account.balance + change > MAX_BALANCE:
+                raise Refused(f"that would take the balance above {format_money(MAX_BALANCE, 0)} EUR")
         try:
             return self._audited(
                 "account.credit", normalise_login(login), f"{value[:40]} EUR: {note[:MAX_NOTE]}",
@@ -403,11 +412,15 @@ def check_login(login: str) -> str:
 
 
 def amount(text: str) -> int:
-    """An amount in EUR, as the operator writes it, in micro-units."""
-    try:
-        return to_micro(text)
-    except ValueError:
-        raise Refused(f"not an amount in EUR: {text[:40]!r}") from None
+    """An amount in EUR, as the operator writes it (`12`, `-5`, `25.50`), in micro-units: ASCII digits only
+    (Decimal would also read `1_000`, `١٢` or `1e999`), and at most MAX_BALANCE either way."""
+    text = text.strip()
+    if not AMOUNT.fullmatch(text):
+        raise Refused(f"not an amount in EUR: {text[:40]!r}")
+    micro = to_micro(text)
+    if abs(micro) > MAX_BALANCE:
+        raise Refused(f"an amount is at most {format_money(MAX_BALANCE, 0)} EUR: {text[:40]!r}")
+    return micro
 
 
 def hashed_password(password: str) -> str:

@@ -54,6 +54,22 @@ def test_credit_never_takes_a_balance_below_zero(operator: Operator) -> None:
         operator.credit("Nobody@example.com", "5")
 
 
+def test_a_credit_is_an_amount_the_balance_can_hold(operator: Operator) -> None:
+    """Two credits of 9,000,000,000,000 EUR used to pass: SQLite kept the sum as a float and every listing of
+    accounts then failed (PostgreSQL refused the second); `1e999` was a traceback, `1_000` a thousand euros."""
+    operator.create_account("a@example.com", "1")
+    for odd in ("1e999", "99999999999999999999", "1_000", "١٢", "nan", "9000000000000"):
+        with pytest.raises(Refused, match=r"not an amount in EUR|at most"):
+            operator.credit("a@example.com", odd)
+    assert operator.credit("a@example.com", "999999999") == 1_000_000_000_000_000
+    with pytest.raises(Refused, match="above 1000000000 EUR"):
+        operator.credit("a@example.com", "0.000001")
+    assert operator.credit("a@example.com", " -0.5 ") == 999_999_999_500_000
+    assert [account.balance for account in operator.accounts()] == [999_999_999_500_000]
+    with pytest.raises(Refused, match="at most"):
+        operator.create_account("b@example.com", "2000000000")
+
+
 def test_flags_push_urls_and_the_api_switch(operator: Operator) -> None:
     operator.create_account("a@example.com")
     with pytest.raises(Refused, match="nothing to set"):

@@ -103,6 +103,20 @@ def test_prices_show_and_load(capsys: pytest.CaptureFixture[str], db: str, tmp_p
     assert status == 1 and "line 2" in err
 
 
+def test_prices_from_a_latin1_export(capsys: pytest.CaptureFixture[str], db: str, tmp_path: object) -> None:
+    """A CSV saved by a spreadsheet in Latin-1 ("Côte d'Ivoire") loads as the console's upload does (it was a
+    UnicodeDecodeError traceback); a UTF-8 file with a byte-order mark loads too."""
+    path = f"{tmp_path}/prices.csv"
+    with open(path, "wb") as handle:
+        handle.write("calling_code,country,name,FR,XXX,WWW\n225,CI,Côte d'Ivoire,0.1000,,0.1000\n".encode("latin-1"))
+    status, out, err = run(capsys, "prices", "--load", path, "--database-url", db)
+    assert status == 0 and "loaded 1 countries" in out, err
+    assert "225,CI,Côte d'Ivoire,0.1000,,0.1000" in run(capsys, "prices", "--database-url", db)[1]
+    with open(path, "wb") as handle:
+        handle.write("\ufeffcalling_code,country,name,FR,XXX,WWW\n33,FR,France,0.0700,,0.0800\n".encode())
+    assert run(capsys, "prices", "--load", path, "--database-url", db)[0] == 0
+
+
 def test_pause_and_resume(capsys: pytest.CaptureFixture[str], db: str) -> None:
     assert "paused" in run(capsys, "pause", "--database-url", db)[1]
     store = prepare_store(Settings(database_url=db))
@@ -122,3 +136,20 @@ def test_bad_syntax_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str], 
     status, _, err = run(capsys, *argv)
     assert status == 2
     assert err.count("\n") == 1 and "error:" in err and "--help" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("callbacks", "--retry", "99999999999999999999"),  # past 64 bits: the database cannot read it
+        ("callbacks", "--retry", "²"),  # a digit to str.isdigit, not to int
+        ("callbacks", "--limit", "99999999999999999999"),
+        ("status", "api100000000001", "--limit", "-1"),  # PostgreSQL refuses a negative LIMIT
+        ("inbox", "--limit", "²"),
+    ],
+)
+def test_odd_numbers_are_a_one_line_error(capsys: pytest.CaptureFixture[str], db: str, argv: tuple[str, ...]) -> None:
+    status, _, err = run(capsys, *argv, "--database-url", db)
+    assert status in (1, 2)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert re.search(r"--retry takes a push id|between 1 and", err)

@@ -269,3 +269,24 @@ def test_python_dash_m_runs_the_verbs(account: Account, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "premium (FR): 1538.46 SMS" in done.stdout
+
+
+def test_a_csv_with_the_documents_column_names_in_latin1(
+    capsys: pytest.CaptureFixture[str], account: Account, tmp_path: Path
+) -> None:
+    """The console's send form reads `prenom`, `nom`, `ch1`..: the same file through `octogate send --csv`
+    used to send "Hi {prenom}" as it stood. A spreadsheet's Latin-1 export is read too."""
+    recipients = tmp_path / "clients.csv"
+    recipients.write_bytes("numero;prenom;nom;ch1\n+447911000001;Zoé;Noël;7\n".encode("latin-1"))
+    status, _, err = run(
+        capsys, "send", "--csv", str(recipients), "--text", "Hi {prenom} {nom} #{ch1}", "--sender", "MyShop",
+        *creds(account),
+    )  # fmt: skip
+    assert status == 0, err
+    sent = rows(
+        account.server,
+        "SELECT m.text FROM messages m JOIN campaigns c ON c.id = m.campaign_id "
+        "JOIN accounts a ON a.id = c.account_id WHERE a.login = ?",
+        account.login,
+    )
+    assert [row["text"] for row in sent] == ["Hi Zoé Noël #7"]

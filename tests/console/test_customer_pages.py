@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from console_web import csrf_of, post_form, sign_in, web_customer
 from octogate.operations import Operator
+from octogate.portal import Portal
 from octogate.store import queries
 from octogate.store.callbacks import enqueue_push
 from octogate.store.incoming import TextTarget, add_incoming
@@ -167,6 +169,10 @@ async def test_push_urls_and_the_recent_pushes(store: Store, web: httpx.AsyncCli
     customer = await signed_in(store, web)
     bad = await post_form(web, "/console/pushes", "/console/pushes/urls", receipt="ftp://example.com/x")
     assert "Push URLs saved" not in (await web.get(bad.headers["location"])).text
+    # a URL over the limit is refused, not cut at it and saved as another URL
+    long = await post_form(web, "/console/pushes", "/console/pushes/urls", receipt="https://example.com/" + "a" * 2500)
+    refused = (await web.get(long.headers["location"])).text
+    assert "at most 2000 characters" in refused and 'value="https://example.com/aaa' not in refused
     saved = await post_form(
         web, "/console/pushes", "/console/pushes/urls", receipt="https://example.com/receipts"
     )
@@ -207,3 +213,30 @@ async def test_key_rotation_shows_the_new_key_once(
     assert b"<error_code>101</error_code>" in old.content
     new = await api.post("/api/balance", data={"user_login": customer.login, "api_key": new_key})
     assert b"<error_code>000</error_code>" in new.content
+
+
+async def test_an_edited_page_cursor_shows_a_page_not_a_fault(store: Store, web: httpx.AsyncClient) -> None:
+    """A hand-edited `?before=` (a digit that is not ASCII, a number past 64 bits) is a page, never a 500."""
+    await signed_in(store, web)
+    for query in ("before=%C2%B2", "before=99999999999999999999", "before=1%E2%82%81", "attempts=%C2%B2"):
+        for path in ("/console/campaigns", "/console/replies", "/console/pushes"):
+            page = await web.get(f"{path}?{query}")
+            assert page.status_code == 200, (path, query)
+
+
+async def test_a_fault_is_a_page_with_a_reference_the_log_has(
+    store: Store, web: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As on the API: an unexpected fault is logged with a reference the customer can quote (it was a bare
+    "Internal Server Error" and an unreferenced traceback)."""
+    await signed_in(store, web)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(Portal, "campaigns", broken)
+    page = await web.get("/console/campaigns")
+    assert page.status_code == 500
+    reference = re.search(r"reference ([0-9a-f]{8})", page.text)
+    assert reference is not None and "secret detail" not in page.text and "Traceback" not in page.text
+    assert any(reference.group(1) in record.getMessage() for record in caplog.records)

@@ -216,3 +216,13 @@ async def test_one_connector_is_paused_and_resumed_from_the_connectors_page(
     async with client_of(console) as stranger:  # no session, no token
         forged = await stranger.post("/console/op/connectors/simulator/pause", data={"paused": "1"})
     assert forged.status_code == 303 and store.run(connector_pauses.paused) == frozenset()
+
+
+async def test_edited_cursors_and_push_ids_are_answered_in_words(store: Store, ops: httpx.AsyncClient) -> None:
+    for path in ("/console/op/campaigns", "/console/op/pushes", "/console/op/audit"):
+        for query in ("before=%C2%B2", "before=99999999999999999999"):
+            assert (await ops.get(f"{path}?{query}")).status_code == 200, (path, query)
+    for push in ("²", "99999999999999999999"):
+        retried = await post_form(ops, "/console/op/pushes", "/console/op/pushes/retry", push=push)
+        assert retried.status_code == 303
+        assert (await ops.get(retried.headers["location"])).status_code == 200

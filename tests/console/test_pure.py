@@ -67,6 +67,12 @@ def test_a_csv_gives_numbers_and_mail_merge_columns() -> None:
         SendForm(csv_text="number;ch1\n+33612345678;A\n", text="{ch1}"), simulation=True, now=NOW
     )
     assert params["sms_recipients"] == "+33612345678" and params["sms_fields_1"] == "A"
+    # the columns `octogate send --csv` reads fill the same fields (field1 was ignored: {ch1} stayed as typed)
+    _, columns = merge_rows("phone,first_name,last_name,field1,field3\n+33612345678,Anna,Smith,7,Z\n")
+    assert columns == {
+        "recipients_first_names": ["Anna"], "recipients_last_names": ["Smith"], "sms_fields_1": ["7"],
+        "sms_fields_3": ["Z"],
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

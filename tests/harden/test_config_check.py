@@ -186,6 +186,22 @@ def test_an_operator_command_from_another_folder_finds_the_same_database(tmp_pat
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
 
 
+def test_data_dir_and_config_are_read_after_the_command_too(tmp_path: Path) -> None:
+    """The README writes `octogate serve ... (--data-dir DIR to choose)`: after the command works as before it."""
+    data = tmp_path / "data"
+    made = octogate("account", "create", "a@example.com", "--data-dir", str(data), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (data / "octogate.db").exists()
+    assert "a@example.com" in octogate("--data-dir", str(data), "account", "list", cwd=tmp_path).stdout
+    config = tmp_path / "gw.toml"
+    config.write_text("[server]\ndatabase_url = 'sqlite:///gw.db'\n")
+    checked = octogate("check-config", "--config", str(config), cwd=tmp_path)
+    assert checked.returncode == 0 and "gw.db" in checked.stdout
+    # given on both sides, the one after the command wins
+    listed = octogate("--data-dir", str(tmp_path / "other"), "account", "list", "--data-dir", str(data), cwd=tmp_path)
+    assert "a@example.com" in listed.stdout
+
+
 def test_database_files_are_private_wal_and_shm_included(tmp_path: Path) -> None:
     from octogate.store.db import Connection, DatabaseURL
 

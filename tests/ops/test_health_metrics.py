@@ -61,6 +61,19 @@ def test_metrics_count_a_real_send_across_both_processes(tmp_path: Path, process
     assert server.sample("octogate_emails_total", outcome="accepted") == 1, [
         ln for ln in server.lines if "mail" in ln]
     assert server.sample("octogate_messages_accepted_total", source="smtp") == 1
+    # and a send through the REST API, under its own path and source, its refusals too
+    rest = f"{server.base_url}/v1/public/sms-campaign/send"
+    headers = {"api-login": login, "api-key": key}
+    sent = httpx.post(rest, headers=headers, timeout=10, json={
+        "recipients": [{"phone_number": "+33601020308"}, {"phone_number": "+33601020309"}], "text": "rest",
+        "purpose": "alert",
+    })  # fmt: skip
+    assert sent.status_code == 201
+    refused = httpx.post(rest, headers=headers, json={"recipients": [], "text": "rest"}, timeout=10)
+    assert refused.status_code == 422
+    assert server.sample("octogate_messages_accepted_total", source="rest") == 2
+    assert server.sample("octogate_api_refusals_total", source="rest", code="103") == 1
+    assert server.sample("octogate_http_requests_total", path="/v1/public/sms-campaign/send", code="201") == 1
     # what the process logged never holds the key or the text
     assert key not in "\n".join(line for line in server.lines if "api_key=" not in line)
     assert "hello STOP" not in server.output()

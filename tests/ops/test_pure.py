@@ -51,6 +51,8 @@ def test_log_settings_from_options_then_environment() -> None:
 @pytest.mark.parametrize(("path", "label"), [
     ("/api/sms", "/api/sms"), ("/api/sms/json", "/api/sms/json"), ("/api/balance/", "/api/balance"),
     ("/metrics", "/metrics"), ("/readyz", "/readyz"), ("/x" * 500, "other"), ("/api/sms/evil", "/api/sms"),
+    ("/v1/public/sms-campaign/send", "/v1/public/sms-campaign/send"), ("/v1/public/contact/list", "other"),
+    ("/v1/public/wallet/check-balance/", "/v1/public/wallet/check-balance"),
 ])  # fmt: skip
 def test_request_paths_are_a_bounded_set_of_labels(path: str, label: str) -> None:
     assert http_path(path) == label

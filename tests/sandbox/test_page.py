@@ -180,3 +180,10 @@ async def test_a_customer_sees_only_its_own_messages_and_the_replies_to_them(san
         allowed = await browser.post("/console/sandbox/reply", data={"number": PHONE, "text": "again"})
         assert allowed.status_code == 303
     assert [t.destination_addr for t in sandbox.gateway.texts()] == ["ShopB", "ShopA", "ShopA"]
+
+
+async def test_an_edited_events_cursor_is_bad_input(browser: httpx.AsyncClient) -> None:
+    """A `since` past any version used to come back 503 "sandbox not available" with the interface's words."""
+    for since in ("99999999999999999999999", "²", "x"):
+        answer = await browser.get("/console/sandbox/events", params={"since": since})
+        assert answer.status_code == 400 and "since" in answer.json()["error"]

@@ -38,6 +38,30 @@ def database_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_ID = 2**63 - 1  # the largest row id either database holds
+
+
+def between(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from low to high, or argparse's one-line error (never a traceback from
+    the database, which cannot take a number past 64 bits, or PostgreSQL's refusal of a negative LIMIT)."""
+
+    def whole(text: str) -> int:
+        number = row_id(text)
+        if number is None or not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"a whole number between {low} and {high}, not {text[:20]!r}")
+        return number
+
+    return whole
+
+
+def row_id(text: str) -> int | None:
+    """ASCII digits as a number a database can hold (`²` is a digit to str.isdigit, not to int); else None."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+        return None
+    return int(text)
+
+
 def flag(parser: argparse.ArgumentParser, on: str, off: str, dest: str) -> None:
     """`--on` / `--off`, exclusive; None when neither is given."""
     group = parser.add_mutually_exclusive_group()

@@ -42,9 +42,13 @@ def add_switch_commands(commands: Any) -> None:
 def cmd_prices(args: argparse.Namespace, settings: Settings) -> None:
     if args.load:
         try:
-            text = Path(args.load).read_text(encoding="utf-8")
+            data = Path(args.load).read_bytes()
         except OSError as error:
             raise CommandError(f"cannot read {args.load[:200]}: {error.strerror}") from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:  # a spreadsheet's Latin-1 export, read as the console's upload reads it
+            text = data.decode("latin-1")
         count = operate(args, settings, lambda operator: operator.load_prices(text, source=args.load))
         print(f"loaded {count} countries")
         return

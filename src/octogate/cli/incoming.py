@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from octogate.cli.common import database_option, operate
+from octogate.cli.common import between, database_option, operate
 from octogate.cli.gateway import gateway_status
 from octogate.config import Settings
 from octogate.operations import CampaignView, Operator, ticket_for
@@ -25,7 +25,9 @@ def add_incoming_commands(commands: Any) -> None:
         "and receipts",
     )  # fmt: skip
     status.add_argument("--admin", help="the running serve's operator address (or OCTOGATE_ADMIN)")
-    status.add_argument("--limit", type=int, default=1000, help="recipients shown at most (default 1000)")
+    status.add_argument(
+        "--limit", type=between(1, 1_000_000), default=1000, help="recipients shown at most (default 1000)"
+    )
     database_option(status)
     status.set_defaults(handler=cmd_status)
     stops = commands.add_parser("stops", help="an account's STOP list; add or remove a number")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from octogate.cli.common import database_option, operate, utc_date
+from octogate.cli.common import between, database_option, operate, utc_date
 from octogate.config import Settings
 from octogate.operations import InboxRow
 
@@ -15,7 +15,7 @@ def add_inbox_command(commands: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
         "inbox", help="mails received for e-mail to SMS, newest first, with their outcome"
     )
-    parser.add_argument("--limit", type=_positive, default=20, help="how many mails (default 20)")
+    parser.add_argument("--limit", type=between(1, 10_000), default=20, help="how many mails (default 20)")
     parser.add_argument("--login", help="only this account's mails")
     database_option(parser)
     parser.set_defaults(handler=cmd_inbox)
@@ -42,12 +42,3 @@ def format_row(row: InboxRow) -> str:
     )
     return f"{first}\n{'':>8}from <{e.mail_from}>  message-id {e.message_id or '-'}  subject {e.subject!r}"
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text[:20]!r}") from None
-    if not 1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError("between 1 and 10000")
-    return value

@@ -52,12 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrors(
         prog="octogate", description="Octopush-compatible SMS gateway over SMPP 3.4"
     )
-    parser.add_argument("--config", help="TOML configuration file (or OCTOGATE_CONFIG)")
-    parser.add_argument(
-        "--data-dir",
-        help="folder of relative SQLite paths (or OCTOGATE_DATA_DIR; default: the configuration file's folder, "
-        "else ~/.local/share/octogate)",
-    )
+    place_options(parser)
     log_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -102,7 +97,35 @@ def build_parser() -> argparse.ArgumentParser:
     simulator.set_defaults(handler=lambda args, _settings: sys.exit(_smsc_sim(args.sim_args)))
 
     add_switch_commands(commands)
+    # not on smsc-sim (its options are the simulator's own), nor on send and balance: they talk to an API and
+    # have their own --client-config, which a second --config beside it would be mistaken for
+    apart = {simulator, commands.choices["send"], commands.choices["balance"]}
+    for command in leaf_commands(parser):
+        if command not in apart:
+            place_options(command, argparse.SUPPRESS)
     return parser
+
+
+def place_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    """--config and --data-dir, before the command or after it (`octogate serve --data-dir DIR`, as the README
+    writes it): given after, they win over the ones given before."""
+    parser.add_argument("--config", default=default, help="TOML configuration file (or OCTOGATE_CONFIG)")
+    parser.add_argument(
+        "--data-dir",
+        default=default,
+        help="folder of relative SQLite paths (or OCTOGATE_DATA_DIR; default: the configuration file's folder, "
+        "else ~/.local/share/octogate)",
+    )
+
+
+def leaf_commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers that run a command (`serve`, `account create`...), below every level of subcommands."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found.extend(leaf_commands(child) or [child])
+    return found
 
 
 def log_options(parser: argparse.ArgumentParser, default: object = None) -> None:

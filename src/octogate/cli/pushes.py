@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from octogate.cli.common import CommandError, database_option, operate, utc_date
+from octogate.cli.common import CommandError, between, database_option, operate, row_id, utc_date
 from octogate.config import Settings
 from octogate.operations import PUSH_KINDS, PUSH_URL_KINDS, REST_PUSH_KINDS
 from octogate.service import normalise_login
@@ -18,7 +18,7 @@ def add_callback_commands(commands: Any, account: Any | None = None) -> None:
     listing = commands.add_parser("callbacks", help="pending and failed pushes to customers; retry them")
     listing.add_argument("--failed", action="store_true", help="failed pushes only")
     listing.add_argument("--account", metavar="LOGIN", help="one account's pushes only")
-    listing.add_argument("--limit", type=int, default=50, help="rows shown at most (default 50)")
+    listing.add_argument("--limit", type=between(1, 100_000), default=50, help="rows shown at most (default 50)")
     listing.add_argument("--retry", metavar="ID|all-failed", help="make a push (or every failed one) due now")
     database_option(listing)
     listing.set_defaults(handler=cmd_callbacks)
@@ -86,8 +86,6 @@ def cmd_callbacks(args: argparse.Namespace, settings: Settings) -> None:
     if args.retry is not None:
         _retry(args, settings)
         return
-    if args.limit < 1:
-        raise CommandError("--limit is at least 1")
     rows = operate(args, settings, lambda operator: operator.pushes(args.failed, args.account, args.limit))
     if not rows:
         print("no failed pushes" if args.failed else "no pending or failed pushes")
@@ -107,9 +105,7 @@ def _retry(args: argparse.Namespace, settings: Settings) -> None:
     target = args.retry.strip()
     if target == "all-failed":
         push_id = None
-    elif target.isdigit():
-        push_id = int(target)
-    else:
+    elif (push_id := row_id(target)) is None:
         raise CommandError(f"--retry takes a push id or all-failed, not {target[:40]!r}")
     count = operate(args, settings, lambda operator: operator.retry_pushes(push_id))
     print(f"{count} push(es) due now")

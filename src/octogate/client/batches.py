@@ -7,18 +7,25 @@ so are the delimiter (`,` `;` or tab: French spreadsheets write `;`) and a leadi
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NUMBER_COLUMNS = ("number", "recipient", "phone")
-# CSV column → the `Sms` attribute it fills.
+NUMBER_COLUMNS = ("number", "recipient", "phone", "mobile", "numero", "telephone")
+# CSV column → the `Sms` attribute it fills: the English names, and the document's own placeholders (`prenom`,
+# `nom`, `ch1`..`ch3`) as the console's send form reads them, so one file serves both.
 MERGE_COLUMNS: dict[str, str] = {
     "first_name": "first_names",
+    "prenom": "first_names",
     "last_name": "last_names",
+    "nom": "last_names",
     "field1": "fields_1",
+    "ch1": "fields_1",
     "field2": "fields_2",
+    "ch2": "fields_2",
     "field3": "fields_3",
+    "ch3": "fields_3",
 }
 
 
@@ -45,7 +52,7 @@ class Batch:
 
 def read_recipients(path: Path) -> Recipients:
     try:
-        with path.open(newline="", encoding="utf-8-sig") as file:
+        with io.StringIO(_text(path.read_bytes()), newline="") as file:
             sample = file.read(4096)
             file.seek(0)
             reader = csv.reader(file, delimiter=_delimiter(sample))
@@ -56,7 +63,10 @@ def read_recipients(path: Path) -> Recipients:
             number_at = next((columns.index(name) for name in NUMBER_COLUMNS if name in columns), None)
             if number_at is None:
                 raise CsvError(f"{path} has no number column (one of: {', '.join(NUMBER_COLUMNS)})")
-            merge_at = {attr: columns.index(name) for name, attr in MERGE_COLUMNS.items() if name in columns}
+            merge_at: dict[str, int] = {}
+            for name, attr in MERGE_COLUMNS.items():  # the first of two spellings of one field wins
+                if name in columns:
+                    merge_at.setdefault(attr, columns.index(name))
             recipients = Recipients([], [], {attr: [] for attr in merge_at})
             for row in reader:
                 if not any(cell.strip() for cell in row):
@@ -93,6 +103,15 @@ def _delimiter(sample: str) -> str:
     """The header line's most frequent of `,` `;` tab (a one-column file has none: `,`)."""
     header = sample.partition("\n")[0]
     return max((",", ";", "\t"), key=header.count)
+
+
+def _text(data: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark), else Latin-1 as spreadsheets often save: as the console reads
+    an uploaded CSV, so that names with accents are never a refusal."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def _column_name(raw: str) -> str:

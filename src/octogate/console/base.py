@@ -4,6 +4,8 @@ form, rendering (Jinja2, autoescaped), and the paging and filter parameters read
 from __future__ import annotations
 
 import json
+import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +25,8 @@ from octogate.paris import PARIS
 from octogate.portal import Portal, SignedIn
 from octogate.service import Gateway
 from octogate.sms.money import format_money
+
+log = logging.getLogger("octogate.console")
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 3 * 1024 * 1024
@@ -88,8 +92,9 @@ class Ctx:
         return value or None
 
     def int_arg(self, name: str) -> int | None:
-        value = self.arg(name, 20)
-        return int(value) if value and value.isdigit() else None
+        """A page cursor or count from the query: ASCII digits only (`²` passes isdigit but not int), and capped
+        at the store's largest integer, so that an edited URL shows a page instead of a fault."""
+        return whole_number(self.arg(name, 40))
 
     def field(self, name: str, limit: int = 2000) -> str:
         value = self.form.get(name) if self.form is not None else None
@@ -162,6 +167,11 @@ def page(console: Console, role: str | None) -> Callable[[Handler], Callable[[Re
                     )  # fmt: skip
             try:
                 return await handler(ctx)
+            except Exception:  # as the API does: logged with a reference the page gives, never a bare 500
+                reference = secrets.token_hex(4)
+                log.exception("console: unexpected fault answering %.200s (reference %s)", request.url.path, reference)
+                return ctx.render("refused.html", 500, reason=f"Something went wrong on our side (reference "
+                                  f"{reference}): the operator's log has the details.")  # fmt: skip
             finally:
                 if ctx.form is not None:
                     await ctx.form.close()  # an uploaded file's temporary file
@@ -218,3 +228,13 @@ def query(request: Request, **changes: object) -> str:
         else:
             params[name] = str(value)
     return request.url.path + ("?" + urlencode(params, quote_via=quote) if params else "")
+
+
+MAX_INTEGER = 2**63 - 1  # the largest id or epoch either database can compare with
+
+
+def whole_number(value: str | None) -> int | None:
+    """ASCII digits as an int no larger than MAX_INTEGER; anything else None."""
+    if not value or not (value.isascii() and value.isdigit()):
+        return None
+    return min(int(value), MAX_INTEGER)

@@ -123,7 +123,8 @@ def routes(console: Console) -> list[Route]:
 
     @customer
     async def set_urls(ctx: Ctx) -> Response:
-        changes = {kind: (ctx.field(kind, 2000).strip() or None) for kind in PUSH_URL_KINDS}
+        # read whole (a URL cut at the limit would be saved as another URL): set_push_urls refuses one too long
+        changes = {kind: (ctx.field(kind, 10_000).strip() or None) for kind in PUSH_URL_KINDS}
         try:
             await console.portal.set_push_urls(ctx.account_id, changes)
         except PortalRefusal as refusal:

@@ -23,8 +23,11 @@ MERGE_COLUMNS = {
     "nom": ("recipients_last_names", "{nom}"),
     "last_name": ("recipients_last_names", "{nom}"),
     "ch1": ("sms_fields_1", "{ch1}"),
+    "field1": ("sms_fields_1", "{ch1}"),  # the column names of `octogate send --csv`: one file serves both
     "ch2": ("sms_fields_2", "{ch2}"),
+    "field2": ("sms_fields_2", "{ch2}"),
     "ch3": ("sms_fields_3", "{ch3}"),
+    "field3": ("sms_fields_3", "{ch3}"),
 }
 NUMBER_COLUMNS = ("number", "phone", "recipient", "mobile", "numero", "telephone")
 SEPARATORS = re.compile(r"[\s,;]+")

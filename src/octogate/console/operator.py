@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from octogate.config import SIMULATOR_CONNECTOR
 from octogate.console import charts
-from octogate.console.base import PAGE_SIZE, Console, Ctx, page
+from octogate.console.base import PAGE_SIZE, Console, Ctx, page, whole_number
 from octogate.console.customer import STATUSES, campaign_page
 from octogate.console.forms import SMS_TYPES, FormError, read_csv
 from octogate.operations import Operator, Refused
@@ -210,7 +210,7 @@ def routes(console: Console) -> list[Route]:
     @operator
     async def retry(ctx: Ctx) -> Response:
         target = ctx.field("push", 20)
-        push_id = int(target) if target.isdigit() else None
+        push_id = whole_number(target)
         if target and push_id is None:
             return ctx.redirect("/console/op/pushes", error="Retry takes a push id, or all failed pushes")
         try:

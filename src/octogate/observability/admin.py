@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.registry import Collector
 
 from octogate.asgi import respond
+from octogate.http.rest import METHODS as REST_PATHS
 from octogate.observability import metrics
 from octogate.operations import backlog_document
 from octogate.store import health
@@ -263,6 +264,8 @@ _PATH_LABELS: dict[str, str] = {}
 def _path_label(path: str) -> str:
     if path in ADMIN_PATHS:
         return path
+    if (rest := path.rstrip("/")) in REST_PATHS:  # the REST API's endpoints, not its 404s
+        return rest
     parts = [p for p in path.split("/") if p][:3]
     if len(parts) >= 2 and parts[0] == "api" and parts[1] in {"sms", "balance", "credit"}:
         return "/" + "/".join(parts[:3] if len(parts) == 3 and parts[2] == "json" else parts[:2])

@@ -17,6 +17,9 @@ from octogate.incoming.statuses import PUSH_STATUS, receipt_stat
 from octogate.observability import metrics
 from octogate.octopush.answers import SmsAnswer
 from octogate.octopush.errors import ApiError
+from octogate.octopush.rest.answers import RestSent
+from octogate.octopush.rest.errors import RestError
+from octogate.octopush.rest.send import SOURCE as REST_SOURCE
 from octogate.service import Gateway
 from octogate.smpp import client as smpp_client
 from octogate.smpp.client import DeliverEvent
@@ -38,7 +41,7 @@ def label(value: object) -> str:
 
 # --- API process ---------------------------------------------------------------------------------------------------
 class MeteredGateway(Gateway):
-    """Counts what every edge (HTTP, REST, SMTP) gets from the service."""
+    """Counts what every edge (HTTP, REST, SMTP, the console) gets from the service."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -49,15 +52,45 @@ class MeteredGateway(Gateway):
         try:
             answer = await super().submit_sms(params, source=source)
         except ApiError as error:
-            metrics.child(metrics.API_REFUSALS, label(source), str(int(error.code))).inc()
-            if source == "smtp":
-                metrics.child(metrics.EMAILS, "refused").inc()
+            self._refused(source, error.code)
             raise
-        if _accepted.get():  # a simulation is answered but not accepted
-            metrics.child(metrics.ACCEPTED, label(source)).inc(len(answer.successes))
+        self._answered(source, len(answer.successes))
+        return answer
+
+    async def submit_signed_in(self, login: str, params: Any, *, source: str = "console") -> SmsAnswer:
+        if params.get("request_mode") == "simu":  # the send form's live estimate, at every keystroke: not a send
+            return await super().submit_signed_in(login, params, source=source)
+        _accepted.set(False)
+        try:
+            answer = await super().submit_signed_in(login, params, source=source)
+        except ApiError as error:
+            self._refused(source, error.code)
+            raise
+        self._answered(source, len(answer.successes))
+        return answer
+
+    async def submit_rest(self, login: str | None, api_key: str | None, body: object) -> RestSent:
+        _accepted.set(False)
+        try:
+            sent = await super().submit_rest(login, api_key, body)
+        except (ApiError, RestError) as error:
+            self._refused(REST_SOURCE, error.code)
+            raise
+        self._answered(REST_SOURCE, sent.contacts)
+        return sent
+
+    @staticmethod
+    def _refused(source: str, code: int) -> None:
+        metrics.child(metrics.API_REFUSALS, label(source), str(int(code))).inc()
+        if source == "smtp":
+            metrics.child(metrics.EMAILS, "refused").inc()
+
+    @staticmethod
+    def _answered(source: str, recipients: int) -> None:
+        if _accepted.get():  # a simulation (the console's estimate too) is answered but not accepted
+            metrics.child(metrics.ACCEPTED, label(source)).inc(recipients)
         if source == "smtp":
             metrics.child(metrics.EMAILS, "accepted").inc()
-        return answer
 
 
 # --- delivery process ----------------------------------------------------------------------------------------------

@@ -296,6 +296,6 @@ def check_number(value: str) -> str:
     """A phone number as a user writes it (+33612345678, 0033612345678, 33612345678) -> the simulator's key
     (digits, calling code first)."""
     key = phone_key(value)
-    if not key.isdigit() or not 4 <= len(key) <= 15:
+    if not (key.isascii() and key.isdigit()) or not 4 <= len(key) <= 15:
         raise SandboxError(f"not a phone number in international form: {value[:40]!r}", 400)
     return key

@@ -40,6 +40,7 @@ from .model import (
 PREFIX = "/console/sandbox"
 #: the longest a page's long poll is held (the browser asks again at once)
 EVENTS_WAIT = 25
+MAX_VERSION = 1 << 62  # the highest `since` the control interface takes
 #: what the receipt's stat means to a customer
 STAT_WORDS = {"DELIVRD": "delivered", "UNDELIV": "undelivered", "REJECTD": "rejected", "EXPIRED": "expired",
               "DELETED": "deleted", "UNKNOWN": "unknown", "ACCEPTD": "accepted", "ENROUTE": "en route"}  # fmt: skip
@@ -137,13 +138,14 @@ class SandboxPage:
 
     async def events(self, request: Request) -> Response:
         """A long poll: answered with the new version as soon as anything changes after `since`."""
-        try:
-            since = int(request.query_params.get("since", "0"))
-        except ValueError:
-            return JSONResponse({"error": "since: an integer"}, 400)
+        raw = request.query_params.get("since", "0")[:40]
+        digits = raw.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()) or int(raw) > MAX_VERSION:
+            return JSONResponse({"error": f"since: an integer up to {MAX_VERSION}"}, 400)  # bad input, not a 503
+        since = max(0, int(raw))
         try:
             async with self.client() as sandbox:
-                listing = await sandbox.conversations(since=max(0, since), wait=EVENTS_WAIT, limit=1)
+                listing = await sandbox.conversations(since=since, wait=EVENTS_WAIT, limit=1)
         except SandboxError as refusal:
             return JSONResponse({"error": str(refusal)}, 503)
         return JSONResponse({"version": listing.version})
