@@ -42,6 +42,27 @@ def test_bytes_after_a_correct_content_length_are_tolerated(live_server: LiveSer
     assert b"400 Bad Request" not in answer
 
 
+def simulated_cost(server: LiveServer, raw_text: bytes) -> bytes:
+    """A simulated GET send whose text is written into the URL as raw bytes, not percent-encoded."""
+    query = (
+        f"user_login={quote(server.login)}&api_key={quote(server.api_key)}&sms_recipients=%2B33601020304"
+        "&sms_type=XXX&transactional=1&request_mode=simu&sms_text="
+    ).encode()
+    answer = raw_request(server, b"GET /api/sms?" + query + raw_text + b" HTTP/1.1\r\nHost: octogate\r\n"
+                         b"Connection: close\r\n\r\n")  # fmt: skip
+    assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:200]
+    assert b"<error_code>000</error_code>" in answer, answer[-400:]
+    return answer.split(b"<cost>", 1)[1].split(b"</cost>", 1)[0]
+
+
+def test_raw_utf8_and_latin1_in_a_get_url_are_read_as_text(live_server: LiveServer) -> None:
+    """Hand-built URLs of old clients carry accents unencoded; Octopush's web server takes them. 70 UCS-2
+    characters are one SMS, 71 are two: the bytes were read as characters, not refused with a 400."""
+    one = float(simulated_cost(live_server, "ő".encode() * 70))
+    assert float(simulated_cost(live_server, "ő".encode() * 71)) == 2 * one
+    assert float(simulated_cost(live_server, "\xe9t\xe9".encode("latin-1"))) == one  # été, written in Latin-1
+
+
 def test_a_restart_keeps_accounts_and_a_fixed_demo_key_can_be_set(tmp_path: Path) -> None:
     first = start_server(tmp_path)
     first.stop()

@@ -5,6 +5,10 @@ body. Stock uvicorn feeds those bytes to the parser with the request, gets a par
 instead of the request's answer. Here, once a request is complete, unreadable bytes behind it are dropped:
 the request is answered and the connection closes after the answer.
 
+The same callers put texts with accents into GET URLs unencoded (UTF-8 or Latin-1 bytes), which Octopush's
+web server takes and httptools refuses ("Invalid char in url"): the request line's bytes above 0x7F are
+percent-encoded before the parser sees them, so the API decodes them as it decodes a body.
+
 `GuardedHttpToolsProtocol` adds the limits an exposed server needs (see its docstring).
 """
 
@@ -76,6 +80,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
         self._head_open = False  # a request's head has begun and is not complete yet
         self._linger_timer: asyncio.TimerHandle | None = None
         self._lingered = -1  # bytes dropped since the refusal; -1: not lingering
+        self._in_request_line = True  # the head's first line (its URL) has not ended yet
 
     # --- connections --------------------------------------------------------------------------------------------
 
@@ -128,6 +133,8 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
                     return
                 chunk, data = data[:room], data[room:]
                 self._head_fed += len(chunk)
+                if self._in_request_line:
+                    chunk = self._url_bytes_encoded(chunk)
             else:
                 chunk, data = data, b""
             super().data_received(chunk)
@@ -136,6 +143,17 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
                 return
         if self._head_open and self._head_timer is None and self._lingered < 0 and not self.transport.is_closing():
             self._arm_head_timer()  # a head still incomplete after this read: it must end in time
+
+    def _url_bytes_encoded(self, chunk: bytes) -> bytes:
+        """The chunk with the request line's non-ASCII bytes percent-encoded (see the module's docstring)."""
+        end = chunk.find(b"\n")
+        if end >= 0:
+            self._in_request_line = False
+        line = chunk if end < 0 else chunk[:end]
+        if line.isascii():
+            return chunk
+        encoded = b"".join(b"%%%02X" % byte if byte > 0x7F else bytes((byte,)) for byte in line)
+        return encoded if end < 0 else encoded + chunk[end:]
 
     def on_message_begin(self) -> None:
         """The head timer is armed after the read only if the head is still incomplete then: a keep-alive request
@@ -183,6 +201,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._in_head, self._head_fed = True, 0  # the next bytes are the next request's head
+        self._in_request_line = True
         _uploading(self.server_state).pop(self, None)
         if self._refusal is None:
             super().on_message_complete()
