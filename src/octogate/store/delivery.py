@@ -84,9 +84,12 @@ def claim(
     return claimed_details(conn, [c.id for c in claimed])
 
 
-def claim_fair(conn: Connection, owner: str, now: int, lease_until: int, want: Want) -> list[ClaimedMessage]:
-    """The accounts with queued messages, and each one's share claimed, in one transaction."""
-    claimed = queue.claim_fair(conn, MESSAGES, owner, now, lease_until, want)
+def claim_fair(
+    conn: Connection, owner: str, now: int, lease_until: int, want: Want, waiting: Sequence[int] | None = None
+) -> list[ClaimedMessage]:
+    """The accounts with queued messages (`waiting`, when read already: `queue.keys_later`), and each one's share
+    claimed, in one transaction."""
+    claimed = queue.claim_fair(conn, MESSAGES, owner, now, lease_until, want, waiting=waiting)
     return claimed_details(conn, [c.id for c in claimed])
 
 
