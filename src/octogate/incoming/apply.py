@@ -149,9 +149,9 @@ def plan_receipts(
             outcomes.append(Applied.INTERMEDIATE)
             continue
         found = [
-            replace(c, status=final.get((c.message_id, c.seq), c.status))
+            c if (taken := final.get((c.message_id, c.seq))) is None else replace(c, status=taken)
             for c in candidates.get((update.connector, key), ())
-        ]
+        ]  # replace() costs ~3 µs: only for the rare part taken earlier in the batch
         match = ids.best_match(found, MessageStatus.SUBMITTED)
         if match is None:
             outcomes.append(Applied.EARLY)
