@@ -76,7 +76,7 @@ def test_the_migration_gives_existing_parts_the_keys_new_parts_get(database_url:
         assert stored == expected
         # and a receipt in the other base finds its backfilled part by its own key
         by_42 = {(m.message_id, m.same_base) for m in parts_named(conn, "sim", ids.receipt_key("0042"))}
-        assert by_42 == {(first, False), (first + 1, True)}  # 0x2A read in decimal, and "42" itself
+        assert by_42 == {(first + 1, True)}  # "42" itself: it wins, so 0x2A (its decimal reading) is not looked up
         assert parts_named(conn, "sim", ids.receipt_key("16777215")) == []
         assert {m.message_id for m in parts_named(conn, "sim", ids.receipt_key("3735928559"))} == {
             first + IDS.index("DEADbeef")
@@ -94,12 +94,17 @@ def test_a_part_is_stored_under_one_key_and_found_by_a_receipt_in_either_base(da
             record_parts(conn, [(first, "sim", 1, "0000002A"), (first + 1, "sim", 1, "42"),
                                 (first + 2, "sim", 1, "carrier-1"), (first + 3, "sim", 1, "")], 0)  # fmt: skip
         assert conn.fetchone("SELECT COUNT(*), MIN(same_base) FROM part_keys") == (3, 1)  # one row per part
+        # an id found in its own spelling names that part (it would win over one in the other base)
         assert {(m.message_id, m.same_base) for m in parts_named(conn, "sim", ids.receipt_key("0042"))} == {
-            (first, False), (first + 1, True)
+            (first + 1, True)
         }
         assert {(m.message_id, m.same_base) for m in parts_named(conn, "sim", ids.receipt_key("2A"))} == {
-            (first, True), (first + 1, False)
+            (first, True)
         }
+        # found in the other base only: 0x2B is 43, 0x2A is 42
+        with conn.transaction():
+            record_parts(conn, [(first + 3, "sim", 2, "2B")], 0)
+        assert {(m.message_id, m.same_base) for m in parts_named(conn, "sim", "43")} == {(first + 3, False)}
         assert [m.message_id for m in parts_named(conn, "sim", "carrier-1")] == [first + 2]
         assert parts_named(conn, "sim", "") == [] and parts_named(conn, "other", "2a") == []
     finally:

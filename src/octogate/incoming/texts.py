@@ -147,12 +147,15 @@ def take_incomplete(conn: Connection, now: int, ttl: int, number_of: Callable[[s
     return len(groups)
 
 
-def claim_sendable(conn: Connection, owner: str, now: int, lease_until: int, want: Want) -> list[ClaimedMessage]:
+def claim_sendable(
+    conn: Connection, owner: str, now: int, lease_until: int, want: Want, waiting: Sequence[int] | None = None
+) -> list[ClaimedMessage]:
     """The dispatcher's claim, with the STOP list read at claim time: a marketing message (none of its parts sent
     yet) to a number on its account's STOP list is failed (114) and refunded in the claim's transaction instead
     of being handed out. This catches what `stop_number` could not: a message that was being sent when the STOP
-    came and was queued again (throttled, released at a stop, lease taken over)."""
-    claimed = delivery.claim_fair(conn, owner, now, lease_until, want)
+    came and was queued again (throttled, released at a stop, lease taken over). `waiting`: the accounts with
+    queued messages, when read already (`queue.keys_later`)."""
+    claimed = delivery.claim_fair(conn, owner, now, lease_until, want, waiting)
     marketing: dict[int, list[ClaimedMessage]] = defaultdict(list)
     for message in claimed:
         if message.priority and not message.done_parts:

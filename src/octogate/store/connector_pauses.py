@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from octogate.store.db import Connection
@@ -16,7 +17,13 @@ class ConnectorPause:
 
 def paused(conn: Connection) -> frozenset[str]:
     """The names of the paused connectors (a handful of rows: read whole, with every claim)."""
-    return frozenset(str(row[0]) for row in conn.fetchall("SELECT connector FROM connector_pauses"))
+    return paused_later(conn)()
+
+
+def paused_later(conn: Connection) -> Callable[[], frozenset[str]]:
+    """`paused`, read after a `conn.batch()` block (with the claim's first read: one round trip)."""
+    rows = conn.later("SELECT connector FROM connector_pauses")
+    return lambda: frozenset(str(row[0]) for row in rows())
 
 
 def pauses(conn: Connection) -> list[ConnectorPause]:

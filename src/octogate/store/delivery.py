@@ -84,9 +84,12 @@ def claim(
     return claimed_details(conn, [c.id for c in claimed])
 
 
-def claim_fair(conn: Connection, owner: str, now: int, lease_until: int, want: Want) -> list[ClaimedMessage]:
-    """The accounts with queued messages, and each one's share claimed, in one transaction."""
-    claimed = queue.claim_fair(conn, MESSAGES, owner, now, lease_until, want)
+def claim_fair(
+    conn: Connection, owner: str, now: int, lease_until: int, want: Want, waiting: Sequence[int] | None = None
+) -> list[ClaimedMessage]:
+    """The accounts with queued messages (`waiting`, when read already: `queue.keys_later`), and each one's share
+    claimed, in one transaction."""
+    claimed = queue.claim_fair(conn, MESSAGES, owner, now, lease_until, want, waiting=waiting)
     return claimed_details(conn, [c.id for c in claimed])
 
 
@@ -106,51 +109,37 @@ def fail_claimed(conn: Connection, owner: str, ids: Sequence[int], error: str, n
 
 
 def claimed_details(conn: Connection, ids: Sequence[int]) -> list[ClaimedMessage]:
+    """The claimed messages with what sending them takes: their rows and their parts already accepted, read by
+    two statements sent together (one round trip on PostgreSQL, where claims were round-trip bound)."""
     found: list[ClaimedMessage] = []
     for start in range(0, len(ids), ID_CHUNK):
         chunk = ids[start : start + ID_CHUNK]
         # One statement text whatever the claim's size (an `IN (?, ...)` per size was as many statements to
         # parse and, on PostgreSQL, to prepare and plan: claims come in every size up to the window's room).
         ids_param = (conn.list_param(chunk),)
-        rows = conn.records(_Details, CLAIMED_DETAILS.format(ids=conn.in_list("m.id")), ids_param)
-        done = _done_parts(conn, ids_param)
-        for r in rows:
-            parts, connector = done.get(int(r.id), ({}, None))
+        with conn.batch():
+            rows_later = conn.later(CLAIMED_DETAILS.format(ids=conn.in_list("m.id")), ids_param)
+            done_later = conn.later(DONE_PARTS.format(ids=conn.in_list("message_id")), ids_param)
+        done = _done_parts(done_later())
+        for id_, account_id, campaign_id, recipient, calling_code, text, priority, send_at, attempts, sms_type, \
+                sender, sender_is_msisdn in rows_later():  # CLAIMED_DETAILS's columns, in its order
+            parts, connector = done.get(int(id_), ({}, None))
             found.append(
                 ClaimedMessage(
-                    id=int(r.id), account_id=int(r.account_id), campaign_id=int(r.campaign_id),
-                    recipient=r.recipient, calling_code=int(r.calling_code), text=r.text,
-                    priority=int(r.priority), send_at=int(r.send_at), attempts=int(r.attempts),
-                    sms_type=r.sms_type, sender=r.sender, sender_is_msisdn=bool(r.sender_is_msisdn),
-                    done_parts=parts, done_connector=connector,
+                    int(id_), int(account_id), int(campaign_id), recipient, int(calling_code), text, int(priority),
+                    int(send_at), int(attempts), sms_type, sender, bool(sender_is_msisdn), parts, connector,
                 )
             )  # fmt: skip
     found.sort(key=lambda m: (m.priority, m.send_at, m.id))
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class _Details:
-    id: int
-    account_id: int
-    campaign_id: int
-    recipient: str
-    calling_code: int
-    text: str
-    priority: int
-    send_at: int
-    attempts: int
-    sms_type: str
-    sender: str | None
-    sender_is_msisdn: int
+DONE_PARTS = (  # a part with a receipt was accepted too
+    "SELECT message_id, seq, connector, carrier_id FROM message_parts WHERE status <> 'failed' AND {ids}"
+)
 
 
-def _done_parts(conn: Connection, ids_param: tuple[Any]) -> dict[int, tuple[dict[int, str], str | None]]:
-    rows = conn.fetchall(
-        f"SELECT message_id, seq, connector, carrier_id FROM message_parts "  # noqa: S608
-        f"WHERE status <> 'failed' AND {conn.in_list('message_id')}",  # a part with a receipt was accepted too
-        ids_param,
-    )
+def _done_parts(rows: Sequence[Sequence[Any]]) -> dict[int, tuple[dict[int, str], str | None]]:
     done: dict[int, tuple[dict[int, str], str | None]] = {}
     for message_id, seq, connector, carrier_id in rows:
         parts, _ = done.setdefault(int(message_id), ({}, connector))
