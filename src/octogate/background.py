@@ -225,10 +225,15 @@ class BackgroundProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.is_alive() and self.reported.is_set()
 
-    async def stop(self) -> None:
+    def stopping(self) -> None:
+        """serve is stopping: the child exiting from now on is not a death (Ctrl-C signals every process of
+        the group at once, so the child may stop before serve asks it to)."""
         self._stopping = True
         if self._restart is not None:
             self._restart.cancel()
+
+    async def stop(self) -> None:
+        self.stopping()
         process = self.process
         if process is None:
             return

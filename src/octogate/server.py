@@ -216,7 +216,7 @@ async def _serve(
             f"http://{settings.admin}/metrics" if admin_sock else "off", store.url.redacted(),
         )  # fmt: skip
         heap.settle()
-        server = SignalledServer(config)
+        server = SignalledServer(config, [told.stopping for told in (child, workers) if told is not None])
         await server.serve(sockets=[http_sock])
         log.info(
             "octogate stopping: %d HTTP connection(s) were open; the delivery process finishes its submits",

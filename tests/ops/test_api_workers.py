@@ -110,3 +110,16 @@ def test_no_worker_outlives_serve(tmp_path: Path, processes: list[Process]) -> N
     again.process.kill()  # SIGKILL: serve cannot stop them; they notice their parent is gone
     again.process.wait(timeout=10)
     wait_for(lambda: all(gone(pid) for pid in workers), what="every worker gone")
+
+
+def test_ctrl_c_stops_every_process_without_a_death_reported(tmp_path: Path, processes: list[Process]) -> None:
+    """Ctrl-C in a terminal signals the whole process group at once: serve, its delivery process and its API
+    workers. A normal stop, not a death to alert on and restart."""
+    server = start_with_workers(tmp_path, processes)
+    wait_for(lambda: len(worker_pids(server)) == WORKERS - 1, what="the workers")
+    server.line("delivering over SMPP")
+    os.killpg(server.process.pid, signal.SIGINT)
+    assert server.process.wait(timeout=30) == 0
+    server.stop()  # the rest of its output
+    assert "octogate stopped" in server.output()
+    assert "died" not in server.output() and "restarting" not in server.output(), server.output()[-2000:]

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import signal
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -21,6 +22,15 @@ class SignalledServer(uvicorn.Server):
     clean."""
 
     signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, config: uvicorn.Config, on_signal: Sequence[Callable[[], None]] = ()) -> None:
+        super().__init__(config)
+        self.on_signal = on_signal  # told first: the processes beside serve, which a terminal signals too
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        for told in self.on_signal:
+            told()
+        super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

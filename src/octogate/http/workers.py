@@ -275,13 +275,19 @@ class ApiWorkers:
             slot.process.pid for slot in self.slots if slot.process is not None and slot.process.is_alive()
         ]
 
-    async def stop(self) -> None:
-        """Every worker finishes the requests it has (SIGTERM), killed after STOP_GRACE; then the address."""
+    def stopping(self) -> None:
+        """serve is stopping: a worker that exits from now on is not a death (Ctrl-C signals every process of
+        the group at once, so a worker may stop before serve asks it to)."""
         self._stopping = True
-        loop = asyncio.get_running_loop()
         for slot in self.slots:
             if slot.restart is not None:
                 slot.restart.cancel()
+
+    async def stop(self) -> None:
+        """Every worker finishes the requests it has (SIGTERM), killed after STOP_GRACE; then the address."""
+        self.stopping()
+        loop = asyncio.get_running_loop()
+        for slot in self.slots:
             if slot.process is not None and slot.process.is_alive():
                 slot.process.terminate()
         for slot in self.slots:
