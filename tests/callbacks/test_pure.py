@@ -42,7 +42,8 @@ def test_retries_last_at_least_a_day_then_give_up_at_the_horizon() -> None:
 
 @pytest.mark.parametrize(
     "url", ["ftp://example.com/x", "javascript:alert(1)", "example.com/push", "http://", "http://exa mple.com/",
-            "https://example.com:99999/", "x" * 3000]
+            "https://example.com:99999/", "x" * 3000, "http://%ff/", f"http://{'a' * 64}.example.com/",
+            "http://exa*mple.com/", "http://-/", f"http://{'ab.' * 90}com/", "http://[::1/", "http://a..b/"]
 )  # fmt: skip
 def test_callback_urls_are_http_or_https(url: str) -> None:
     with pytest.raises(BadCallbackURL) as refused:
@@ -52,6 +53,9 @@ def test_callback_urls_are_http_or_https(url: str) -> None:
 
 def test_good_urls_pass_and_hosts_are_keyed_by_scheme_host_port() -> None:
     assert check_url("  https://Hooks.Example.com/sms?x=1 ") == "https://Hooks.Example.com/sms?x=1"
+    for url in ("http://127.0.0.1:8080/r", "http://[::1]:9/r", "https://bücher.example/r", "http://my_host.lan/",
+                "http://localhost/", "https://example.com./r"):  # fmt: skip
+        assert check_url(url) == url
     assert host_key("https://Hooks.Example.com/sms") == "https://hooks.example.com:443"
     assert host_key("http://example.com:8080/a") == "http://example.com:8080"
     assert host_key("http://example.com/a") != host_key("https://example.com/a")

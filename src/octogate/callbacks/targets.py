@@ -9,6 +9,7 @@ receiver inside the operator's LAN; the embedded sandbox (no connectors) allows 
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 MAX_URL = 2000
@@ -38,8 +39,28 @@ def check_url(url: str) -> str:
         raise BadCallbackURL(f"a callback URL needs a host: {url[:100]!r}")
     if any(c.isspace() for c in url):
         raise BadCallbackURL(f"a callback URL has no spaces: {url[:100]!r}")
+    if not _host_name(parts.hostname):
+        raise BadCallbackURL(f"a callback URL's host is a name or an IP address: {url[:100]!r}")
     del port
     return url
+
+
+LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")  # `_`: names inside LANs use it
+
+
+def _host_name(host: str) -> bool:
+    """Whether the host can ever be resolved: an IP address, or a DNS name (international names through
+    IDNA) of labels of at most 63 characters, 253 in all. Anything else would fail every push for 48 hours."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").decode("ascii").lower().removesuffix(".")
+    except UnicodeError:
+        return False
+    return 0 < len(name) <= 253 and all(LABEL.fullmatch(label) for label in name.split("."))
 
 
 def host_key(url: str) -> str:
