@@ -38,15 +38,14 @@ from urllib.parse import quote, urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_accounting import CpuMeter, process_tree
-from end_to_end import Receiver, free_port
+from end_to_end import free_port
 from pipeline import (
     Load,
     TimedSet,
     add_run_arguments,
     measured_run,
     print_summary,
-    start_simulator,
-    stop_process,
+    smsc_and_receiver,
 )
 
 USER = "bench"
@@ -156,18 +155,16 @@ def running(pid: int) -> bool:
 
 
 async def bench(args: argparse.Namespace, folder: str) -> None:
-    receiver = Receiver()
-    receiver.receipts = EveryPush()
-    await receiver.start()
-    simulator, tap = await start_simulator(folder, {**os.environ, "OCTOGATE_ADMIN": "off"}, args)
-    ports = KannelPorts(free_port(), free_port(), free_port())
-    admin_password, user_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-    config = Path(folder) / "kannel.conf"
-    config.write_text(kannel_config(folder, ports, tap.port, admin_password, user_password, args.store,
-                                    args.log_level, args.window))  # fmt: skip
-    if args.store == "spool":
-        (Path(folder) / "store").mkdir()
-    try:
+    async with smsc_and_receiver(folder, {**os.environ, "OCTOGATE_ADMIN": "off"}, args, EveryPush()) as (
+        receiver, tap
+    ):  # fmt: skip
+        ports = KannelPorts(free_port(), free_port(), free_port())
+        admin_password, user_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+        config = Path(folder) / "kannel.conf"
+        config.write_text(kannel_config(folder, ports, tap.port, admin_password, user_password, args.store,
+                                        args.log_level, args.window))  # fmt: skip
+        if args.store == "spool":
+            (Path(folder) / "store").mkdir()
         kannel = start_kannel(str(config), ports, folder)
         try:
             status = await wait_ready(ports, admin_password, kannel)
@@ -184,10 +181,6 @@ async def bench(args: argparse.Namespace, folder: str) -> None:
                 print(f"         {receiver.pushes - pushes} pushes; Kannel's store size now {store_now}")
         finally:
             stop_kannel(kannel)
-    finally:
-        stop_process(simulator)
-        await tap.close()
-        await receiver.close()
     store = "no message store" if args.store == "memory" else f"store-type {args.store}"
     print_summary(f"Kannel {version} ({store}, log-level {args.log_level})", runs, args)
 

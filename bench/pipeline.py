@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -355,17 +355,13 @@ def report(r: Run) -> str:
 
 
 async def bench(args: argparse.Namespace, folder: str, database_url: str) -> None:
-    receiver = Receiver()
-    receiver.receipts = TimedSet()
-    await receiver.start()
     env = {**os.environ, "OCTOGATE_DATABASE_URL": database_url, "OCTOGATE_STORE_STATS": f"{folder}/store-waits",
            "OCTOGATE_ADMIN": "off"}  # several benches may run on one machine
     env.pop("OCTOGATE_CONFIG", None)
-    simulator, tap = await start_simulator(folder, env, args)
-    http_port = free_port()
-    env["OCTOGATE_CONFIG"] = write_config(folder, tap.port, args)
-    env["OCTOGATE_HTTP"] = f"127.0.0.1:{http_port}"
-    try:
+    async with smsc_and_receiver(folder, env, args, TimedSet()) as (receiver, tap):
+        http_port = free_port()
+        env["OCTOGATE_CONFIG"] = write_config(folder, tap.port, args)
+        env["OCTOGATE_HTTP"] = f"127.0.0.1:{http_port}"
         cli("account", "list", database_url=database_url, folder=folder)  # creates and migrates the database
         created = cli("account", "create", LOGIN, "--credit", "10000000", database_url=database_url, folder=folder)
         api_key = created.split("api_key=", 1)[1].split()[0]
@@ -379,17 +375,18 @@ async def bench(args: argparse.Namespace, folder: str, database_url: str) -> Non
                     for run in range(args.runs)]  # fmt: skip
         finally:
             stop_process(serve)
-    finally:
-        stop_process(simulator)
-        await tap.close()
-        await receiver.close()
     print_write_waits(folder)
     print_summary(f"pipeline on {'PostgreSQL' if args.postgres else 'SQLite'}", runs, args)
 
 
-async def start_simulator(folder: str, env: dict[str, str],
-                          args: argparse.Namespace) -> tuple[subprocess.Popen[str], SmppTap]:  # fmt: skip
-    """`octogate smsc-sim` (account octogate:secret) as a process of its own, and the tap in front of it."""
+@contextlib.asynccontextmanager
+async def smsc_and_receiver(folder: str, env: dict[str, str], args: argparse.Namespace,
+                            receipts: TimedSet) -> AsyncIterator[tuple[Receiver, SmppTap]]:  # fmt: skip
+    """The receiver of pushes (keeping them in `receipts`), and `octogate smsc-sim` (account octogate:secret)
+    as a process of its own with the tap in front of it; all stopped at the end."""
+    receiver = Receiver()
+    receiver.receipts = receipts
+    await receiver.start()
     smsc_port = free_port()
     simulator = start_process(
         [sys.executable, "-m", "octogate.cli", "smsc-sim", "--listen", f"127.0.0.1:{smsc_port}",
@@ -398,7 +395,12 @@ async def start_simulator(folder: str, env: dict[str, str],
     )  # fmt: skip
     tap = SmppTap(smsc_port)
     await tap.start()
-    return simulator, tap
+    try:
+        yield receiver, tap
+    finally:
+        stop_process(simulator)
+        await tap.close()
+        await receiver.close()
 
 
 def print_summary(title: str, runs: list[Run], args: argparse.Namespace) -> None:
