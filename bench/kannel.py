@@ -177,17 +177,19 @@ async def bench(args: argparse.Namespace, folder: str) -> None:
                 load = Load(ports.sendsms, sendsms_request(run, user_password, dlr_url), b"Accepted for delivery")
                 pushes = receiver.pushes
                 runs.append(await measured_run(load, receiver, tap, kannel.pid, meter, run, args))
-                store_now = store_size(ports, admin_password)
-                print(f"         {receiver.pushes - pushes} pushes; Kannel's store size now {store_now}")
+                print(f"         {receiver.pushes - pushes} pushes; Kannel now: {queues(ports, admin_password)}")
         finally:
             stop_kannel(kannel)
     store = "no message store" if args.store == "memory" else f"store-type {args.store}"
     print_summary(f"Kannel {version} ({store}, log-level {args.log_level})", runs, args)
 
 
-def store_size(ports: KannelPorts, admin_password: str) -> str:
-    status = admin_status(ports, admin_password)
-    return next((line.split("store size")[1].strip() for line in status.splitlines() if "store size" in line), "?")
+def queues(ports: KannelPorts, admin_password: str) -> str:
+    """What bearerbox's status page says it still holds: the message store, the DLRs waiting for a receipt."""
+    lines = admin_status(ports, admin_password).splitlines()
+    store = next((line.split("store size")[1].strip() for line in lines if "store size" in line), "?")
+    dlrs = next((line.split(":")[1].split("queued")[0].strip() for line in lines if "internal storage" in line), "?")
+    return f"store size {store}, DLRs waiting {dlrs}"
 
 
 def main() -> None:
