@@ -169,7 +169,7 @@ async def bench(args: argparse.Namespace, folder: str) -> None:
         try:
             status = await wait_ready(ports, admin_password, kannel)
             version = status.split("version `", 1)[1].split("'", 1)[0] if "version `" in status else "?"
-            print(f"  Kannel {version}: bearerbox and smsbox pids {', '.join(map(str, process_tree(kannel.pid)))}")
+            print(f"  Kannel {version}: smsbox and bearerbox pids {', '.join(map(str, process_tree(kannel.pid)))}")
             meter = CpuMeter(kannel.pid)
             dlr_url = f"http://127.0.0.1:{receiver.port}/receipt?type=%d&to=%p&id=%F"
             runs = []
