@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,54 +210,77 @@ def write_config(folder: str, smpp_port: int, args: argparse.Namespace) -> str:
     return str(path)
 
 
+@dataclass
+class Load:
+    """What a run sends: the n-th request's bytes (HTTP/1.1, keep-alive) to `port`, and what every accepted
+    answer contains."""
+
+    port: int
+    request: Callable[[int], bytes]
+    accepted: bytes
+
+
+async def send_requests(load: Load, numbers: Iterator[int], latencies: list[float],
+                        answers: list[float]) -> None:  # fmt: skip
+    """A raw keep-alive HTTP/1.1 client: a few µs per request, so the bench leaves the cores to the gateway
+    (end_to_end.py's client, timed)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", load.port)
+    try:
+        for n in numbers:
+            request = load.request(n)
+            sent = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))  # fmt: skip
+            answer = await reader.readexactly(length)
+            now = time.perf_counter()
+            latencies.append(now - sent)
+            answers.append(now)
+            if load.accepted not in answer:
+                raise SystemExit(f"refused: {answer[:200]!r}")
+    finally:
+        writer.close()
+
+
 async def one_run(port: int, api_key: str, receiver: Receiver, tap: SmppTap, serve_pid: int, meter: CpuMeter,
                   run: int, args: argparse.Namespace) -> Run:  # fmt: skip
+    fields = {**FIELDS, "user_login": LOGIN, "api_key": api_key}
+
+    def request(n: int) -> bytes:
+        body = urlencode({**fields, "sms_recipients": f"+336{run:02d}{n:06d}"}).encode()
+        return (b"POST /api/sms HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+
+    load = Load(port, request, b"<error_code>000</error_code>")
+    return await measured_run(load, receiver, tap, serve_pid, meter, run, args)
+
+
+async def measured_run(load: Load, receiver: Receiver, tap: SmppTap, root_pid: int, meter: CpuMeter, run: int,
+                       args: argparse.Namespace) -> Run:  # fmt: skip
+    """One run of --messages requests from --concurrency connections, until every receipt is pushed; the
+    gateway is `root_pid` and its descendants."""
     messages = args.messages
     numbers = iter(range(messages))
-    fields = {**FIELDS, "user_login": LOGIN, "api_key": api_key}
     latencies: list[float] = []
     answers: list[float] = []
     already = len(receiver.receipts)
     submits_before = len(tap.submits)
     delivers_before = len(tap.delivers)
-
-    async def sender() -> None:
-        """A raw keep-alive HTTP/1.1 client: a few µs per request, so the bench leaves the cores to the
-        gateway (end_to_end.py's client, timed)."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            for n in numbers:
-                body = urlencode({**fields, "sms_recipients": f"+336{run:02d}{n:06d}"}).encode()
-                sent = time.perf_counter()
-                writer.write(b"POST /api/sms HTTP/1.1\r\nHost: bench\r\nContent-Type: "
-                             b"application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
-                             % (len(body), body))  # fmt: skip
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))  # fmt: skip
-                answer = await reader.readexactly(length)
-                now = time.perf_counter()
-                latencies.append(now - sent)
-                answers.append(now)
-                if b"<error_code>000</error_code>" not in answer:
-                    raise SystemExit(f"refused: {answer[:200]!r}")
-        finally:
-            writer.close()
-
     peak_rss = 0.0
     sampling = True
 
     async def sample_rss() -> None:
         nonlocal peak_rss
         while sampling:
-            peak_rss = max(peak_rss, rss_mb(process_tree(serve_pid)))
+            peak_rss = max(peak_rss, rss_mb(process_tree(root_pid)))
             await asyncio.sleep(0.2)
 
     sampler = asyncio.create_task(sample_rss())
-    per_process_before = {pid: cpu_seconds(pid) or 0.0 for pid in process_tree(serve_pid)}
+    per_process_before = {pid: cpu_seconds(pid) or 0.0 for pid in process_tree(root_pid)}
     meter.start()
     started = time.perf_counter()
-    await asyncio.gather(*(sender() for _ in range(args.concurrency)))
+    await asyncio.gather(*(send_requests(load, numbers, latencies, answers) for _ in range(args.concurrency)))
     accepted = time.perf_counter()
     deadline = time.monotonic() + args.timeout
     while len(receiver.receipts) - already < messages:
@@ -267,7 +291,7 @@ async def one_run(port: int, api_key: str, receiver: Receiver, tap: SmppTap, ser
             await asyncio.wait_for(receiver.changed.wait(), 1.0)
     octogate_s, postgres_s = meter.used()
     per_process = {pid: (cpu_seconds(pid) or 0.0) - per_process_before.get(pid, 0.0)
-                   for pid in process_tree(serve_pid)}  # fmt: skip
+                   for pid in process_tree(root_pid)}  # fmt: skip
     sampling = False
     await sampler
     submits = tap.submits[submits_before:]
@@ -331,24 +355,13 @@ def report(r: Run) -> str:
 
 
 async def bench(args: argparse.Namespace, folder: str, database_url: str) -> None:
-    receiver = Receiver()
-    receiver.receipts = TimedSet()
-    await receiver.start()
     env = {**os.environ, "OCTOGATE_DATABASE_URL": database_url, "OCTOGATE_STORE_STATS": f"{folder}/store-waits",
            "OCTOGATE_ADMIN": "off"}  # several benches may run on one machine
     env.pop("OCTOGATE_CONFIG", None)
-    smsc_port = free_port()
-    simulator = start_process(
-        [sys.executable, "-m", "octogate.cli", "smsc-sim", "--listen", f"127.0.0.1:{smsc_port}",
-         "--account", "octogate:secret", "--receipt-delay-ms", str(args.receipt_delay_ms)],
-        "SMSC simulator listening", folder, env,
-    )  # fmt: skip
-    tap = SmppTap(smsc_port)
-    await tap.start()
-    http_port = free_port()
-    env["OCTOGATE_CONFIG"] = write_config(folder, tap.port, args)
-    env["OCTOGATE_HTTP"] = f"127.0.0.1:{http_port}"
-    try:
+    async with smsc_and_receiver(folder, env, args, TimedSet()) as (receiver, tap):
+        http_port = free_port()
+        env["OCTOGATE_CONFIG"] = write_config(folder, tap.port, args)
+        env["OCTOGATE_HTTP"] = f"127.0.0.1:{http_port}"
         cli("account", "list", database_url=database_url, folder=folder)  # creates and migrates the database
         created = cli("account", "create", LOGIN, "--credit", "10000000", database_url=database_url, folder=folder)
         api_key = created.split("api_key=", 1)[1].split()[0]
@@ -362,13 +375,36 @@ async def bench(args: argparse.Namespace, folder: str, database_url: str) -> Non
                     for run in range(args.runs)]  # fmt: skip
         finally:
             stop_process(serve)
+    print_write_waits(folder)
+    print_summary(f"pipeline on {'PostgreSQL' if args.postgres else 'SQLite'}", runs, args)
+
+
+@contextlib.asynccontextmanager
+async def smsc_and_receiver(folder: str, env: dict[str, str], args: argparse.Namespace,
+                            receipts: TimedSet) -> AsyncIterator[tuple[Receiver, SmppTap]]:  # fmt: skip
+    """The receiver of pushes (keeping them in `receipts`), and `octogate smsc-sim` (account octogate:secret)
+    as a process of its own with the tap in front of it; all stopped at the end."""
+    receiver = Receiver()
+    receiver.receipts = receipts
+    await receiver.start()
+    smsc_port = free_port()
+    simulator = start_process(
+        [sys.executable, "-m", "octogate.cli", "smsc-sim", "--listen", f"127.0.0.1:{smsc_port}",
+         "--account", "octogate:secret", "--receipt-delay-ms", str(args.receipt_delay_ms)],
+        "SMSC simulator listening", folder, env,
+    )  # fmt: skip
+    tap = SmppTap(smsc_port)
+    await tap.start()
+    try:
+        yield receiver, tap
     finally:
         stop_process(simulator)
         await tap.close()
         await receiver.close()
-    print_write_waits(folder)
-    database = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"pipeline on {database}, {args.runs} runs of {args.messages:,} single-recipient requests at "
+
+
+def print_summary(title: str, runs: list[Run], args: argparse.Namespace) -> None:
+    print(f"{title}, {args.runs} runs of {args.messages:,} single-recipient requests at "
           f"concurrency {args.concurrency}, window {args.window}, receipts after {args.receipt_delay_ms:.0f} ms; "
           f"medians:")  # fmt: skip
     median = Run(*(statistics.median(getattr(r, name) for r in runs) for name in Run.__dataclass_fields__))
@@ -388,14 +424,19 @@ async def wait_bound(tap: SmppTap) -> None:
     await asyncio.sleep(0.5)  # the bind itself
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The load and the SMSC of a run (what measured_run and start_simulator read)."""
     parser.add_argument("--messages", type=int, default=20_000, help="single-recipient requests per run (20,000)")
     parser.add_argument("--concurrency", type=int, default=50, help="requests in flight (50)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=int, default=64, help="the connector's SMPP window (64)")
     parser.add_argument("--receipt-delay-ms", type=float, default=1000.0, help="the simulator's (1000)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the pushes of a run")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_run_arguments(parser)
     parser.add_argument("--postgres", action="store_true", help="a fresh schema in local PostgreSQL")
     parser.add_argument("--workers", type=int, default=0, help="[http] workers: API processes (0: the default)")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
