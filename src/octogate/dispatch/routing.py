@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from octogate.config import RouteConfig
 from octogate.smpp.constants import Npi, Ton
 from octogate.store.delivery import ClaimedMessage
+from octogate.store.frozen import quick_init
 
 STOP_PLACEHOLDER = "STOP au XXXXX"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class WireMessage:
     """What goes into submit_sm for one message."""

@@ -17,10 +17,12 @@ from octogate.smpp.client import PartOutcome, SmppClient, SmppRetriableError
 from octogate.smpp.pdu import SmppError
 from octogate.smpp.text import encode_text
 from octogate.store.delivery import AcceptedPart
+from octogate.store.frozen import quick_init
 
 log = logging.getLogger(__name__)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """Parts accepted by this attempt; a permanent refusal status, or a transient error, or neither."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from octogate.store.frozen import quick_init
 
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ReceiptUpdate:
     """One receipt, read: the carrier id as the SMSC wrote it, its state word, and when."""

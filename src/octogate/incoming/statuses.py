@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from octogate.smpp.constants import STATE_TO_RECEIPT_STAT
 from octogate.statuses import DeliveryStatus, MessageStatus
+from octogate.store.frozen import quick_init
 
 #: Receipt states that say nothing final yet (SMPP 3.4 Appendix B and message_state 1 and 6).
 INTERMEDIATE = frozenset({"ENROUTE", "ACCEPTD", ""})
@@ -58,6 +59,7 @@ def message_row_status(push: str) -> str:
     return "delivered" if push == "DELIVERED" else "undelivered"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PartReceipt:
     """One recorded part as far as its message's final state goes."""
@@ -66,6 +68,7 @@ class PartReceipt:
     received_at: int | None  # when the gateway received that final receipt
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FinalState:
     """A message's final state: its row status, its push status, and the push's delivery date."""

@@ -98,11 +98,11 @@ class MeteredDispatcher(Dispatcher):
     def report(self, result: Outcome) -> None:
         connector = label(result.connector or "none")
         if result.status == MessageStatus.SUBMITTED:
-            metrics.child(metrics.SUBMITTED, connector).inc()
+            metrics.count(metrics.SUBMITTED, connector)
         elif result.status == MessageStatus.FAILED:
-            metrics.child(metrics.FINAL, connector, "REFUSED").inc()
+            metrics.count(metrics.FINAL, connector, "REFUSED")
         elif result.status == MessageStatus.QUEUED:
-            metrics.child(metrics.RETRIED, connector).inc()
+            metrics.count(metrics.RETRIED, connector)
         super().report(result)
 
 
@@ -110,17 +110,17 @@ class MeteredIncoming(IncomingHandler):
     async def receipt(self, event: DeliverEvent) -> str:
         outcome = await super().receipt(event)
         connector = label(event.connector)
-        metrics.child(metrics.RECEIPTS, connector, label(outcome)).inc()
+        metrics.count(metrics.RECEIPTS, connector, label(outcome))
         if outcome == "applied":
             parsed = event.receipt()
             stat = receipt_stat(parsed.stat if parsed else "", event.message_state)
-            metrics.child(metrics.FINAL, connector, stat if stat in PUSH_STATUS else "OTHER").inc()
+            metrics.count(metrics.FINAL, connector, stat if stat in PUSH_STATUS else "OTHER")
         return outcome
 
     async def expire(self) -> int:
         expired = await super().expire()
         if expired:
-            metrics.child(metrics.FINAL, "none", DeliveryStatus.UNKNOWN_DELIVERY.value).inc(expired)
+            metrics.count(metrics.FINAL, "none", DeliveryStatus.UNKNOWN_DELIVERY.value, amount=expired)
         return expired
 
 
@@ -134,7 +134,7 @@ class MeteredPushWorker(PushWorker):
 
     def report(self, result: PushResult) -> None:
         outcome = {PushStatus.DELIVERED: "delivered", PushStatus.PENDING: "retry"}.get(result.status, "failed")
-        metrics.child(metrics.PUSHES, outcome).inc()
+        metrics.count(metrics.PUSHES, outcome)
         if result.error:
             self._last_error[result.id] = result.error
         super().report(result)
@@ -167,25 +167,25 @@ class SubmitWatch:
     def __call__(self, connector: str, seconds: float, status: int | None) -> None:
         name = label(connector)
         if status is None:
-            metrics.child(metrics.SUBMIT_SM, name, "transient").inc()
+            metrics.count(metrics.SUBMIT_SM, name, "transient")
             return
         metrics.child(metrics.SUBMIT_SECONDS, name).observe(seconds)
         if status in THROTTLING_STATUSES:
-            metrics.child(metrics.SUBMIT_SM, name, "throttled").inc()
+            metrics.count(metrics.SUBMIT_SM, name, "throttled")
             now = self.clock()
             self.last_throttled[name] = now
             self.throttled_answers[name] = self.throttled_answers.get(name, 0) + 1
             if name not in self.throttled_since:
                 self.throttled_since[name] = now
-                metrics.child(metrics.THROTTLES, name).inc()
+                metrics.count(metrics.THROTTLES, name)
                 log.warning("%s: SMSC throttling (%s): sending slowed down", name, CommandStatus(status).name)
             return
         if status == CommandStatus.ESME_ROK:
-            metrics.child(metrics.SUBMIT_SM, name, "ok").inc()
+            metrics.count(metrics.SUBMIT_SM, name, "ok")
         elif status in TRANSIENT_SUBMIT_STATUSES:
-            metrics.child(metrics.SUBMIT_SM, name, "transient").inc()
+            metrics.count(metrics.SUBMIT_SM, name, "transient")
         else:
-            metrics.child(metrics.SUBMIT_SM, name, "refused").inc()
+            metrics.count(metrics.SUBMIT_SM, name, "refused")
         self.check(name)
 
     def check(self, name: str | None = None) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,7 +28,17 @@ from prometheus_client.registry import Collector
 disable_created_metrics()  # `_created` samples double the output for nothing an operator alerts on
 
 API = CollectorRegistry(auto_describe=True)
-DELIVERY = CollectorRegistry(auto_describe=True)
+
+
+class _TalliedRegistry(CollectorRegistry):
+    """Adds the pending tallies (`count`) to their counters before every read: a scrape, a snapshot."""
+
+    def collect(self) -> Iterator[Metric]:
+        flush()
+        yield from super().collect()
+
+
+DELIVERY = _TalliedRegistry(auto_describe=True)
 
 # --- the API process ---------------------------------------------------------------------------------------------
 HTTP_REQUESTS = Counter(
@@ -106,6 +117,31 @@ def child(metric: Any, *values: str) -> Any:
     if found is None:
         found = _children[key] = metric.labels(*values)
     return found
+
+
+#: (counter, label values) -> how much `count` has counted, ever; and how much of it the counter has been given
+_tallies: dict[tuple[Any, tuple[str, ...]], float] = {}
+_given: dict[tuple[Any, tuple[str, ...]], float] = {}
+_flushing = threading.Lock()
+
+
+def count(metric: Any, *values: str, amount: float = 1) -> None:
+    """`child(metric, *values).inc(amount)`, added to the counter at its next read (`flush`). The delivery
+    process counts several times per message; prometheus_client's `inc` takes a lock each time (~0.6 µs
+    with the look-up, against ~0.2 here). Call it from one thread only (the event loop): the tally is a
+    plain dict. The totals only grow, so a flush from any thread adds exactly what it has not given yet."""
+    key = (metric, values)
+    _tallies[key] = _tallies.get(key, 0) + amount
+
+
+def flush() -> None:
+    """Give every counter what `count` counted since the last flush (called by every read of `DELIVERY`)."""
+    with _flushing:
+        for key, total in list(_tallies.items()):
+            given = _given.get(key, 0)
+            if total != given:
+                child(key[0], *key[1]).inc(total - given)
+                _given[key] = total
 
 
 CUMULATIVE = {"counter", "histogram"}
@@ -207,6 +243,7 @@ def gauge_family(name: str, help_text: str, values: Iterable[tuple[dict[str, str
 
 def counter_total(counter: Counter) -> float:
     """A labelled counter's sum over its label sets (the parent's own counters, for per-minute rates)."""
+    flush()
     return sum(s.value for family in counter.collect() for s in family.samples if s.name.endswith("_total"))
 
 

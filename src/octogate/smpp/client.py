@@ -52,6 +52,7 @@ from typing import Literal
 
 from octogate.backoff import doubling
 from octogate.sms.segments import ConcatInfo
+from octogate.store.frozen import quick_init
 
 from .batching import BatchedWrites
 from .constants import (
@@ -170,6 +171,7 @@ class ResponseTimeoutError(SmppError):
     """No response within response_timeout."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PartOutcome:
     """Result of one submit_sm: the SMSC message_id, or the command_status that refused it."""
@@ -183,6 +185,7 @@ class PartOutcome:
         return self.status == CommandStatus.ESME_ROK
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
     """Per-part results of ``submit_text``. Failed parts carry a permanent command_status."""
@@ -212,6 +215,7 @@ class SubmitOutcome:
 _UNPARSED = object()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DeliverEvent:
     """An incoming deliver_sm or data_sm, handed to the owner's ``on_deliver`` callback."""

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from octogate.statuses import MessageStatus
 from octogate.store import queue
 from octogate.store.db import Connection
+from octogate.store.frozen import quick_init
 from octogate.store.incoming import FailedMessage
 from octogate.store.queue import MESSAGES, QueueSpec, Want
 
@@ -25,6 +26,7 @@ CLAIMED_DETAILS = (
 )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ClaimedMessage:
     """A message this process holds under its lease, with what it takes to send it."""
@@ -47,12 +49,14 @@ class ClaimedMessage:
     done_connector: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AcceptedPart:
     seq: int
     carrier_id: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What became of one claimed message.

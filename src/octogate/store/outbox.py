@@ -13,6 +13,7 @@ from octogate.statuses import PushStatus
 from octogate.store import queue
 from octogate.store.callbacks import URL_COLUMN
 from octogate.store.db import Connection
+from octogate.store.frozen import quick_init
 from octogate.store.queue import PUSHES, Want
 from octogate.store.records import UnknownAccount
 
@@ -28,6 +29,7 @@ OUTBOX = (
 ATTEMPT_COLUMNS = ("callback_id", "attempt", "attempted_at", "status_code", "error")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ClaimedPush:
     """A push this process holds under its lease, with the URL read from the account now."""
@@ -41,6 +43,7 @@ class ClaimedPush:
     url: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PushResult:
     """What one attempt gave. status: 'delivered', 'pending' (again at `next_attempt_at`) or 'failed'."""

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from octogate.statuses import MessageStatus, PushStatus
 from octogate.store.db import Connection
+from octogate.store.frozen import quick_init
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -80,6 +81,7 @@ PUSHES = QueueSpec(
 )  # fmt: skip
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """The smallest claimed row: what `claim` returns with the default `returning`."""
