@@ -43,7 +43,7 @@ class Rules:
     billing: Literal["octopush", "segments"] = "octopush"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per recipient on the request path (see `SmsRequest`)
 class PricedMessage:
     recipient: Recipient
     text: str  # the merged (and, if the account asks, transliterated) text that goes on the wire
@@ -51,7 +51,7 @@ class PricedMessage:
     cost: int  # micro-units
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (see `SmsRequest`)
 class PricedCampaign:
     request: SmsRequest
     text: str  # the template as it will be sent (transliterated if the account asks)
