@@ -33,7 +33,8 @@ def currency_symbol(currency: str) -> str:
     return CURRENCY_SYMBOLS.get(currency, currency)
 
 
-@dataclass(frozen=True, slots=True)
+# Success and SmsAnswer are built per request, and for each recipient: not frozen (see `SmsRequest`).
+@dataclass(slots=True)
 class Success:
     recipient: str
     country: str
@@ -46,7 +47,7 @@ class Failure:
     code: Code
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SmsAnswer:
     cost: int
     balance: int

@@ -43,7 +43,7 @@ class Rules:
     billing: Literal["octopush", "segments"] = "octopush"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per recipient on the request path (see `SmsRequest`)
 class PricedMessage:
     recipient: Recipient
     text: str  # the merged (and, if the account asks, transliterated) text that goes on the wire
@@ -51,7 +51,7 @@ class PricedMessage:
     cost: int  # micro-units
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (see `SmsRequest`)
 class PricedCampaign:
     request: SmsRequest
     text: str  # the template as it will be sent (transliterated if the account asks)
@@ -120,8 +120,12 @@ class CampaignBuilder:
 
     def finish(self, stopped: Collection[str], now: int) -> PricedCampaign:
         """Set aside numbers on the account's STOP list, and date the campaign."""
-        messages = [m for m in self._messages.values() if m.recipient.e164 not in stopped]
-        failures = self.failures(stopped)
+        if stopped:
+            messages = [m for m in self._messages.values() if m.recipient.e164 not in stopped]
+            failures = self.failures(stopped)
+        else:  # nearly every request: the account has no STOP list, or none of these numbers is on it
+            messages = list(self._messages.values())
+            failures = list(self._failures)
         if not messages:
             raise ApiError(failures[0].code if failures else Code.NO_RECIPIENTS)
         send_at = max(now, self.request.deferred_until or 0)
@@ -132,13 +136,17 @@ class CampaignBuilder:
             and any(m.recipient.calling_code == FRANCE for m in messages)
         ):
             send_at = int(next_allowed(datetime.fromtimestamp(send_at, UTC), hours).timestamp())
+        cost = sms = 0
+        for message in messages:  # one pass, no generators: most campaigns have one message
+            cost += message.cost
+            sms += message.sms
         return PricedCampaign(
             request=self.request,
             text=self.template,
             messages=messages,
             failures=failures,
-            cost=sum(m.cost for m in messages),
-            sms=sum(m.sms for m in messages),
+            cost=cost,
+            sms=sms,
             send_at=send_at,
         )
 

@@ -23,9 +23,13 @@ SENDER_ALPHANUMERIC = re.compile(r"[A-Za-z0-9 .\-]{3,11}")
 SENDER_MSISDN = re.compile(r"(?:\+|00)?([0-9]{3,15})")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SmsRequest:
-    """What the caller asked for, typed; recipients are still raw strings at their original positions."""
+    """What the caller asked for, typed; recipients are still raw strings at their original positions.
+
+    Not frozen, as the other values built per request are not (`PricedCampaign`, `SmsAnswer`): a frozen
+    dataclass's `__init__` sets each field through `object.__setattr__`, ~0.1 µs a field on every request.
+    Treated as immutable all the same (`dataclasses.replace` for a changed copy)."""
 
     text: str
     recipients: tuple[str, ...]
