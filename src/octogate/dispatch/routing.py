@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from octogate.config import RouteConfig
+from octogate.frozen import quick_init
 from octogate.smpp.constants import Npi, Ton
 from octogate.store.delivery import ClaimedMessage
-from octogate.store.frozen import quick_init
 
 STOP_PLACEHOLDER = "STOP au XXXXX"
 

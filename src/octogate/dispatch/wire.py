@@ -13,11 +13,11 @@ from functools import lru_cache
 
 from octogate.config import DEFAULT_VALIDITY_HOURS
 from octogate.dispatch.routing import WireMessage
+from octogate.frozen import quick_init
 from octogate.smpp.client import PartOutcome, SmppClient, SmppRetriableError
 from octogate.smpp.pdu import SmppError
 from octogate.smpp.text import encode_text
 from octogate.store.delivery import AcceptedPart
-from octogate.store.frozen import quick_init
 
 log = logging.getLogger(__name__)
 

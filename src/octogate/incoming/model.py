@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from octogate.store.frozen import quick_init
+from octogate.frozen import quick_init
 
 
 @quick_init

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from octogate.frozen import quick_init
 from octogate.smpp.constants import STATE_TO_RECEIPT_STAT
 from octogate.statuses import DeliveryStatus, MessageStatus
-from octogate.store.frozen import quick_init
 
 #: Receipt states that say nothing final yet (SMPP 3.4 Appendix B and message_state 1 and 6).
 INTERMEDIATE = frozenset({"ENROUTE", "ACCEPTD", ""})

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from octogate.frozen import quick_init
 from octogate.octopush.errors import Code
 from octogate.sms.money import format_money
 
@@ -33,8 +34,8 @@ def currency_symbol(currency: str) -> str:
     return CURRENCY_SYMBOLS.get(currency, currency)
 
 
-# Success and SmsAnswer are built per request, and for each recipient: not frozen (see `SmsRequest`).
-@dataclass(slots=True)
+@quick_init  # built per request, and for each recipient (see `SmsRequest`)
+@dataclass(frozen=True, slots=True)
 class Success:
     recipient: str
     country: str
@@ -47,7 +48,8 @@ class Failure:
     code: Code
 
 
-@dataclass(slots=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class SmsAnswer:
     cost: int
     balance: int

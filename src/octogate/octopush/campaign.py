@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
+from octogate.frozen import quick_init
 from octogate.octopush.answers import Failure
 from octogate.octopush.errors import ApiError, Code
 from octogate.octopush.request import SmsRequest, SmsType
@@ -43,7 +44,8 @@ class Rules:
     billing: Literal["octopush", "segments"] = "octopush"
 
 
-@dataclass(slots=True)  # not frozen: built per recipient on the request path (see `SmsRequest`)
+@quick_init  # built per recipient on the request path (see `SmsRequest`)
+@dataclass(frozen=True, slots=True)
 class PricedMessage:
     recipient: Recipient
     text: str  # the merged (and, if the account asks, transliterated) text that goes on the wire
@@ -51,7 +53,8 @@ class PricedMessage:
     cost: int  # micro-units
 
 
-@dataclass(slots=True)  # not frozen: built per request (see `SmsRequest`)
+@quick_init  # built per request (see `SmsRequest`)
+@dataclass(frozen=True, slots=True)
 class PricedCampaign:
     request: SmsRequest
     text: str  # the template as it will be sent (transliterated if the account asks)

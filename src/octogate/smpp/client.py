@@ -51,8 +51,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from octogate.backoff import doubling
+from octogate.frozen import quick_init
 from octogate.sms.segments import ConcatInfo
-from octogate.store.frozen import quick_init
 
 from .batching import BatchedWrites
 from .constants import (

@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from octogate.frozen import quick_init
 from octogate.statuses import MessageStatus
 from octogate.store import queue
 from octogate.store.db import Connection
-from octogate.store.frozen import quick_init
 from octogate.store.incoming import FailedMessage
 from octogate.store.queue import MESSAGES, QueueSpec, Want
 

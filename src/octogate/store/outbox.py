@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from octogate.frozen import quick_init
 from octogate.statuses import PushStatus
 from octogate.store import queue
 from octogate.store.callbacks import URL_COLUMN
 from octogate.store.db import Connection
-from octogate.store.frozen import quick_init
 from octogate.store.queue import PUSHES, Want
 from octogate.store.records import UnknownAccount
 

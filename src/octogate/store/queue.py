@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from octogate.frozen import quick_init
 from octogate.statuses import MessageStatus, PushStatus
 from octogate.store.db import Connection
-from octogate.store.frozen import quick_init
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
