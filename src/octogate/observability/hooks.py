@@ -8,7 +8,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from octogate.callbacks.worker import PushWorker
 from octogate.dispatch.dispatcher import Dispatcher
@@ -30,6 +31,7 @@ from octogate.store.outbox import PushResult
 
 log = logging.getLogger("octogate.events")
 
+T = TypeVar("T")
 THROTTLE_QUIET = 10.0  # seconds without a throttled answer before a throttling episode is over
 MAX_LABEL = 60  # a connector name or a stat word a peer wrote, at most, as a label
 _accepted: contextvars.ContextVar[bool] = contextvars.ContextVar("octogate_accepted", default=False)
@@ -48,36 +50,30 @@ class MeteredGateway(Gateway):
         self.on_accepted.append(lambda: _accepted.set(True))  # runs in the caller's task, just before return
 
     async def submit_sms(self, params: Any, *, source: str = "http") -> SmsAnswer:
-        _accepted.set(False)
-        try:
-            answer = await super().submit_sms(params, source=source)
-        except ApiError as error:
-            self._refused(source, error.code)
-            raise
+        answer = await self._metered(source, super().submit_sms(params, source=source))
         self._answered(source, len(answer.successes))
         return answer
 
     async def submit_signed_in(self, login: str, params: Any, *, source: str = "console") -> SmsAnswer:
         if params.get("request_mode") == "simu":  # the send form's live estimate, at every keystroke: not a send
             return await super().submit_signed_in(login, params, source=source)
-        _accepted.set(False)
-        try:
-            answer = await super().submit_signed_in(login, params, source=source)
-        except ApiError as error:
-            self._refused(source, error.code)
-            raise
+        answer = await self._metered(source, super().submit_signed_in(login, params, source=source))
         self._answered(source, len(answer.successes))
         return answer
 
     async def submit_rest(self, login: str | None, api_key: str | None, body: object) -> RestSent:
-        _accepted.set(False)
-        try:
-            sent = await super().submit_rest(login, api_key, body)
-        except (ApiError, RestError) as error:
-            self._refused(REST_SOURCE, error.code)
-            raise
+        sent = await self._metered(REST_SOURCE, super().submit_rest(login, api_key, body))
         self._answered(REST_SOURCE, sent.contacts)
         return sent
+
+    async def _metered(self, source: str, send: Awaitable[T]) -> T:
+        """The send's result; its refusal counted (by code) on the way out."""
+        _accepted.set(False)
+        try:
+            return await send
+        except (ApiError, RestError) as error:
+            self._refused(source, error.code)
+            raise
 
     @staticmethod
     def _refused(source: str, code: int) -> None:
