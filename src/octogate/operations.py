@@ -65,6 +65,8 @@ MAX_NOTE = 200
 #: An account's balance stays below this (micro-euros: 1,000,000,000 EUR): far from the 64-bit integer the
 #: databases keep it in, which SQLite would otherwise silently turn into a float (and PostgreSQL refuse).
 MAX_BALANCE = 10**15
+#: The largest integer (row id, epoch) either database keeps: ids and page cursors typed by hand stay below it.
+MAX_INTEGER = 2**63 - 1
 AMOUNT = re.compile(r"[+-]?[0-9]{1,10}(\.[0-9]{1,6})?")
 PUSH_SECRET_LENGTH = (16, 128)  # characters: shorter is guessable, longer is a mistake
 

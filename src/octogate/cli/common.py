@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import NoReturn, TypeVar
 
 from octogate.config import Settings
-from octogate.operations import Operator, Refused
+from octogate.operations import MAX_INTEGER, Operator, Refused
 from octogate.paris import DATE_FORMAT
 from octogate.store.store import Store
 
@@ -38,9 +38,6 @@ def database_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-MAX_ID = 2**63 - 1  # the largest row id either database holds
-
-
 def between(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from low to high, or argparse's one-line error (never a traceback from
     the database, which cannot take a number past 64 bits, or PostgreSQL's refusal of a negative LIMIT)."""
@@ -57,7 +54,7 @@ def between(low: int, high: int) -> Callable[[str], int]:
 def row_id(text: str) -> int | None:
     """ASCII digits as a number a database can hold (`²` is a digit to str.isdigit, not to int); else None."""
     text = text.strip()
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_INTEGER:
         return None
     return int(text)
 

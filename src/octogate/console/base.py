@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from octogate.console.security import COOKIE, CSRF_FIELD, Session, Sessions, Throttle, csrf_matches, new_csrf
-from octogate.operations import Operator, ticket_as_sent, ticket_for
+from octogate.operations import MAX_INTEGER, Operator, ticket_as_sent, ticket_for
 from octogate.paris import PARIS
 from octogate.portal import Portal, SignedIn
 from octogate.service import Gateway
@@ -228,9 +228,6 @@ def query(request: Request, **changes: object) -> str:
         else:
             params[name] = str(value)
     return request.url.path + ("?" + urlencode(params, quote_via=quote) if params else "")
-
-
-MAX_INTEGER = 2**63 - 1  # the largest id or epoch either database can compare with
 
 
 def whole_number(value: str | None) -> int | None:
