@@ -629,7 +629,7 @@ def py_spy(prefix: str | None, pid: int, phase: str) -> Iterator[None]:
     executable = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     output = f"{prefix}-{phase}.txt"
     profiler = subprocess.Popen(
-        [executable, "record", "--pid", str(pid), "--format", "raw", "--threads", "--rate", "200",
+        [executable, "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--threads", "--rate", "200",
          "--output", output],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
