@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from octogate.statuses import MessageStatus, PushKind, PushStatus
 from octogate.store.db import Connection, IntegrityError
+from octogate.store.incoming import IncomingRow, StopRow
 from octogate.store.records import ACCOUNT_COLUMNS, Account, DuplicateRequest, account_record
 
 OWNED_CHUNK = 500  # carrier keys per IN (...) list: bounded statements
@@ -288,17 +289,6 @@ def recipients_page(
 # --- what came back -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class IncomingRow:
-    id: int
-    source: str
-    destination: str
-    text: str
-    kind: str
-    campaign_id: int | None
-    received_at: int
-
-
 def incoming_page(
     conn: Connection, account_id: int, before: int | None, limit: int, kind: str | None = None
 ) -> list[IncomingRow]:
@@ -331,13 +321,6 @@ def owned_carrier_keys(conn: Connection, account_id: int, connector: str, keys: 
         )
         found.update(str(row[0]) for row in rows)
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class StopRow:
-    number: str
-    text: str | None
-    created_at: int
 
 
 def stops_page(conn: Connection, account_id: int, after: str | None, limit: int) -> list[StopRow]:
