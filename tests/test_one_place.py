@@ -1,9 +1,11 @@
 """A rule lives in one place: Europe/Paris, the SMS types, listen addresses, backoff, the receipt state table.
 
-Each is defined once and imported; the scan below fails if a copy comes back somewhere else."""
+Each is defined once and imported; the scan below fails if a copy comes back somewhere else. The same goes for
+the use cases: the edges reach the store through the service layer only, never its SQL modules."""
 
 from __future__ import annotations
 
+import ast
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +35,13 @@ RULES = {
     r"\* 2 \*\*": "backoff.py",
     r'MessageState\.\w+: "[A-Z]+"|"[A-Z]{7}": MessageState': "smpp/constants.py",
 }
+
+
+#: The packages that face a user or another system: each calls the service layer (`service.Gateway`,
+#: `operations.Operator`, `portal.Portal`), which alone calls the store's SQL modules.
+EDGE_PACKAGES = ("cli", "client", "console", "http", "sandbox", "smtp")
+#: What an edge may import from the store: the `Store` façade, and the database URL and its errors (to open one).
+STORE_FACADE = {"octogate.store.store", "octogate.store.db"}
 
 
 @pytest.mark.parametrize(("pattern", "home"), RULES.items())
@@ -78,3 +87,38 @@ def test_backoff_doubles_up_to_its_ceiling() -> None:
 def test_the_receipt_state_table_reads_both_ways() -> None:
     assert len(STATE_TO_RECEIPT_STAT) == len(RECEIPT_STAT_TO_STATE) == len(MessageState)
     assert all(RECEIPT_STAT_TO_STATE[word] == state for state, word in STATE_TO_RECEIPT_STAT.items())
+
+
+def store_modules_imported(path: Path) -> set[str]:
+    """The `octogate.store.<module>` a file imports, at its top or inside a function."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)  # `from octogate.store import x`
+            names.add(node.module)
+    return {".".join(name.split(".")[:3]) for name in names if name.startswith("octogate.store.")}
+
+
+def test_edges_reach_the_store_through_the_service_layer_only() -> None:
+    edges = [path for package in EDGE_PACKAGES for path in sorted((SRC / package).rglob("*.py"))]
+    assert len(edges) > 40
+    offenders = {
+        str(path.relative_to(SRC)): sorted(store_modules_imported(path) - STORE_FACADE)
+        for path in edges
+        if store_modules_imported(path) - STORE_FACADE
+    }
+    assert offenders == {}
+
+
+def test_the_edge_check_sees_a_store_module(tmp_path: Path) -> None:
+    module = tmp_path / "edge.py"
+    module.write_text(
+        "from octogate.store import inbox\nfrom octogate.store.records import InboxEntry\n"
+        "from octogate.store.store import Store\n\ndef later():\n    import octogate.store.queries\n",
+        encoding="utf-8",
+    )
+    assert store_modules_imported(module) - STORE_FACADE == {
+        "octogate.store.inbox", "octogate.store.records", "octogate.store.queries"
+    }

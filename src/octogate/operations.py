@@ -37,7 +37,7 @@ from octogate.store import rest as rest_sql
 from octogate.store.connector_pauses import ConnectorPause
 from octogate.store.console_queries import AuditEntry
 from octogate.store.db import Connection
-from octogate.store.incoming import CampaignView
+from octogate.store.incoming import CampaignView, IncomingRow, StopRow
 from octogate.store.prices import price_table_from_rows, rows_from_price_table
 from octogate.store.records import (
     Account,
@@ -53,7 +53,7 @@ from octogate.store.tickets import campaign_id_for, ticket_as_sent, ticket_for
 # What an edge needs to show the results, re-exported so that no edge imports the store's modules.
 __all__ = [
     "PUSH_KINDS", "PUSH_URL_KINDS", "REST_PUSH_KINDS", "Account", "AuditEntry", "CampaignView", "InboxRow",
-    "NewAccount", "Operator", "PriceChange", "Refused", "StopEntry", "ticket_as_sent", "ticket_for",
+    "IncomingRow", "NewAccount", "Operator", "PriceChange", "Refused", "StopRow", "ticket_as_sent", "ticket_for",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -121,13 +121,6 @@ def price_changes(old: list[PriceRow], new: list[PriceRow]) -> list[PriceChange]
         kind = "added" if was is None else "removed" if now is None else "changed"
         changes.append(PriceChange(code, row.country, row.name, kind, old_prices, new_prices))
     return changes
-
-
-@dataclass(frozen=True, slots=True)
-class StopEntry:
-    number: str  # +E.164
-    text: str | None  # the STOP text received, or the operator's note
-    created_at: int
 
 
 class Operator:
@@ -290,10 +283,9 @@ class Operator:
 
     # --- STOP lists ---------------------------------------------------------------------------------------------
 
-    def stops(self, login: str) -> list[StopEntry]:
-        def read(conn: Connection) -> list[StopEntry]:
-            found = incoming.stops(conn, queries.account(conn, normalise_login(login)).id)
-            return [StopEntry(number, text, created) for number, text, created in found]
+    def stops(self, login: str) -> list[StopRow]:
+        def read(conn: Connection) -> list[StopRow]:
+            return incoming.stops(conn, queries.account(conn, normalise_login(login)).id)
 
         return self._run(read)
 
@@ -330,8 +322,8 @@ class Operator:
         """The ticket in the form the customer was given it: `sms_…` for a REST campaign, else `api…`."""
         return ticket_as_sent(campaign_id, self._run(rest_sql.campaign_source, campaign_id))
 
-    def incoming_texts(self, limit: int = 100) -> list[tuple[str, str, str, str, int | None, int]]:
-        """The latest incoming texts: (source, destination, text, kind, campaign_id, received_at), newest first."""
+    def incoming_texts(self, limit: int = 100) -> list[IncomingRow]:
+        """The latest incoming texts, newest first."""
         return self._run(incoming.incoming_texts, limit)
 
     def inbox(self, limit: int, login: str | None = None) -> list[InboxRow]:

@@ -157,7 +157,7 @@ async def serve(settings: Settings, logs: LogSettings | None = None) -> None:
                 )
         live = LiveConnectors()  # the console's Connectors page reads the delivery side through it
         edge.app = console_for(app, settings, live)  # after the demo account: it may print the demo's password
-        smtp = await start_smtp(app.gateway, store, smtp_settings_from(settings))
+        smtp = await start_smtp(app.gateway, smtp_settings_from(settings))
         try:
             await _serve(settings, logs, store, app, edge, config, smtp, sockets[0], admin_sock, (host, port), live)
         finally:

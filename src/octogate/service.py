@@ -1,6 +1,7 @@
 """The use cases of the Octopush APIs, called by every edge (1.6.1 HTTP, REST, SMTP): a rule is written once.
 
 Errors are raised as `ApiError` with a documented code; anything else is a fault the edge answers with 125.
+The records an edge needs are re-exported here (`__all__`), so that no edge imports the store's modules.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from octogate.octopush.rest.parameters import CampaignParameters, parse_edit
 from octogate.octopush.rest.wallet import price_type
 from octogate.sms.money import from_micro
 from octogate.sms.prices import PriceTable, default_price_table
-from octogate.store import queries
+from octogate.store import inbox, queries
 from octogate.store import rest as rest_sql
 from octogate.store.prices import price_table_from_rows
 from octogate.store.records import (
@@ -36,6 +37,7 @@ from octogate.store.records import (
     Account,
     DuplicateRequest,
     GatewayState,
+    InboxEntry,
     InsufficientCredit,
     NewCampaign,
     NewMessage,
@@ -44,6 +46,11 @@ from octogate.store.records import (
 from octogate.store.store import Store
 from octogate.store.tickets import rest_ticket_for
 from octogate.throttle import CredentialGuard
+
+__all__ = [
+    "SIMULATION_TICKET", "Balances", "CampaignGroups", "Gateway", "InboxEntry", "PerTurn", "SharedLookups",
+    "normalise_login",
+]  # fmt: skip
 
 SIMULATION_TICKET = "XXXSIMULATIONXXX"
 T = TypeVar("T")
@@ -333,6 +340,13 @@ class Gateway:
 
     def _now(self) -> int:
         return int(self.clock())
+
+    # --- e-mail to SMS (octogate.smtp) ------------------------------------------------------------------------
+
+    async def record_mail(self, entry: InboxEntry) -> int:
+        """Store a received mail's outcome in the inbox (after its campaign, if any, was stored); returns its
+        inbox id. Any failure is raised as is: the SMTP edge then answers 451 and the sender retries."""
+        return await self.store.write(inbox.record, entry)
 
     # --- the web console: a customer signed in with a password (octogate.console) ----------------------------
 

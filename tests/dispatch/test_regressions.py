@@ -74,7 +74,7 @@ async def test_a_stop_goes_to_the_account_that_sent_last(
     stop = IncomingText("sim", "33601020304", "+33601020304", "36179", "STOP", now + 86460)
     store.run(take_text, stop, True)
     early_id, late_id = (store.run(queries.account, c.login).id for c in (early, late))
-    assert [row[0] for row in store.run(incoming.stops, early_id)] == ["+33601020304"]
+    assert [row.number for row in store.run(incoming.stops, early_id)] == ["+33601020304"]
     assert store.run(incoming.stops, late_id) == []
 
 

@@ -49,9 +49,12 @@ async def test_a_stop_puts_the_number_on_the_list_of_the_last_marketing_sender_a
         await eventually(lambda: submitted(store, otp), what="the transactional message submitted")
         assert await g.sim.inject_mo("33601020304", "36179", "  Arrêt ") == [0]
     mine, theirs = account_id(store, customer), account_id(store, other)
-    assert store.run(incoming.stops, mine)[0][:2] == (NUMBER, "  Arrêt ")
+    [stop] = store.run(incoming.stops, mine)
+    assert (stop.number, stop.text) == (NUMBER, "  Arrêt ")
     assert store.run(incoming.stops, theirs) == []
     [(message_id, _)] = store.run(delivery.campaign_message_ids, marketing)
+    [text] = store.run(incoming.incoming_texts)  # what the operator lists
+    assert (text.source, text.text, text.kind, text.campaign_id) == (NUMBER, "  Arrêt ", "stop", marketing)
     with store.connect() as conn:
         assert pushes(conn, mine) == [
             ("stop", {"number": NUMBER, "text": "  Arrêt ", "stop_date": paris_date(int(clock.now))})

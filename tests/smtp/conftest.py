@@ -99,7 +99,7 @@ async def start_edge(store: Store, clock: Clock, **settings: object) -> SmtpEdge
     gateway = Gateway(store, Rules(), clock=clock)
     options: dict[str, object] = {"listen": ("127.0.0.1", 0), "domain": DOMAIN, "max_size": MAX_SIZE}
     options.update(settings)
-    server = await start_smtp(gateway, store, SmtpSettings(**options))  # type: ignore[arg-type]
+    server = await start_smtp(gateway, SmtpSettings(**options))  # type: ignore[arg-type]
     return SmtpEdge(server, gateway, store)
 
 

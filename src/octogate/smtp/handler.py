@@ -17,15 +17,13 @@ from typing import Any
 
 from octogate.service import Gateway
 from octogate.smtp.ingest import NotRecorded, Received, ingest
-from octogate.store.store import Store
 
 log = logging.getLogger(__name__)
 
 
 class InboxHandler:
-    def __init__(self, gateway: Gateway, store: Store, push_addresses: Iterable[str]) -> None:
+    def __init__(self, gateway: Gateway, push_addresses: Iterable[str]) -> None:
         self.gateway = gateway
-        self.store = store
         self.push_addresses = frozenset(address.lower() for address in push_addresses)
         self._ingests: set[asyncio.Task[Received]] = set()
         self._answering = 0  # DATA hooks running: their answer is written in the same step they return
@@ -45,7 +43,7 @@ class InboxHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data: bytes = envelope.original_content or b""
-        task = asyncio.ensure_future(ingest(self.gateway, self.store, data, envelope.mail_from or ""))
+        task = asyncio.ensure_future(ingest(self.gateway, data, envelope.mail_from or ""))
         self._ingests.add(task)
         task.add_done_callback(self._finished)
         self._answering += 1

@@ -2,9 +2,9 @@
 refusal recorded in the inbox with its reason. The SMTP answer cannot carry an API error code: the inbox does.
 
 A mail is never sent unless it is readable, has a valid request_id and the service accepts it. The inbox row
-is written after the service's answer, in a second group commit: a crash between the two leaves a stored
-campaign without its inbox row and the mail unanswered; the sender's retry then meets its own request_id
-and is recorded as 120, nothing sent twice.
+is written after the service's answer, by the service too (`Gateway.record_mail`), in a second group commit: a
+crash between the two leaves a stored campaign without its inbox row and the mail unanswered; the sender's
+retry then meets its own request_id and is recorded as 120, nothing sent twice.
 """
 
 from __future__ import annotations
@@ -14,11 +14,8 @@ import secrets
 from dataclasses import dataclass
 
 from octogate.octopush.errors import ApiError, Code
-from octogate.service import Gateway, normalise_login
+from octogate.service import Gateway, InboxEntry, normalise_login
 from octogate.smtp.parse import Mail, parse_mail, smtp_refusal
-from octogate.store import inbox
-from octogate.store.inbox import InboxEntry
-from octogate.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +35,7 @@ class Received:
         return self.entry.error_code == Code.SERVICE_UNAVAILABLE
 
 
-async def ingest(gateway: Gateway, store: Store, data: bytes, mail_from: str) -> Received:
+async def ingest(gateway: Gateway, data: bytes, mail_from: str) -> Received:
     now = int(gateway.clock())
     try:
         mail = parse_mail(data)
@@ -76,7 +73,7 @@ async def ingest(gateway: Gateway, store: Store, data: bytes, mail_from: str) ->
         reason=reason,
     )
     try:
-        inbox_id = await store.write(inbox.record, entry)
+        inbox_id = await gateway.record_mail(entry)
     except Exception as error:
         log.error("mail from %.200s not recorded (%s %s): %.200s", mail_from, outcome, code or "", error)
         raise NotRecorded from error

@@ -1,7 +1,8 @@
 """The SMTP listener of e-mail to SMS: started on the gateway's running event loop, beside the HTTP API.
 
 Built with `loop.create_server` and aiosmtpd's `SMTP` protocol rather than its `Controller` (which runs its
-own loop in a thread): the handler then awaits the service and the store on the loop they belong to.
+own loop in a thread): the handler then awaits the service (and, through it, the store) on the loop they
+belong to.
 Mail is accepted for the push address only (`sms@<domain>`), up to `max_size` bytes (552 above: SIZE is
 advertised, so most clients are told at MAIL FROM), with STARTTLS when a certificate and key are configured.
 aiosmtpd's own logger (`mail.log`) is held at WARNING: at DEBUG it writes every DATA line, API keys included.
@@ -20,7 +21,6 @@ from aiosmtpd.smtp import SMTP
 from octogate.config import ConfigError, Settings, parse_listen
 from octogate.service import Gateway
 from octogate.smtp.handler import InboxHandler
-from octogate.store.store import Store
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_DOMAIN = "octogate.local"
@@ -126,14 +126,14 @@ class SmtpServer:
         await server.wait_closed()
 
 
-async def start_smtp(gateway: Gateway, store: Store, settings: SmtpSettings) -> SmtpServer:
+async def start_smtp(gateway: Gateway, settings: SmtpSettings) -> SmtpServer:
     """Listen on the running loop; with `listen` None, a stopped handle (nothing to start)."""
     if settings.listen is None:
         return SmtpServer(settings)
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     loop = asyncio.get_running_loop()
     tls = _tls_context(settings)
-    handler = InboxHandler(gateway, store, [settings.push_address])
+    handler = InboxHandler(gateway, [settings.push_address])
     sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def session() -> SMTP:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from octogate.statuses import MessageStatus
+from octogate.statuses import MessageStatus, PushKind, PushStatus
 from octogate.store.db import Connection, IntegrityError
+from octogate.store.incoming import IncomingRow, StopRow
 from octogate.store.records import ACCOUNT_COLUMNS, Account, DuplicateRequest, account_record
 
 OWNED_CHUNK = 500  # carrier keys per IN (...) list: bounded statements
@@ -288,17 +289,6 @@ def recipients_page(
 # --- what came back -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class IncomingRow:
-    id: int
-    source: str
-    destination: str
-    text: str
-    kind: str
-    campaign_id: int | None
-    received_at: int
-
-
 def incoming_page(
     conn: Connection, account_id: int, before: int | None, limit: int, kind: str | None = None
 ) -> list[IncomingRow]:
@@ -331,13 +321,6 @@ def owned_carrier_keys(conn: Connection, account_id: int, connector: str, keys: 
         )
         found.update(str(row[0]) for row in rows)
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class StopRow:
-    number: str
-    text: str | None
-    created_at: int
 
 
 def stops_page(conn: Connection, account_id: int, after: str | None, limit: int) -> list[StopRow]:
@@ -402,14 +385,14 @@ def failing_pushes(conn: Connection, limit: int) -> list[FailingPushes]:
     ranges of callbacks_claim (by status), never the delivered pushes, which are nearly all of them."""
     return conn.records(
         FailingPushes,
-        "SELECT a.login, c.kind, CASE c.kind WHEN 'receipt' THEN a.receipt_url WHEN 'stop' THEN a.stop_url "
+        "SELECT a.login, c.kind, CASE c.kind WHEN ? THEN a.receipt_url WHEN ? THEN a.stop_url "
         "ELSE a.reply_url END AS url, SUM(c.failed) AS failed, SUM(1 - c.failed) AS retrying, "
         "MAX(c.last_error) AS last_error FROM ("
-        "SELECT account_id, kind, 1 AS failed, last_error FROM callbacks WHERE status = 'failed' UNION ALL "
-        "SELECT account_id, kind, 0, last_error FROM callbacks WHERE status = 'pending' AND attempts > 0"
+        "SELECT account_id, kind, 1 AS failed, last_error FROM callbacks WHERE status = ? UNION ALL "
+        "SELECT account_id, kind, 0, last_error FROM callbacks WHERE status = ? AND attempts > 0"
         ") c JOIN accounts a ON a.id = c.account_id "
         "GROUP BY a.login, c.kind, a.receipt_url, a.stop_url, a.reply_url ORDER BY a.login, c.kind LIMIT ?",
-        (limit,),
+        (PushKind.RECEIPT, PushKind.STOP, PushStatus.FAILED, PushStatus.PENDING, limit),
     )
 
 

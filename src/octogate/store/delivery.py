@@ -123,7 +123,9 @@ def claimed_details(conn: Connection, ids: Sequence[int]) -> list[ClaimedMessage
         ids_param = (conn.list_param(chunk),)
         with conn.batch():
             rows_later = conn.later(CLAIMED_DETAILS.format(ids=conn.in_list("m.id")), ids_param)
-            done_later = conn.later(DONE_PARTS.format(ids=conn.in_list("message_id")), ids_param)
+            done_later = conn.later(
+                DONE_PARTS.format(ids=conn.in_list("message_id")), (MessageStatus.FAILED, *ids_param)
+            )
         done = _done_parts(done_later())
         for id_, account_id, campaign_id, recipient, calling_code, text, priority, send_at, attempts, sms_type, \
                 sender, sender_is_msisdn in rows_later():  # CLAIMED_DETAILS's columns, in its order
@@ -138,8 +140,8 @@ def claimed_details(conn: Connection, ids: Sequence[int]) -> list[ClaimedMessage
     return found
 
 
-DONE_PARTS = (  # a part with a receipt was accepted too
-    "SELECT message_id, seq, connector, carrier_id FROM message_parts WHERE status <> 'failed' AND {ids}"
+DONE_PARTS = (  # a part with a receipt was accepted too; bound: MessageStatus.FAILED, then the ids
+    "SELECT message_id, seq, connector, carrier_id FROM message_parts WHERE status <> ? AND {ids}"
 )
 
 

@@ -380,13 +380,26 @@ def add_incoming(
     )  # fmt: skip
 
 
-def incoming_texts(conn: Connection, limit: int = 100) -> list[tuple[str, str, str, str, int | None, int]]:
-    """The latest incoming texts: (source, destination, text, kind, campaign_id, received_at), newest first."""
-    rows = conn.fetchall(
-        "SELECT source, destination, text, kind, campaign_id, received_at FROM incoming ORDER BY id DESC LIMIT ?",
+@dataclass(frozen=True, slots=True)
+class IncomingRow:
+    """One `incoming` row (the operator's and the console's views of what was received)."""
+
+    id: int
+    source: str
+    destination: str
+    text: str
+    kind: str  # an IncomingKind word
+    campaign_id: int | None  # the campaign it answers, if any
+    received_at: int
+
+
+def incoming_texts(conn: Connection, limit: int = 100) -> list[IncomingRow]:
+    """The latest incoming texts, newest first."""
+    return conn.records(
+        IncomingRow,
+        "SELECT id, source, destination, text, kind, campaign_id, received_at FROM incoming ORDER BY id DESC LIMIT ?",
         (limit,),
     )
-    return [(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
 
 
 # --- STOP list -------------------------------------------------------------------------------------------------
@@ -525,13 +538,22 @@ def campaign_view(conn: Connection, campaign_id: int, limit: int = 1000) -> Camp
     )  # fmt: skip
 
 
-def stops(conn: Connection, account_id: int) -> list[tuple[str, str | None, int]]:
-    """(number, text, created_at) of an account's STOP list, oldest first."""
-    rows = conn.fetchall(
+@dataclass(frozen=True, slots=True)
+class StopRow:
+    """One number of an account's STOP list."""
+
+    number: str  # +E.164
+    text: str | None  # the STOP text received, or the operator's note
+    created_at: int
+
+
+def stops(conn: Connection, account_id: int) -> list[StopRow]:
+    """An account's STOP list, oldest first."""
+    return conn.records(
+        StopRow,
         "SELECT number, text, created_at FROM stops WHERE account_id = ? ORDER BY created_at, number",
         (account_id,),
     )
-    return [(r[0], r[1], int(r[2])) for r in rows]
 
 
 def remove_stop(conn: Connection, account_id: int, number: str) -> bool:
