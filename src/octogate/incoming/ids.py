@@ -16,6 +16,7 @@ with one row per part, against one to three index probes per receipt. An all-dig
 hex without letters): a match through the id's own spelling wins over one through a re-spelling (`best_match`),
 which can name the wrong part when both exist; a declared style cannot.
 """
+
 from __future__ import annotations
 
 import string
