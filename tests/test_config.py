@@ -32,6 +32,10 @@ def test_environment_beats_the_file(tmp_path: Path) -> None:
         ("[rules]\nbilling = 'cheap'\n", "rules.billing: expected one of 'octopush', 'segments'"),
         ("[rules]\nmarketing_start = '21:00'\n", "bad marketing hours"),
         ("[server\n", "not TOML"),
+        (
+            '[[connectors]]\nname = "a"\nhost = "h"\nport = 1\nsystem_id = "s"\npassword = "p"\nmessage_ids = "hex"\n',
+            "connectors[0].message_ids: expected one of 'auto', 'same', 'hex-in-response', 'hex-in-receipt', not 'hex'",
+        ),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -46,3 +50,11 @@ def test_listen_addresses() -> None:
     assert parse_listen("[::1]:25") == ("::1", 25)
     with pytest.raises(ConfigError):
         parse_listen("localhost")
+
+
+def test_a_connector_declares_in_which_base_its_smsc_writes_ids(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    connector = '[[connectors]]\nname = "{}"\nhost = "h"\nport = 1\nsystem_id = "s"\npassword = "p"\n'
+    path.write_text(connector.format("a") + 'message_ids = "hex-in-response"\n' + connector.format("b"))
+    settings = load_settings(str(path), environ={})
+    assert [(c.name, c.message_ids) for c in settings.connectors] == [("a", "hex-in-response"), ("b", "auto")]

@@ -64,6 +64,51 @@ def test_a_receipt_finds_its_part_by_one_key_whatever_the_spelling(recorded: str
     assert ids.receipt_key(receipt) in {k.key for k in ids.part_keys(recorded)}
 
 
+@pytest.mark.parametrize(
+    ("style", "recorded", "receipt"),
+    [
+        # both sides alike: case and leading zeros only
+        ("same", "0000002A", "2a"), ("same", "42", "0042"), ("same", "Carrier-01", "CARRIER-01"), ("same", "0", "000"),
+        # submit_sm_resp hex, receipts decimal
+        ("hex-in-response", "0000002A", "42"), ("hex-in-response", "42", "66"), ("hex-in-response", "FF", "0255"),
+        ("hex-in-response", "0", "0"), ("hex-in-response", "7fffffffffffffff", "9223372036854775807"),
+        ("hex-in-response", "ab-1", "AB-1"),  # not a number in the declared bases: compared as written
+        # submit_sm_resp decimal, receipts hex
+        ("hex-in-receipt", "42", "0000002A"), ("hex-in-receipt", "0066", "42"), ("hex-in-receipt", "255", "fF"),
+        ("hex-in-receipt", "9223372036854775807", "7FFFFFFFFFFFFFFF"), ("hex-in-receipt", "id-9", "ID-9"),
+    ],
+)  # fmt: skip
+def test_a_declared_style_spells_a_receipt_exactly_as_its_part_is_keyed(
+    style: ids.MessageIds, recorded: str, receipt: str
+) -> None:
+    assert ids.receipt_key(receipt, style) == ids.canonical(recorded)
+    assert not ids.respelled(style)
+
+
+@pytest.mark.parametrize(
+    ("style", "key"), [("same", "42"), ("hex-in-response", "2a"), ("hex-in-receipt", "66")]
+)
+def test_an_all_digit_id_has_one_reading_under_a_declared_style(style: ids.MessageIds, key: str) -> None:
+    """Under "auto" a receipt "42" may be decimal or hex: three keys (and a part spelled "42" wins, even when
+    the receipt meant 0x2a's). Declared, one key."""
+    assert [k.key for k in ids.part_keys("42")] == ["42", "66", "2a"] and ids.respelled("auto")
+    assert ids.receipt_key("0042", style) == key
+    assert ids.receipt_key("", style) == "" and ids.receipt_key("  ", style) == ""
+
+
+def test_auto_keys_a_receipt_as_written() -> None:
+    assert ids.receipt_key(" 0000002A ") == ids.receipt_key("0000002A", "auto") == "2a"
+    assert ids.receipt_key("0042") == "42"
+
+
+def test_the_connector_setting_reaches_the_receipt() -> None:
+    update = read_receipt(receipt_event("id:42 stat:DELIVRD"), NOW, message_ids="hex-in-response")
+    assert update is not None and update.message_ids == "hex-in-response"
+    assert ids.receipt_key(update.carrier_id, update.message_ids) == "2a"
+    default = read_receipt(receipt_event("id:42 stat:DELIVRD"), NOW)
+    assert default is not None and default.message_ids == "auto"
+
+
 def test_the_part_read_in_its_own_base_wins_then_the_pending_one_then_the_newest() -> None:
     @dataclass
     class Part:

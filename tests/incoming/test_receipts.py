@@ -9,12 +9,15 @@ import httpx
 
 from octogate.http.app import OctopushApp
 from octogate.incoming.apply import apply_receipts, retry_early
+from octogate.incoming.handler import IncomingHandler
+from octogate.incoming.ids import receipt_key
 from octogate.incoming.model import ReceiptUpdate
 from octogate.incoming.payloads import paris_date
 from octogate.incoming.submits import record_outcomes
 from octogate.smpp.constants import MessageState
 from octogate.smpp.simulator import SimulatorConfig
 from octogate.store import delivery
+from octogate.store import incoming as sql
 from octogate.store.delivery import AcceptedPart, Outcome
 from octogate.store.store import Store
 from octogate.store.tickets import ticket_for
@@ -227,6 +230,49 @@ async def test_an_early_receipt_in_the_other_base_is_matched_by_the_later_look(
     assert (await store.read(delivery.message_state, message_id))[4] == "NOT_DELIVERED"
     with store.connect() as conn:
         assert conn.fetchone("SELECT COUNT(*) FROM early_receipts") == (0,)
+
+
+async def test_an_early_receipt_in_the_other_base_is_applied_at_once_under_a_declared_style(
+    store: Store, customer: Customer
+) -> None:
+    """The same receipt as above, on a connector declaring hex-in-response: kept under its part's key, so the
+    recording transaction applies it (no wait for the later look)."""
+    store.run(set_urls, customer.login)
+    _, message_id = _claimed_message(store, customer)
+    now = 1_790_000_000
+    early = ReceiptUpdate("sim", "255", "UNDELIV", "001", now, now, "hex-in-response")
+    assert await store.write(apply_receipts, [early]) == ["early"]
+    outcome = Outcome(message_id, "submitted", "sim", (AcceptedPart(1, "000000FF"),), 1)
+    assert await store.write(record_outcomes, "me", [outcome], now + 1) == []
+    assert (await store.read(delivery.message_state, message_id))[4] == "NOT_DELIVERED"
+    with store.connect() as conn:
+        assert conn.fetchone("SELECT COUNT(*) FROM early_receipts") == (0,)
+
+
+async def test_the_later_look_reads_early_receipts_as_their_connector_declares(
+    store: Store, customer: Customer
+) -> None:
+    """An early receipt 2748 (kept by another process) and a part 0xabc waiting: "same" (the receipt's id is
+    2748's, a part not recorded yet) leaves the part alone; "auto" reads 2748 as hex too and takes it."""
+    store.run(set_urls, customer.login)
+    _, message_id = _submitted_message(store, customer, ("0000ABC",))
+    now = 1_790_000_000
+    store.run(sql.keep_early, "sim", receipt_key("2748", "same"), "DELIVRD", None, now, now)
+    assert await store.write(retry_early, now + 61, 60, {"sim": "same"}) == 0
+    assert (await store.read(delivery.message_state, message_id))[0] == "submitted"
+    assert await store.write(retry_early, now + 61, 60) == 1
+    assert (await store.read(delivery.message_state, message_id))[4] == "DELIVERED"
+
+
+async def test_the_handler_keys_a_receipt_as_its_connector_declares(store: Store, customer: Customer) -> None:
+    """Hex ids 0x42 and 0x2a both waiting; the SMSC writes receipts in decimal: "42" is 0x2a's."""
+    store.run(set_urls, customer.login)
+    _, hex_42 = _submitted_message(store, customer, ("00000042",))
+    _, hex_2a = _submitted_message(store, customer, ("0000002A",))
+    handler = IncomingHandler(store, clock=lambda: 1_790_000_000, message_ids={"sim": "hex-in-response"})
+    assert await handler.receipt(receipt_event("id:42 stat:DELIVRD")) == "applied"
+    assert (await store.read(delivery.message_state, hex_2a))[4] == "DELIVERED"
+    assert (await store.read(delivery.message_state, hex_42))[0] == "submitted"
 
 
 async def test_an_all_digit_id_naming_a_final_part_in_the_other_base_waits_for_its_own_part(

@@ -82,7 +82,7 @@ class Delivery:
                 ConnectorConfig(
                     name=SIMULATOR_CONNECTOR, host=simulator.config.host, port=port, system_id="octogate",
                     password=password, bind_mode="transceiver", window=settings.simulator.window,
-                    reconnect_min=0.1, reconnect_max=5.0,
+                    reconnect_min=0.1, reconnect_max=5.0, message_ids="same",  # its receipts repeat its ids
                 )
             )  # fmt: skip
         routes = settings.routes or (RouteConfig(connectors=tuple(c.name for c in connectors)),)
@@ -93,7 +93,8 @@ class Delivery:
                 if simulator is not None:
                     await simulator.stop()
                 raise ConfigError(f"a route names unknown connectors: {', '.join(unknown)[:200]}")
-        incoming = MeteredIncoming(store, clock=clock, validity=settings.dispatch.validity_hours * 3600)
+        incoming = MeteredIncoming(store, clock=clock, validity=settings.dispatch.validity_hours * 3600,
+                                   message_ids={c.name: c.message_ids for c in connectors})  # fmt: skip
         await incoming.start()
         clients: dict[str, Any] = {}
         binds = SharedBinds(

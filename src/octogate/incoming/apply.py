@@ -6,12 +6,13 @@ and only if the change does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from octogate.incoming import ids, payloads, statuses
 from octogate.incoming.model import ReceiptUpdate
+from octogate.smpp.client import MessageIds
 from octogate.statuses import DeliveryStatus, MessageStatus, PushKind
 from octogate.store import incoming as sql
 from octogate.store.callbacks import enqueue_push, enqueue_pushes
@@ -37,17 +38,20 @@ def apply_receipts(conn: Connection, updates: Sequence[ReceiptUpdate]) -> list[A
     """Receipts that arrived together, applied in one transaction by a few set-based statements sent in three
     round trips (whatever their number): the same outcome, receipt by receipt in their order, as applying them
     one after the other."""
-    keys = [ids.receipt_key(u.carrier_id) if statuses.is_final(u.stat) else "" for u in updates]
+    keys = [ids.receipt_key(u.carrier_id, u.message_ids) if statuses.is_final(u.stat) else "" for u in updates]
     wanted: dict[str, set[str]] = {}
+    declared: set[str] = set()  # connectors whose keys are final: one probe each, never a re-spelling
     for update, key in zip(updates, keys, strict=True):
         if statuses.is_final(update.stat):
             wanted.setdefault(update.connector, set()).add(key)
-    plan = plan_receipts(updates, keys, _find_parts(conn, wanted, locked=False))
+            if not ids.respelled(update.message_ids):
+                declared.add(update.connector)
+    plan = plan_receipts(updates, keys, _find_parts(conn, wanted, locked=False, declared=declared))
     if plan.early and conn.dialect == "postgresql":
         # Some receipts found no part: one may be being recorded by another connection right now. Looked up
         # again under the receipts lock, which that recording holds (shared) until it commits: its parts are
         # seen now, or it sees these receipts' early rows (kept before this transaction lets the lock go).
-        plan = plan_receipts(updates, keys, _find_parts(conn, wanted, locked=True))
+        plan = plan_receipts(updates, keys, _find_parts(conn, wanted, locked=True, declared=declared))
     for index in plan.early:
         _keep_early(conn, keys[index], updates[index])
     if not plan.apply:
@@ -73,14 +77,16 @@ def apply_receipts(conn: Connection, updates: Sequence[ReceiptUpdate]) -> list[A
 
 
 def _find_parts(
-    conn: Connection, wanted: Mapping[str, set[str]], *, locked: bool
+    conn: Connection, wanted: Mapping[str, set[str]], *, locked: bool, declared: Collection[str] = ()
 ) -> dict[tuple[str, str], list[sql.KeyMatch]]:
     """The parts each (connector, receipt key) names: those stored under any spelling of the key
     (`ids.part_keys`), marked `same_base` when through its own. `locked`: under the receipts lock first.
+    `declared`: connectors whose SMSC's bases are known, their keys already in the parts' base
+    (`ids.receipt_key`): found by the key alone.
 
     The key itself is probed first, for the whole batch in one round trip; its other spellings only for the
-    keys that found nothing (a second round trip, rare): a match through the key's own spelling always wins
-    (`ids.best_match`), so what a re-spelling would find beside it is never used."""
+    keys of "auto" connectors that found nothing (a second round trip, rare): a match through the key's own
+    spelling always wins (`ids.best_match`), so what a re-spelling would find beside it is never used."""
     candidates: dict[tuple[str, str], list[sql.KeyMatch]] = {}
     probed = {c: sorted(key for key in keys if key) for c, keys in wanted.items()}
     probed = {c: keys for c, keys in probed.items() if keys}
@@ -94,6 +100,8 @@ def _find_parts(
     for connector, rows in found.items():
         for match in rows():
             candidates.setdefault((connector, match.carrier_key), []).append(match)
+        if connector in declared:
+            continue
         for key in probed[connector]:
             if (connector, key) not in candidates:
                 spellings = [k for k in ids.part_keys(key) if not k.same_base]
@@ -119,9 +127,11 @@ def _find_parts(
     return candidates
 
 
-def parts_named(conn: Connection, connector: str, key: str) -> list[sql.KeyMatch]:
-    """The parts one receipt key names on a connector (`_find_parts` for one)."""
-    return _find_parts(conn, {connector: {key}}, locked=False).get((connector, key), [])
+def parts_named(conn: Connection, connector: str, key: str, style: MessageIds = "auto") -> list[sql.KeyMatch]:
+    """The parts one receipt key (`ids.receipt_key` under `style`) names on a connector (`_find_parts` for
+    one)."""
+    declared = () if ids.respelled(style) else (connector,)
+    return _find_parts(conn, {connector: {key}}, locked=False, declared=declared).get((connector, key), [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,12 +245,14 @@ def complete_message(conn: Connection, message_id: int, now: int) -> bool:
 def apply_early(conn: Connection, message_id: int, connector: str, parts: Sequence[tuple[int, str]]) -> int:
     """Receipts that arrived before these just-recorded parts (seq, carrier id): applied now, then deleted.
 
-    Only receipts that wrote the id in the part's own base are taken here (an all-digit id read in the other
-    base could be another part's); those written in the other base are matched by `retry_early`.
+    Early receipts are kept under their key (`ids.receipt_key`), looked up here by the part's: under a
+    declared `message_ids` that is every receipt of the part; under "auto" only those that wrote the id in the
+    part's own base (an all-digit id read in the other base could be another part's), the others are matched
+    by `retry_early`.
     """
     applied = 0
     for seq, carrier_id in parts:
-        key = ids.receipt_key(carrier_id)
+        key = ids.canonical(carrier_id)
         early = sql.early_by_key(conn, connector, key) if key else []
         if not early:
             continue
@@ -252,9 +264,12 @@ def apply_early(conn: Connection, message_id: int, connector: str, parts: Sequen
     return applied
 
 
-def retry_early(conn: Connection, now: int, older_than: int) -> int:
+def retry_early(
+    conn: Connection, now: int, older_than: int, message_ids: Mapping[str, MessageIds] | None = None
+) -> int:
     """Early receipts still waiting after `older_than` seconds: looked up again (their part may have been
-    recorded by another process while the receipt was stored). Returns how many found their part.
+    recorded by another process while the receipt was stored), each as its connector's `message_ids` says
+    (absent: "auto"). Returns how many found their part.
 
     Pages through by id, so receipts that never find a part (another system on the same SMSC account) cannot
     hide the ones that will; those older than EARLY_HORIZON stay in the table for the operator, unscanned."""
@@ -265,7 +280,9 @@ def retry_early(conn: Connection, now: int, older_than: int) -> int:
         page = sql.early_page(conn, after, now - EARLY_HORIZON + 1, now - older_than, EARLY_BATCH)
         for early in page:
             after = early.id
-            match = ids.best_match(parts_named(conn, early.connector, early.carrier_id), MessageStatus.SUBMITTED)
+            style = (message_ids or {}).get(early.connector, "auto")
+            named = parts_named(conn, early.connector, early.carrier_id, style)
+            match = ids.best_match(named, MessageStatus.SUBMITTED)
             if match is None:
                 continue
             sql.lock_message(conn, match.message_id)

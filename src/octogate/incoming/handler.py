@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, tzinfo
 
 from octogate.config import DEFAULT_VALIDITY_HOURS
@@ -25,7 +25,7 @@ from octogate.incoming.grouping import GroupedWrites
 from octogate.incoming.keywords import is_stop
 from octogate.incoming.model import IncomingPart, IncomingText, ReceiptUpdate
 from octogate.incoming.receipts import read_receipt
-from octogate.smpp.client import DeliverEvent
+from octogate.smpp.client import DeliverEvent, MessageIds
 from octogate.sms.numbers import NumberError, normalise
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
@@ -55,6 +55,7 @@ class IncomingHandler:
         early_retry_after: int = 60,
         validity: int = DEFAULT_VALIDITY_HOURS * 3600,
         expiry_pages: int = 20,
+        message_ids: Mapping[str, MessageIds] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -64,6 +65,8 @@ class IncomingHandler:
         self.early_retry_after = early_retry_after
         self.validity = validity  # seconds a submitted message waits for its final receipt
         self.expiry_pages = expiry_pages  # batches given up per maintenance round at most
+        #: connector name -> in which base its SMSC writes message ids (absent: "auto")
+        self.message_ids: Mapping[str, MessageIds] = dict(message_ids or {})
         self.counts: dict[str, int] = {}
         #: receipts delivered together are applied together (one transaction, a few statements)
         self.receipts: GroupedWrites[ReceiptUpdate, apply.Applied] = GroupedWrites(store, apply.apply_receipts)
@@ -86,7 +89,8 @@ class IncomingHandler:
             await self.text(event)
 
     async def receipt(self, event: DeliverEvent) -> str:
-        update = read_receipt(event, int(self.clock()), zone=self.receipt_zone)
+        update = read_receipt(event, int(self.clock()), zone=self.receipt_zone,
+                              message_ids=self.message_ids.get(event.connector, "auto"))  # fmt: skip
         if update is None:
             log.warning("%s: a receipt without a message id: %.200s", event.connector, event.text)
             return "ignored"
@@ -133,7 +137,8 @@ class IncomingHandler:
         if given_up:
             log.warning("incoming: %d long text(s) incomplete after %ds: recorded as they are", given_up,
                         self.incomplete_after)  # fmt: skip
-        found = await self.store.write(apply.retry_early, int(self.clock()), self.early_retry_after)
+        found = await self.store.write(apply.retry_early, int(self.clock()), self.early_retry_after,
+                                       self.message_ids)  # fmt: skip
         if found:
             log.info("incoming: %d early receipt(s) matched their part on a later look", found)
         expired = await self.expire()

@@ -1,14 +1,20 @@
 """Carrier message ids as SMSCs write them: the same id may come back in hex in one place and in decimal in
 the other (submit_sm_resp vs receipt), upper- or lower-case, with or without leading zeros.
 
-Ids are compared by *keys*: the canonical form (lower case, no leading zeros). A recorded part is stored under
-its canonical key alone; a receipt looks up every key its id can be read as (`part_keys`): its canonical form,
-and its value re-spelled in the other base when it is all hex (its decimal) or all decimal (its hex). The
-relation is symmetric (a receipt's re-spelling is a part's canonical key exactly when the part's re-spelling is
-the receipt's), so this finds what storing every re-spelling with the part found, with one row per part
-instead of two or three (each an index entry written, and on PostgreSQL WAL records, per part), against one to
-three index probes per receipt. An all-digit id is ambiguous (decimal, or hex without letters): a match
-through the id's own spelling wins over one through a re-spelling (`best_match`).
+Ids are compared by *keys*. A recorded part is stored under one key whatever its connector's setting: its id's
+canonical form (lower case, no leading zeros), the id as submit_sm_resp spells it.
+
+A connector that declares how its SMSC writes ids (`message_ids`, Kannel's `msg-id-type`) has its receipts'
+ids re-spelled into the submit_sm_resp's base (`receipt_key`): one key, one indexed equality, no guessing. The
+parts' keys do not depend on the setting, so switching it never strands a recorded part.
+
+Under "auto" (the default: the SMSC's habits unknown) a receipt looks up every key its id can be read as
+(`part_keys`): its canonical form, and its value re-spelled in the other base when it is all hex (its decimal)
+or all decimal (its hex). The relation is symmetric (a receipt's re-spelling is a part's canonical key exactly
+when the part's re-spelling is the receipt's), so this finds what storing every re-spelling with the part found,
+with one row per part, against one to three index probes per receipt. An all-digit id is ambiguous (decimal, or
+hex without letters): a match through the id's own spelling wins over one through a re-spelling (`best_match`),
+which can name the wrong part when both exist; a declared style cannot.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ import string
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, TypeVar
 
+from octogate.smpp.client import MessageIds
+
 HEX_DIGITS = frozenset(string.hexdigits)
+DECIMAL_DIGITS = frozenset(string.digits)
 MAX_ID_LENGTH = 64
 
 
@@ -32,9 +41,22 @@ def canonical(raw: str) -> str:
     return text.lstrip("0") or ("0" if text else "")
 
 
-def receipt_key(raw: str) -> str:
-    """The one key a receipt's id is looked up by."""
-    return canonical(raw)
+def receipt_key(raw: str, style: MessageIds = "auto") -> str:
+    """The one key a receipt's id is looked up by: its canonical form, re-spelled into the base of the
+    submit_sm_resp when the connector declares the two differ. An id not readable in the declared base is
+    kept as written (then only an identical part id matches it)."""
+    key = canonical(raw)
+    if style == "hex-in-response" and key and DECIMAL_DIGITS.issuperset(key):
+        return format(int(key), "x")
+    if style == "hex-in-receipt" and key and HEX_DIGITS.issuperset(key):
+        return str(int(key, 16))
+    return key
+
+
+def respelled(style: MessageIds) -> bool:
+    """Whether a receipt that found nothing by its key is looked up again by its other spellings: only when
+    the connector's bases are unknown ("auto")."""
+    return style == "auto"
 
 
 def part_keys(raw: str) -> list[PartKey]:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from octogate.frozen import quick_init
+from octogate.smpp.client import MessageIds
 
 
 @quick_init
 @dataclass(frozen=True, slots=True)
 class ReceiptUpdate:
-    """One receipt, read: the carrier id as the SMSC wrote it, its state word, and when."""
+    """One receipt, read: the carrier id as the SMSC wrote it, its state word, and when; `message_ids`: in
+    which base its connector's SMSC writes ids (`ids.receipt_key`)."""
 
     connector: str
     carrier_id: str
@@ -19,6 +21,7 @@ class ReceiptUpdate:
     error: str | None
     done_at: int  # the SMSC's done date, or the reception time (payloads.done_at)
     received_at: int  # when the gateway received it: the receipt push's delivery_date
+    message_ids: MessageIds = "auto"
 
 
 @dataclass(frozen=True, slots=True)

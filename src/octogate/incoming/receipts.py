@@ -8,12 +8,15 @@ from datetime import UTC, tzinfo
 
 from octogate.incoming import payloads, statuses
 from octogate.incoming.model import ReceiptUpdate
-from octogate.smpp.client import DeliverEvent
+from octogate.smpp.client import DeliverEvent, MessageIds
 from octogate.smpp.constants import EsmClass
 
 
-def read_receipt(event: DeliverEvent, received_at: int, *, zone: tzinfo = UTC) -> ReceiptUpdate | None:
-    """None when the receipt names no message at all (nothing to apply it to)."""
+def read_receipt(
+    event: DeliverEvent, received_at: int, *, zone: tzinfo = UTC, message_ids: MessageIds = "auto"
+) -> ReceiptUpdate | None:
+    """None when the receipt names no message at all (nothing to apply it to). `message_ids`: the connector's
+    setting, carried to where the id is keyed."""
     carrier_id = (event.message_id or "").strip()
     if not carrier_id:
         return None
@@ -33,4 +36,5 @@ def read_receipt(event: DeliverEvent, received_at: int, *, zone: tzinfo = UTC) -
         error=error[:40] if error else None,
         done_at=payloads.done_at(done, received_at),
         received_at=received_at,
+        message_ids=message_ids,
     )

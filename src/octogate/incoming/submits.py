@@ -54,8 +54,8 @@ def record_outcomes(conn: Connection, owner: str, outcomes: Sequence[Outcome], n
 
 
 def record_parts(conn: Connection, parts: Sequence[tuple[int, str, int, str]], now: int) -> None:
-    """Accepted parts (message id, connector, seq, carrier id), and the one key each is found by (its id's
-    canonical form: receipts look up its other spellings, `ids.part_keys`)."""
+    """Accepted parts (message id, connector, seq, carrier id), and the one key each is found by: its id's
+    canonical form, whatever the connector's `message_ids` (receipts are re-spelled into it, `ids`)."""
     if not parts:
         return
     sql.add_parts(conn, parts, now)

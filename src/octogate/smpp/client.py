@@ -48,7 +48,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from octogate.backoff import doubling
 from octogate.frozen import quick_init
@@ -86,6 +86,10 @@ from .text import CONCATENATION_METHODS, Concatenation, EncodedText, decode_part
 log = logging.getLogger(__name__)
 
 BindModeName = Literal["transceiver", "transmitter", "receiver"]
+#: In which base the SMSC writes message ids (Kannel's `msg-id-type`): "auto" (unknown: ids compared by every
+#: spelling), "same" (submit_sm_resp and receipts alike), or which side is hex, the other decimal
+#: (`octogate.incoming.ids.receipt_key`).
+MessageIds = Literal["auto", "same", "hex-in-response", "hex-in-receipt"]
 
 
 def clip(value: object, limit: int = 120) -> str:
@@ -136,6 +140,8 @@ class ConnectorConfig:
     max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH
     #: Binds the whole cluster may open for this account (SMSCs cap them); each host runs the ones it leases.
     binds: int = 1
+    #: In which base the SMSC writes message ids in submit_sm_resp and in receipts (`MessageIds`).
+    message_ids: MessageIds = "auto"
 
     def __post_init__(self) -> None:
         if self.bind_mode not in ("transceiver", "transmitter", "receiver"):
@@ -150,6 +156,8 @@ class ConnectorConfig:
             raise ValueError("max_per_second must not be negative")
         if not 0 < self.reconnect_min <= self.reconnect_max:
             raise ValueError("need 0 < reconnect_min <= reconnect_max")
+        if self.message_ids not in get_args(MessageIds):
+            raise ValueError(f"message_ids must be one of {get_args(MessageIds)}: {self.message_ids!r}")
 
 
 class SmppRetriableError(SmppError):
