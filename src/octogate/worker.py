@@ -7,10 +7,10 @@ everything about leases lives here, once:
 * wake-ups: `wake()` in this process, the queue's local notifications on SQLite, and on PostgreSQL a LISTEN
   on a dedicated connection, so work accepted on any host is claimed here at once;
 * a recorder writes results in batches through the group-commit writer; if a batch fails for any other reason
-  than an unavailable store it is recorded item by item, and an item that still fails is logged and given
-  back to the queue for a later attempt, its attempt counted; the `record_tries`-th time in a row it is failed
-  for good with the error as its reason: a bad item never stops the loop, never blocks the others, and is
-  not attempted forever (a push POSTed every lease);
+  than an unavailable store (a statement the database refused included) it is recorded item by item, and an
+  item that still fails is logged and given back to the queue for a later attempt, its attempt counted; the
+  `record_tries`-th time in a row it is failed for good with the error as its reason: a bad item never stops
+  the loop, never blocks the others, and is not attempted forever (a push POSTed every lease);
 * `stop` claims no more, gives back what is buffered, lets the work in flight finish and be recorded;
   `abort` stops at once (what a crash leaves: the leases run out).
 """
@@ -421,23 +421,44 @@ class LeasedWorker(Generic[T, R]):
 
     async def _record(self, batch: list[R]) -> list[int]:
         """Write a batch; on a fault other than an unavailable store, item by item so that only the bad item
-        fails. Raises StoreUnavailable only when nothing could be written."""
+        fails. The store reports a statement the database refused (a value out of range, a bug in the SQL) as
+        unavailable too: such a failure is told from an outage by a write that asks nothing (`_store_answers`),
+        or a bad item would hold its whole batch back forever. Raises StoreUnavailable when the store does not
+        answer (the batch is then written again later)."""
         try:
             return await self.store.write(self._record_op(), self.owner, batch, self._now())
-        except StoreUnavailable:
-            raise
-        except Exception:
-            log.exception("%s: recording %d result(s) failed: recording them one by one", self.label, len(batch))
+        except StoreUnavailable as error:
+            if not await self._store_answers():
+                raise
+            failure: Exception = error
+            log.error("%s: recording %d result(s) refused: %.200s", self.label, len(batch), error)
+        except Exception as error:
+            failure = error
+            log.exception("%s: recording %d result(s) failed", self.label, len(batch))
+        if len(batch) == 1:  # the item's own failure: not written again alone
+            await self._unrecordable(batch[0], failure)
+            return []
         lost: list[int] = []
-        for result in batch:
+        for result in batch:  # one by one, so that only the bad item fails
             try:
                 lost.extend(await self.store.write(self._record_op(), self.owner, [result], self._now()))
-            except StoreUnavailable:
-                raise  # nothing else will be written either: the whole batch is retried
+            except StoreUnavailable as error:
+                if not await self._store_answers():
+                    raise  # nothing else will be written either: the whole batch is retried
+                log.error("%s: recording item %d refused: %.200s", self.label, self._result_id(result), error)
+                await self._unrecordable(result, error)
             except Exception as error:
                 log.exception("%s: recording item %d failed", self.label, self._result_id(result))
                 await self._unrecordable(result, error)
         return lost
+
+    async def _store_answers(self) -> bool:
+        """Whether the store takes a write now: if so, a write that failed as unavailable failed on its own."""
+        try:
+            await self.store.write(_answer)
+        except StoreUnavailable:
+            return False
+        return True
 
     async def _unrecordable(self, result: R, error: Exception) -> None:
         """An item whose result cannot be recorded: settled by `_fallback_op` instead of blocking the recorder."""
@@ -490,6 +511,10 @@ def _record_then_claim(
 ) -> tuple[list[int], list[T]]:  # fmt: skip
     """One transaction: the results recorded (what they free is claimable at once), then the claim."""
     return record(conn, owner, results, now), claim(conn, owner, now, lease_until, want)
+
+
+def _answer(conn: Connection) -> None:
+    conn.fetchone("SELECT 1")
 
 
 def _settle_unrecordable(
