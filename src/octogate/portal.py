@@ -223,10 +223,8 @@ class Portal:
         rows = await self.store.read(console_queries.pushes_page, account_id, before, limit + 1, status)
         return paged(rows, limit, lambda r: r.id)
 
-    async def push_attempts(
-        self, account_id: int, push_id: int
-    ) -> list[tuple[int, int, int | None, str | None]]:
-        def read(conn: Connection) -> list[tuple[int, int, int | None, str | None]]:
+    async def push_attempts(self, account_id: int, push_id: int) -> list[outbox.PushAttempt]:
+        def read(conn: Connection) -> list[outbox.PushAttempt]:
             owner = conn.fetchone("SELECT account_id FROM callbacks WHERE id = ?", (push_id,))
             if owner is None or int(owner[0]) != account_id:
                 return []

@@ -7,8 +7,10 @@ everything about leases lives here, once:
 * wake-ups: `wake()` in this process, the queue's local notifications on SQLite, and on PostgreSQL a LISTEN
   on a dedicated connection, so work accepted on any host is claimed here at once;
 * a recorder writes results in batches through the group-commit writer; if a batch fails for any other reason
-  than an unavailable store it is recorded item by item, and an item that still fails is logged and given
-  back to the queue for a later attempt: a bad item never stops the loop nor blocks the others;
+  than an unavailable store (a statement the database refused included) it is recorded item by item, and an
+  item that still fails is logged and given back to the queue for a later attempt, its attempt counted; the
+  `record_tries`-th time in a row it is failed for good with the error as its reason: a bad item never stops
+  the loop, never blocks the others, and is not attempted forever (a push POSTed every lease);
 * `stop` claims no more, gives back what is buffered, lets the work in flight finish and be recorded;
   `abort` stops at once (what a crash leaves: the leases run out).
 """
@@ -16,12 +18,13 @@ everything about leases lives here, once:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import psycopg
@@ -41,6 +44,9 @@ R = TypeVar("R")  # the result of working on one
 SWEEP_EVERY = 5.0  # seconds between two looks for expired leases
 RECORD_RETRY = 1.0  # seconds before results are written again when the store was unavailable
 LISTEN_RETRY = (0.1, 5.0)  # seconds between two attempts to (re)open the LISTEN connection: min, max
+#: times in a row an item's result may fail to be recorded before the item is failed for good (neither kind has
+#: an attempt limit of its own: messages retry until their validity, pushes until their horizon, 48 h)
+RECORD_TRIES = 3
 
 
 def new_owner() -> str:
@@ -95,6 +101,8 @@ class LeasedWorker(Generic[T, R]):
     #: results waiting when a claim is written go in the claim's own write (one transaction for both, not two:
     #: a commit costs the delivery process ~1 ms of CPU on SQLite); the recorder takes what no claim took
     record_with_claim = False
+    #: see RECORD_TRIES
+    record_tries = RECORD_TRIES
 
     def __init__(
         self,
@@ -413,40 +421,80 @@ class LeasedWorker(Generic[T, R]):
 
     async def _record(self, batch: list[R]) -> list[int]:
         """Write a batch; on a fault other than an unavailable store, item by item so that only the bad item
-        fails. Raises StoreUnavailable only when nothing could be written."""
+        fails. The store reports a statement the database refused (a value out of range, a bug in the SQL) as
+        unavailable too: such a failure is told from an outage by a write that asks nothing (`_store_answers`),
+        or a bad item would hold its whole batch back forever. Raises StoreUnavailable when the store does not
+        answer (the batch is then written again later)."""
         try:
             return await self.store.write(self._record_op(), self.owner, batch, self._now())
-        except StoreUnavailable:
-            raise
-        except Exception:
-            log.exception("%s: recording %d result(s) failed: recording them one by one", self.label, len(batch))
+        except StoreUnavailable as error:
+            if not await self._store_answers():
+                raise
+            failure: Exception = error
+            log.error("%s: recording %d result(s) refused: %.200s", self.label, len(batch), error)
+        except Exception as error:
+            failure = error
+            log.exception("%s: recording %d result(s) failed", self.label, len(batch))
+        if len(batch) == 1:  # the item's own failure: not written again alone
+            await self._unrecordable(batch[0], failure)
+            return []
         lost: list[int] = []
-        for result in batch:
+        for result in batch:  # one by one, so that only the bad item fails
             try:
                 lost.extend(await self.store.write(self._record_op(), self.owner, [result], self._now()))
-            except StoreUnavailable:
-                raise  # nothing else will be written either: the whole batch is retried
+            except StoreUnavailable as error:
+                if not await self._store_answers():
+                    raise  # nothing else will be written either: the whole batch is retried
+                log.error("%s: recording item %d refused: %.200s", self.label, self._result_id(result), error)
+                await self._unrecordable(result, error)
             except Exception as error:
                 log.exception("%s: recording item %d failed", self.label, self._result_id(result))
                 await self._unrecordable(result, error)
         return lost
 
+    async def _store_answers(self) -> bool:
+        """Whether the store takes a write now: if so, a write that failed as unavailable failed on its own."""
+        try:
+            await self.store.write(_answer)
+        except StoreUnavailable:
+            return False
+        return True
+
     async def _unrecordable(self, result: R, error: Exception) -> None:
-        """An item whose result cannot be recorded: settled by `_fallback_op` (by default back to the queue with
-        the error, due again after a lease: what a crash would have given it), instead of blocking the
-        recorder."""
+        """An item whose result cannot be recorded: settled by `_fallback_op` instead of blocking the recorder."""
         item_id = self._result_id(result)
         reason = f"internal error while recording: {type(error).__name__}: {error}"[:200]
         try:
-            await self.store.write(
+            settled = await self.store.write(
                 self._fallback_op(result), self.spec, self.owner, item_id, self._now(), self._lease_until(), reason
             )
         except Exception:
             log.exception("%s: item %d could not be given back either: its lease will run out", self.label, item_id)
+            return
+        if settled == self.spec.failed:
+            log.error(
+                "%s: item %d failed for good: its result could not be recorded, try after try (%s)",
+                self.label, item_id, reason,
+            )  # fmt: skip
 
     def _fallback_op(self, result: R) -> Callable[..., Any]:
-        """Hook: how to settle an item whose result cannot be recorded (see `_unrecordable`)."""
-        return _give_back_item
+        """Hook: how to settle an item whose result cannot be recorded. By default back to the queue with the
+        error, due again after a lease (what a crash would have given it), and failed for good the
+        `record_tries`-th time in a row (`queue.settle_unrecordable`), with `_failed_columns` and
+        `_on_failed_op`."""
+        return functools.partial(
+            _settle_unrecordable, tries=self.record_tries, failed_columns=self._failed_columns(),
+            on_failed=self._on_failed_op(),
+        )  # fmt: skip
+
+    def _failed_columns(self) -> Mapping[str, Any]:
+        """Hook: the kind's own columns set when an unrecordable item is failed for good."""
+        return {}
+
+    def _on_failed_op(self) -> Callable[[Connection, int, int], object] | None:
+        """Hook: what an item failed for good owes besides (e.g. a receipt push), `(conn, item id, now)` in the
+        same transaction. If it raises too, the item is failed all the same."""
+        return None
 
     # --- time --------------------------------------------------------------------------------------------------
 
@@ -465,7 +513,21 @@ def _record_then_claim(
     return record(conn, owner, results, now), claim(conn, owner, now, lease_until, want)
 
 
-def _give_back_item(
-    conn: Connection, spec: QueueSpec, owner: str, item_id: int, now: int, due: int, reason: str
-) -> Any:
-    return queue.settle_one(conn, spec, owner, item_id, spec.ready, due=due, columns={spec.error: reason})
+def _answer(conn: Connection) -> None:
+    conn.fetchone("SELECT 1")
+
+
+def _settle_unrecordable(
+    conn: Connection, spec: QueueSpec, owner: str, item_id: int, now: int, due: int, reason: str, *, tries: int,
+    failed_columns: Mapping[str, Any], on_failed: Callable[[Connection, int, int], object] | None,
+) -> str | None:  # fmt: skip
+    status = queue.settle_unrecordable(
+        conn, spec, owner, item_id, due, reason, tries=tries, failed_columns=failed_columns
+    )
+    if status == spec.failed and on_failed is not None:
+        try:
+            with conn.savepoint():
+                on_failed(conn, item_id, now)
+        except Exception:  # its own savepoint rolled back: the item is failed without it rather than tried again
+            log.exception("item %d failed for good, but what that owes could not be written", item_id)
+    return status

@@ -58,7 +58,7 @@ async def test_pushes_arrive_form_encoded_with_exactly_the_payload(
     assert all(r.content_type == CONTENT_TYPE for r in got)
     assert "Caf%C3%A9+%E2%98%95" in got[1].body.decode("ascii")  # UTF-8, percent-encoded
     assert statuses(store) == {receipt: ("delivered", 1, None), reply: ("delivered", 1, None)}
-    assert store.run(outbox.attempts, reply)[0][2] == 200
+    assert store.run(outbox.attempts, reply)[0].status_code == 200
 
 
 async def test_non_2xx_and_refused_connections_are_retried_and_recorded(
@@ -78,13 +78,15 @@ async def test_non_2xx_and_refused_connections_are_retried_and_recorded(
     finally:
         await worker.stop()
     tries = store.run(outbox.attempts, flaky)
-    assert [t[2] for t in tries[:2]] == [503, 503] and tries[-1][2] == 204
-    assert tries[0][3] == "HTTP 503: nope, try later"
-    assert [t[0] for t in tries] == list(range(1, len(tries) + 1))
+    assert [t.status_code for t in tries[:2]] == [503, 503] and tries[-1].status_code == 204
+    assert tries[0].error == "HTTP 503: nope, try later"
+    assert [t.attempt for t in tries] == list(range(1, len(tries) + 1))
     refused_tries = store.run(outbox.attempts, refused)
-    assert all(t[2] is None and t[3].startswith("cannot connect") and len(t[3]) <= 200 for t in refused_tries)
+    assert all(
+        t.status_code is None and t.error.startswith("cannot connect") and len(t.error) <= 200 for t in refused_tries
+    )
     status, attempts, last_error = statuses(store)[refused]
-    assert status == "pending" and attempts == len(refused_tries) and last_error == refused_tries[-1][3]
+    assert status == "pending" and attempts == len(refused_tries) and last_error == refused_tries[-1].error
 
 
 async def test_receiver_down_for_a_while_then_up_gets_every_push(

@@ -62,8 +62,9 @@ def push_row(store: Store, push_id: int) -> dict[str, Any]:
 
 class EchoWorker(LeasedWorker[ClaimedPush, PushResult]):
     """Claims pushes and reports each one delivered at once; records with `outbox.record`, except that a batch
-    holding a `poisoned` id makes the record operation raise (a bug in recording one item), and `silent` ids are
-never reported (work still going on when the worker stops)."""
+    holding a `poisoned` id makes the record operation raise (a bug in recording one item), one holding a
+    `refused` id runs a statement the database refuses, and `silent` ids are never reported (work still going on
+    when the worker stops)."""
 
     label = "echo"
     release_unfinished = True
@@ -74,12 +75,14 @@ never reported (work still going on when the worker stops)."""
         *,
         poll_interval: float = 60.0,
         poisoned: Collection[int] = (),
+        refused: Collection[int] = (),
         silent: Collection[int] = (),
         owner: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(store, PUSHES, lease_seconds=60, poll_interval=poll_interval, owner=owner, clock=clock)
         self.poisoned = frozenset(poisoned)
+        self.refused = frozenset(refused)
         self.silent = frozenset(silent)  # claimed, never reported: work a stop cuts short
         self.claimed_at: dict[int, float] = {}  # id -> time.monotonic() when the claim came back
         self.recorded = 0
@@ -92,11 +95,13 @@ never reported (work still going on when the worker stops)."""
         return outbox.claim_fair
 
     def _record_op(self) -> Callable[..., list[int]]:
-        poisoned = self.poisoned
+        poisoned, refused = self.poisoned, self.refused
 
         def record(conn: Connection, owner: str, results: Sequence[PushResult], now: int) -> list[int]:
             if any(r.id in poisoned for r in results):
                 raise ValueError("a bug while recording")
+            if any(r.id in refused for r in results):
+                conn.execute("SELECT no_such_column FROM callbacks")
             return outbox.record(conn, owner, results, now)
 
         return record

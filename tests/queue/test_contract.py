@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 
 import httpx
@@ -159,3 +160,29 @@ def _message_account(store: Store, message_id: int) -> int:
         row = conn.fetchone("SELECT account_id FROM messages WHERE id = ?", (message_id,))
     assert row is not None
     return int(row[0])
+
+
+async def test_an_unrecordable_item_is_given_back_then_failed_for_good_counting_failures_in_a_row(
+    api: httpx.AsyncClient, store: Store, clock: Clock
+) -> None:
+    await send(api, make_customer(store), sms_recipients=numbers(1))
+    now = int(clock.now)
+
+    def claimed() -> int:
+        [message] = store.run(delivery.claim_fair, "me", now, now + 60, Want(default=5, rooms={}))
+        return message.id
+
+    def unrecordable(message_id: int) -> str | None:
+        settle = partial(queue.settle_unrecordable, tries=3, failed_columns={"receipt_status": "UNDEFINED"})
+        return store.run(settle, MESSAGES, "me", message_id, now, "internal error: boom")
+
+    message_id = claimed()
+    assert unrecordable(message_id) == MessageStatus.QUEUED  # 1
+    retry = partial(queue.settle_one, due=now, columns={"error": "SMSC busy"})  # another outcome, recorded
+    store.run(retry, MESSAGES, "me", claimed(), MessageStatus.QUEUED)
+    assert [unrecordable(claimed()) for _ in range(3)] == [MessageStatus.QUEUED, MessageStatus.QUEUED, "failed"]
+    with store.connect() as conn:
+        row = conn.fetchone("SELECT status, attempts, error, receipt_status FROM messages WHERE id = ?", (message_id,))
+    # Another outcome in between started the count again; a message's attempts are its claims, counted once each.
+    assert row == (MessageStatus.FAILED, 5, "failed to record 3 times: internal error: boom", "UNDEFINED")
+    assert unrecordable(message_id) is None  # no longer held: left alone

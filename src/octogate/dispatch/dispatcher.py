@@ -23,7 +23,7 @@ from octogate.config import DispatchSettings
 from octogate.dispatch.fairqueue import FairQueue
 from octogate.dispatch.routing import Router, wire_message
 from octogate.dispatch.wire import Attempt, submit
-from octogate.incoming.submits import record_outcomes
+from octogate.incoming.submits import push_refusal, record_outcomes
 from octogate.incoming.texts import claim_sendable
 from octogate.smpp.client import SmppClient
 from octogate.smpp.constants import CommandStatus, describe_status
@@ -46,6 +46,10 @@ ELSEWHERE_DELAY = 1  # seconds before a message this host cannot send is claimab
 def backoff(attempts: int) -> int:
     """Seconds before a transient failure is tried again: 5, 10, 20... up to five minutes."""
     return int(doubling(attempts - 1, 5, MAX_BACKOFF))
+
+
+def _push_undefined(conn: Connection, message_id: int, now: int) -> None:
+    push_refusal(conn, message_id, DeliveryStatus.UNDEFINED, now)
 
 
 def receipt_status(command_status: int) -> str:
@@ -146,6 +150,14 @@ class Dispatcher(LeasedWorker[ClaimedMessage, Outcome]):
         if result.parts or result.status == MessageStatus.SUBMITTED:
             return delivery.settle_unrecorded
         return super()._fallback_op(result)
+
+    def _failed_columns(self) -> Mapping[str, Any]:
+        """A message failed for good because its outcome cannot be recorded ends like a refused one."""
+        return {"done_at": self._now(), "receipt_status": DeliveryStatus.UNDEFINED}
+
+    def _on_failed_op(self) -> Callable[[Connection, int, int], object] | None:
+        """... and its receipt is pushed (UNDEFINED): the customer is not left waiting for it."""
+        return _push_undefined
 
     def _drain(self) -> list[int]:
         return [m.id for m in self.queue.drain()]

@@ -57,6 +57,16 @@ class PushResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PushAttempt:
+    """One attempt at a push (the customer's console lists them)."""
+
+    attempt: int  # 1, 2, ... in order
+    attempted_at: int
+    status_code: int | None  # the receiver's HTTP status; None when no answer came
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxRow:
     id: int
     kind: str
@@ -177,7 +187,7 @@ def record(conn: Connection, owner: str, results: Sequence[PushResult], now: int
 
 def outbox(conn: Connection, failed_only: bool, login: str | None, limit: int) -> list[OutboxRow]:
     """Pending and failed pushes (or failed only), oldest first, optionally of one account."""
-    statuses = ("failed", "failed") if failed_only else ("pending", "failed")
+    statuses = (PushStatus.FAILED, PushStatus.FAILED) if failed_only else (PushStatus.PENDING, PushStatus.FAILED)
     if login is None:
         rows = conn.fetchall(OUTBOX.format(account=""), (*statuses, limit))
     else:
@@ -190,31 +200,31 @@ def retry(conn: Connection, callback_id: int | None, now: int) -> int:
 
     A pending push another process holds is left alone: making it due would let it go out twice.
     """
+    pending, failed = PushStatus.PENDING, PushStatus.FAILED
     if callback_id is None:
         cursor = conn.execute(
-            "UPDATE callbacks SET status = 'pending', next_attempt_at = ?, horizon_from = ? "
-            "WHERE status = 'failed'",
-            (now, now),
+            "UPDATE callbacks SET status = ?, next_attempt_at = ?, horizon_from = ? WHERE status = ?",
+            (pending, now, now, failed),
         )
     else:
         cursor = conn.execute(
-            "UPDATE callbacks SET status = 'pending', next_attempt_at = ?, horizon_from = ? WHERE id = ? "
-            "AND (status = 'failed' OR (status = 'pending' AND (lease_until IS NULL OR lease_until <= ?)))",
-            (now, now, callback_id, now),
+            "UPDATE callbacks SET status = ?, next_attempt_at = ?, horizon_from = ? WHERE id = ? "
+            "AND (status = ? OR (status = ? AND (lease_until IS NULL OR lease_until <= ?)))",
+            (pending, now, now, callback_id, failed, pending, now),
         )
     if cursor.rowcount:
         queue.notify(conn, PUSHES)  # the operator's retry goes out now, from whichever host claims first
     return max(cursor.rowcount, 0)
 
 
-def attempts(conn: Connection, callback_id: int) -> list[tuple[int, int, int | None, str | None]]:
-    """(attempt, attempted_at, status_code, error) of one push, in order."""
-    rows = conn.fetchall(
+def attempts(conn: Connection, callback_id: int) -> list[PushAttempt]:
+    """Every attempt of one push, in order."""
+    return conn.records(
+        PushAttempt,
         "SELECT attempt, attempted_at, status_code, error FROM callback_attempts WHERE callback_id = ? "
         "ORDER BY attempt",
         (callback_id,),
     )
-    return [(int(r[0]), int(r[1]), r[2], r[3]) for r in rows]
 
 
 def set_urls(conn: Connection, login: str, urls: dict[str, str | None]) -> dict[str, str | None]:

@@ -53,6 +53,7 @@ class QueueSpec:
     table: str
     ready: str  # status of rows waiting to be claimed
     claimed: str  # status of rows held under a lease (== ready: the claim keeps the status, see above)
+    failed: str  # status of rows given up for good
     due: str  # column: claimable once it is <= now
     order: str  # ORDER BY of one key's claim (its first word decides priority, e.g. transactional first)
     key: str = "account_id"  # fairness: claims go key by key
@@ -72,12 +73,12 @@ class QueueSpec:
 #: Messages to submit: transactional (priority 0) first within an account, then oldest due.
 MESSAGES = QueueSpec(
     name="messages", table="messages", ready=MessageStatus.QUEUED, claimed=MessageStatus.SENDING,
-    due="send_at", order="priority, send_at, id", count_on_claim=True,
+    failed=MessageStatus.FAILED, due="send_at", order="priority, send_at, id", count_on_claim=True,
 )  # fmt: skip
 #: Pushes to POST: oldest due first; attempts are counted when recorded (with the attempt's row).
 PUSHES = QueueSpec(
     name="pushes", table="callbacks", ready=PushStatus.PENDING, claimed=PushStatus.PENDING,
-    due="next_attempt_at", order="next_attempt_at, id", error="last_error",
+    failed=PushStatus.FAILED, due="next_attempt_at", order="next_attempt_at, id", error="last_error",
 )  # fmt: skip
 
 
@@ -367,6 +368,38 @@ def settle_rows(
 def settle_one(conn: Connection, spec: QueueSpec, owner: str, row_id: int, status: str, **kwargs: Any) -> bool:
     """`settle` for one row: True if the owner still held it."""
     return bool(settle(conn, spec, owner, [row_id], status, **kwargs))
+
+
+#: how `settle_unrecordable` counts, in the row's error column, the times in a row its result was not recorded
+#: (no column of its own: any other outcome written meanwhile overwrites the error, and the count starts again)
+UNRECORDED = re.compile(r"failed to record (\d+) times?: ")
+
+
+def settle_unrecordable(
+    conn: Connection, spec: QueueSpec, owner: str, row_id: int, due: int, reason: str, *, tries: int,
+    failed_columns: Mapping[str, Any] | None = None,
+) -> str | None:  # fmt: skip
+    """A held row whose result could not be recorded: ready again at `due` with the reason, its attempt counted
+    (a push was POSTed; a message's was counted at claim), or, the `tries`-th time in a row, failed for good
+    (with `failed_columns` too), so that a result no code path can record is not attempted forever. Returns the
+    status set, or None when the owner no longer held the row."""
+    held = conn.fetchone(
+        f"SELECT {spec.error} FROM {spec.table} WHERE id = ? AND {HELD}",  # noqa: S608
+        (row_id, spec.claimed, owner),
+    )
+    if held is None:
+        return None
+    counted = UNRECORDED.match(held[0] or "")
+    times = int(counted[1]) + 1 if counted else 1
+    text = f"failed to record {times} time{'s' if times > 1 else ''}: {reason}"[:200]
+    count_attempt = not spec.count_on_claim
+    if times < tries:
+        settle_one(conn, spec, owner, row_id, spec.ready, due=due, columns={spec.error: text},
+                   count_attempt=count_attempt)  # fmt: skip
+        return spec.ready
+    columns = {**(failed_columns or {}), spec.error: text}
+    settle_one(conn, spec, owner, row_id, spec.failed, columns=columns, count_attempt=count_attempt)
+    return spec.failed
 
 
 # --- wake-ups ----------------------------------------------------------------------------------------------
