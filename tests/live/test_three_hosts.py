@@ -3,8 +3,9 @@
 Everything is real: three serve processes (each with its background process) started at the same instant on an
 empty schema, one SMSC (the simulator, in this test process, so that it can count every submit_sm it received),
 and one customer endpoint counting every push. One host is SIGKILLed mid-run: the other two take over its bind
-and its claims, every message reaches the SMSC, every receipt reaches the customer, and what went out twice is
-bounded by what the dead host had in flight.
+and its claims, the campaigns it took unanswered are sent again (their request_id keeps them from being stored
+twice), every message reaches the SMSC, every receipt reaches the customer, and only what the dead host had not
+made durable goes out twice: submits unanswered at the kill or read in its last 50 ms, and pushes it had POSTed.
 """
 
 from __future__ import annotations
@@ -40,13 +41,12 @@ CLAIM_LEASE = 10
 LATENCY = 0.020  # the SMSC's answer time
 PER_HOST = 16  # [callbacks] per_host: pushes in flight to the receiver from the whole cluster at most
 # An SMSC acceptance is durable this long after the host read it (issue 9, item 6: the group commit's 50 ms).
-# Measured from when the simulator wrote each answer (it notes the time): the host reads it later, so this is a
-# little stricter than the issue's words. Recent runs: resent messages answered at most 10-13 ms before the kill.
 DURABLE_WITHIN = 0.050
 # A push's outcome is durable this long after its answer: the push worker gathers outcomes for `record_coalesce`
 # (0.1 s), then one group commit, held to the same 50 ms. What the dead host was told within it is POSTed again
-# (at least once, docs/cluster.md); that is not bounded by `per_host` (its pushes in flight): at ~1,000 pushes/s
-# the dead host had 13, 23 and 76 answered pushes not yet durable in three runs, answered at most 94 ms before.
+# (at least once, docs/cluster.md). Only those in flight at the kill (answered by the receiver after it) are
+# bounded by `per_host`, the slots it held for the receiver; the answered ones are not: at ~1,000 pushes/s the
+# dead host had 13, 23 and 76 pushes answered but not yet durable in three runs, answered at most 94 ms before.
 PUSH_DURABLE_WITHIN = PushWorker.record_coalesce + DURABLE_WITHIN
 
 
@@ -307,7 +307,8 @@ def test_three_hosts_one_killed_mid_run(tmp_path: Path, postgres_url: str) -> No
             killed_at = time.time()
             dead.kill()
             outcomes = Counter(future.result() for future in futures)
-        assert held_at_kill["messages"] and held_at_kill["bind_leases"] and dead_ports, held_at_kill
+        assert held_at_kill["bind_leases"] and dead_ports, held_at_kill
+        assert held_at_kill["messages"] > WINDOW, held_at_kill  # messages waiting behind a full window
         resent = outcomes[("000", True)] + outcomes[("120", True)]
         assert resent, outcomes  # the dead host's share of the second half went elsewhere
 
@@ -334,17 +335,20 @@ def test_three_hosts_one_killed_mid_run(tmp_path: Path, postgres_url: str) -> No
 
         # Submitted again: only what the dead host had not made durable (issue 9, item 6): submits unanswered at
         # the kill, or answered in its last 50 ms. The SMSC notes when it wrote each answer; the host reads it
-        # later when its loop is busy (up to 63 ms on this 2-core machine), so each message's allowance is that
+        # later when its loop is busy (once 63 ms on this 2-core machine), so each message's allowance is that
         # delay, measured: with its window full and messages waiting, the host sends its next submit_sm on the
-        # bind as soon as it reads an answer, so no submit_sm from it between an answer and time t shows it had
-        # not read that answer before t. Allowance = first submit_sm from the dead host after the answer (or the
-        # kill) minus the answer: the least the read can have lagged.
+        # bind as soon as it reads an answer, so none from it after an answer until time t shows that it had not
+        # read that answer before t. The SMSC (in this test's process) reads late too when busy: the first
+        # submit_sm of the living hosts after the answer times that, and only the dead host's delay beyond it is
+        # allowed (none when neither sent one before the kill).
         parts = list(smsc.sim.parts)
         submits: dict[str, list[ReceivedPart]] = {}
         for part in parts:
             submits.setdefault("+" + part.destination_addr.lstrip("+"), []).append(part)
-        by_dead = [p for p in parts if smsc.sim.port_of[id(p)] in dead_ports]
-        read_after = sorted(p.received_at for p in by_dead)
+        read_after = {
+            dying: sorted(p.received_at for p in parts if (smsc.sim.port_of[id(p)] in dead_ports) is dying)
+            for dying in (True, False)
+        }
         again = {n: tries for n, tries in submits.items() if len(tries) > 1}
         answered_before_kill, allowances = [], []
         for number, (first, *later) in again.items():
@@ -352,10 +356,17 @@ def test_three_hosts_one_killed_mid_run(tmp_path: Path, postgres_url: str) -> No
             answered = first.answered_at
             if answered is None or answered > killed_at:
                 continue  # unanswered at the kill
-            lag = min(next((t for t in read_after if t > answered), killed_at), killed_at) - answered
+            dead_next, living_next = (
+                min(next((t for t in read_after[dying] if t > answered), killed_at), killed_at)
+                for dying in (True, False)
+            )
             answered_before_kill.append(killed_at - answered)
-            allowances.append(lag)
-            assert killed_at - answered - lag <= DURABLE_WITHIN, (number, killed_at - answered, lag)
+            allowances.append(max(0.0, dead_next - living_next))
+            assert killed_at - answered - allowances[-1] <= DURABLE_WITHIN, (
+                number,
+                killed_at - answered,
+                allowances,
+            )
 
         # Pushes: every receipt once, except pushes the dead host had POSTed but whose outcome it had not made
         # durable: a living host POSTs them again. The sender is the process holding the connection's client end;
@@ -374,6 +385,13 @@ def test_three_hosts_one_killed_mid_run(tmp_path: Path, postgres_url: str) -> No
             assert later[0].sender in living and later[0].arrived > killed_at, (later, living)
         pushed = sorted(killed_at - p[0].answered for p in twice.values())
         assert max(pushed, default=0) <= PUSH_DURABLE_WITHIN, [ms(t) for t in pushed]
+        assert sum(t < 0 for t in pushed) <= PER_HOST, [ms(t) for t in pushed]  # in flight at the kill
+        groups = {h.name: process_group(h.process.pid) for h in hosts if h is not dead} | {
+            dead.name: dead_pids
+        }
+        senders = Counter(
+            next(name for name, pids in groups.items() if p.sender in pids | {None}) for p in received
+        )
         outbox = rows(
             postgres_url, "SELECT COUNT(*), COUNT(DISTINCT payload) FROM callbacks WHERE kind = 'receipt'"
         )
@@ -389,8 +407,9 @@ def test_three_hosts_one_killed_mid_run(tmp_path: Path, postgres_url: str) -> No
             f"({outcomes[('120', True)]} already stored by the dead host)\n{len(again)} messages submitted twice, "
             f"{len(answered_before_kill)} answered before the kill: at most {ms(max(answered_before_kill, default=0))}"
             f" ms before, read lag {ms(max(allowances, default=0))} ms at most, so read at most "
-            f"{ms(max(slack, default=0))} ms before\n{len(twice)} receipts pushed twice, first answered "
-            f"{ms(min(pushed, default=0))} to {ms(max(pushed, default=0))} ms before the kill"
+            f"{ms(max(slack, default=0))} ms before\npushes by host {dict(senders)}, {len(twice)} of them "
+            f"again by another, first answered {ms(min(pushed, default=0))} to {ms(max(pushed, default=0))} ms "
+            "before the kill"
         )
     finally:
         for host in hosts:
