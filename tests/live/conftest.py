@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -117,3 +118,39 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     server = start_server(tmp_path)
     yield server
     server.stop()
+
+
+def process_group(pgid: int) -> set[int]:
+    """The live processes of a process group (a `serve` started in a session of its own and its children)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[2]) == pgid:  # after "pid (comm)": state, ppid, pgrp
+            pids.add(int(entry.name))
+    return pids
+
+
+def connection_owner(client_port: int, server_port: int, pids: set[int]) -> int | None:
+    """Which of `pids` holds the client end of the IPv4 loopback connection `client_port` -> `server_port`:
+    the connection's socket inode from /proc/net/tcp, then the process with a descriptor on it (Linux)."""
+    local, remote = f"0100007F:{client_port:04X}", f"0100007F:{server_port:04X}"
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    inode = next((f[9] for f in map(str.split, lines) if f[1] == local and f[2] == remote), None)
+    if inode is None:
+        return None
+    link = f"socket:[{inode}]"
+    for pid in pids:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:  # ended meanwhile
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):  # a descriptor closed since it was listed
+                if os.readlink(fd) == link:
+                    return pid
+    return None
