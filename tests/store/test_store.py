@@ -311,3 +311,38 @@ async def test_reads_sent_together_answer_each_their_own(store: Store, customer:
     assert isinstance(failed, StoreUnavailable)
     state, account, _ = await store.read(queries.gateway_and_account, customer.login)
     assert account is not None and not state.paused
+
+
+def _plain_write(conn: Connection) -> str:
+    conn.execute("SELECT 1")
+    return "durable"
+
+
+async def test_a_lingering_writer_commits_what_came_meanwhile_together(database_url: str) -> None:
+    """With `linger`, a write waits for the ones that come after it (one commit for all: fewer commits holding
+    SQLite's write lock), and both are answered together once the oldest has waited that long."""
+    store = Store(database_url, linger=2.0)
+    try:
+        first = asyncio.ensure_future(store.write(_plain_write))
+        await asyncio.sleep(0.05)  # a second write comes while the first lingers
+        assert not first.done()
+        started = time.monotonic()
+        assert await store.write(_plain_write) == "durable"
+        assert first.done() and first.result() == "durable"  # answered in the same batch
+        assert time.monotonic() - started > 1.0  # the second waited for the first's time, not a linger of its own
+    finally:
+        store.close()
+
+
+async def test_an_urgent_write_does_not_linger(database_url: str) -> None:
+    """An SMSC acceptance (`durable_soon`) ends the wait at once: what a crash would send again stays small."""
+    store = Store(database_url, linger=2.0)
+    try:
+        waiting = asyncio.ensure_future(store.write(_plain_write))
+        await asyncio.sleep(0)  # queued first
+        started = time.monotonic()
+        assert await store.write(_acceptance) == "durable"
+        assert time.monotonic() - started < 1.0
+        assert await waiting == "durable"
+    finally:
+        store.close()

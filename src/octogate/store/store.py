@@ -17,6 +17,12 @@ the others run in a small thread pool.
 
 Batches are bounded in time (BATCH_SECONDS): operations marked `db.durable_soon` (submit outcomes: an SMSC
 acceptance not yet durable is sent again after a crash) are taken first and committed in a batch of their own.
+
+A writer may also *linger*: wait until its oldest waiting operation is `linger` seconds old before committing,
+so that one commit serves more of them. The delivery process does so on SQLite, where every one of its commits
+holds the one write lock the API process needs to answer (and costs an fsync): its claims, receipts and push
+outcomes wait up to 20 ms more, the API waits less behind it (docs/performance.md). An operation marked
+`db.durable_soon` ends the wait at once.
 """
 
 from __future__ import annotations
@@ -69,16 +75,19 @@ STATS_ENV = "OCTOGATE_STORE_STATS"
 
 
 class Store:
-    def __init__(self, url: str | DatabaseURL, *, read_threads: int = 4, lock_pause: float = LOCK_PAUSE) -> None:
+    def __init__(
+        self, url: str | DatabaseURL, *, read_threads: int = 4, lock_pause: float = LOCK_PAUSE, linger: float = 0.0,
+    ) -> None:  # fmt: skip
         """`lock_pause`: on SQLite, the longest pause of the writer between two tries for the write lock the
-        other process holds (`Connection._begin_immediate`)."""
+        other process holds (`Connection._begin_immediate`). `linger`: seconds the writer lets its oldest
+        operation wait for others before committing (see the module's docstring)."""
         self.url = url if isinstance(url, DatabaseURL) else DatabaseURL.parse(url)
         self.connect().__exit__()  # fail here, at start, if the database cannot be reached
         self._local = threading.local()
         self._read_connections: list[Connection] = []
         self._lock = threading.Lock()
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="octogate-read")
-        self._writer = _GroupCommitWriter(self.url, lock_pause=lock_pause)
+        self._writer = _GroupCommitWriter(self.url, lock_pause=lock_pause, linger=linger)
         self._writer.start()
         # On PostgreSQL the operations marked db.durable_soon (SMSC acceptances) have a writer of their own: behind
         # the main writer's batch in progress they waited 50-250 ms under load (measured), and what is not durable
@@ -247,14 +256,23 @@ class _ClosingConnection:
         self.conn.close()
 
 
+def _sort_in(item: Any, urgent: deque[Operation], others: deque[Operation]) -> bool:
+    """An operation into its queue (`db.durable_soon` ones apart); True for the stop sentinel (None)."""
+    if item is None:
+        return True
+    (urgent if can_hurry(item[0]) else others).append(item)
+    return False
+
+
 class _GroupCommitWriter(threading.Thread):
     def __init__(
         self, url: DatabaseURL, waits: WriteWaits | None = None, name: str = "octogate-writer",
-        lock_pause: float = LOCK_PAUSE,
+        lock_pause: float = LOCK_PAUSE, linger: float = 0.0,
     ) -> None:  # fmt: skip
         super().__init__(name=name, daemon=True)
         self.url = url
         self.lock_pause = lock_pause
+        self.linger = linger
         self.queue: queue.SimpleQueue[Operation | None] = queue.SimpleQueue()
         self.conn: Connection | None = None
         self.waits = waits or WriteWaits()
@@ -270,11 +288,18 @@ class _GroupCommitWriter(threading.Thread):
         while not stopping or urgent or others:
             item = self.queue.get() if not (urgent or others or stopping) else self._next()
             while item is not _EMPTY:
-                if item is None:
-                    stopping = True
-                else:
-                    (urgent if can_hurry(item[0]) else others).append(item)  # type: ignore[index]
+                stopping |= _sort_in(item, urgent, others)
                 item = self._next()
+            if self.linger and others and not (urgent or stopping):
+                wait = others[0][4] + self.linger - time.monotonic()
+                if wait > 0:
+                    try:
+                        item = self.queue.get(timeout=wait)
+                    except queue.Empty:
+                        pass  # waited long enough: commit
+                    else:
+                        stopping |= _sort_in(item, urgent, others)
+                        continue  # take what else came, and look again
             # Urgent operations are committed on their own: the others would make their commit wait.
             waiting = urgent or others
             batch = [waiting.popleft() for _ in range(min(len(waiting), MAX_BATCH))]
