@@ -15,7 +15,7 @@ from octogate.incoming import ids
 from octogate.incoming.apply import apply_receipts, parts_named
 from octogate.incoming.model import ReceiptUpdate
 from octogate.incoming.submits import record_parts
-from octogate.smpp.client import MessageIds
+from octogate.smpp.constants import MessageIds
 from octogate.store import schema
 from octogate.store.db import Connection, DatabaseURL, Row
 

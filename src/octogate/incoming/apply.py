@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from octogate.incoming import ids, payloads, statuses
 from octogate.incoming.model import ReceiptUpdate
-from octogate.smpp.client import MessageIds
+from octogate.smpp.constants import MessageIds
 from octogate.statuses import DeliveryStatus, MessageStatus, PushKind
 from octogate.store import incoming as sql
 from octogate.store.callbacks import enqueue_push, enqueue_pushes

@@ -25,7 +25,8 @@ from octogate.incoming.grouping import GroupedWrites
 from octogate.incoming.keywords import is_stop
 from octogate.incoming.model import IncomingPart, IncomingText, ReceiptUpdate
 from octogate.incoming.receipts import read_receipt
-from octogate.smpp.client import DeliverEvent, MessageIds
+from octogate.smpp.client import DeliverEvent
+from octogate.smpp.constants import MessageIds
 from octogate.sms.numbers import NumberError, normalise
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store

@@ -23,7 +23,7 @@ import string
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, TypeVar
 
-from octogate.smpp.client import MessageIds
+from octogate.smpp.constants import MessageIds
 
 HEX_DIGITS = frozenset(string.hexdigits)
 DECIMAL_DIGITS = frozenset(string.digits)

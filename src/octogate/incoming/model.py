@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from octogate.frozen import quick_init
-from octogate.smpp.client import MessageIds
+from octogate.smpp.constants import MessageIds
 
 
 @quick_init

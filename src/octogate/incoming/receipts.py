@@ -8,8 +8,8 @@ from datetime import UTC, tzinfo
 
 from octogate.incoming import payloads, statuses
 from octogate.incoming.model import ReceiptUpdate
-from octogate.smpp.client import DeliverEvent, MessageIds
-from octogate.smpp.constants import EsmClass
+from octogate.smpp.client import DeliverEvent
+from octogate.smpp.constants import EsmClass, MessageIds
 
 
 def read_receipt(

@@ -62,6 +62,7 @@ from .constants import (
     CommandStatus,
     DataCoding,
     EsmClass,
+    MessageIds,
     Npi,
     Ton,
     describe_status,
@@ -86,10 +87,6 @@ from .text import CONCATENATION_METHODS, Concatenation, EncodedText, decode_part
 log = logging.getLogger(__name__)
 
 BindModeName = Literal["transceiver", "transmitter", "receiver"]
-#: In which base the SMSC writes message ids (Kannel's `msg-id-type`): "auto" (unknown: ids compared by every
-#: spelling), "same" (submit_sm_resp and receipts alike), or which side is hex, the other decimal
-#: (`octogate.incoming.ids.receipt_key`).
-MessageIds = Literal["auto", "same", "hex-in-response", "hex-in-receipt"]
 
 
 def clip(value: object, limit: int = 120) -> str:

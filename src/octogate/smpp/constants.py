@@ -1,4 +1,5 @@
-"""SMPP 3.4 numeric constants (command ids, command_status values, TLV tags, esm_class bits).
+"""SMPP 3.4 numeric constants (command ids, command_status values, TLV tags, esm_class bits), and
+`MessageIds`, the one constant set not from the specification: how an SMSC spells its message ids.
 
 Values are copied from the SMPP v3.4 specification (issue 1.2), sections 5.1 and 5.3.
 Written by hand on purpose: see :mod:`octogate.smpp.pdu` for why no third-party SMPP library is used.
@@ -7,6 +8,13 @@ Written by hand on purpose: see :mod:`octogate.smpp.pdu` for why no third-party 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Literal
+
+#: In which base the SMSC writes message ids (Kannel's `msg-id-type`): "auto" (unknown: ids compared by every
+#: spelling), "same" (submit_sm_resp and receipts alike), or which side is hex, the other decimal
+#: (`octogate.incoming.ids.receipt_key`). Here, not in the client, so that the pure modules using it
+#: import no I/O.
+MessageIds = Literal["auto", "same", "hex-in-response", "hex-in-receipt"]
 
 
 class CommandId(IntEnum):
