@@ -421,36 +421,36 @@ class LeasedWorker(Generic[T, R]):
 
     async def _record(self, batch: list[R]) -> list[int]:
         """Write a batch; on a fault other than an unavailable store, item by item so that only the bad item
-        fails. The store reports a statement the database refused (a value out of range, a bug in the SQL) as
-        unavailable too: such a failure is told from an outage by a write that asks nothing (`_store_answers`),
-        or a bad item would hold its whole batch back forever. Raises StoreUnavailable when the store does not
-        answer (the batch is then written again later)."""
-        try:
-            return await self.store.write(self._record_op(), self.owner, batch, self._now())
-        except StoreUnavailable as error:
-            if not await self._store_answers():
-                raise
-            failure: Exception = error
-            log.error("%s: recording %d result(s) refused: %.200s", self.label, len(batch), error)
-        except Exception as error:
-            failure = error
-            log.exception("%s: recording %d result(s) failed", self.label, len(batch))
+        fails. Raises StoreUnavailable when the store does not answer (the batch is then written again later)."""
+        lost, failure = await self._try_record(batch, f"{len(batch)} result(s)")
+        if failure is None:
+            return lost
         if len(batch) == 1:  # the item's own failure: not written again alone
             await self._unrecordable(batch[0], failure)
             return []
-        lost: list[int] = []
         for result in batch:  # one by one, so that only the bad item fails
-            try:
-                lost.extend(await self.store.write(self._record_op(), self.owner, [result], self._now()))
-            except StoreUnavailable as error:
-                if not await self._store_answers():
-                    raise  # nothing else will be written either: the whole batch is retried
-                log.error("%s: recording item %d refused: %.200s", self.label, self._result_id(result), error)
-                await self._unrecordable(result, error)
-            except Exception as error:
-                log.exception("%s: recording item %d failed", self.label, self._result_id(result))
-                await self._unrecordable(result, error)
+            written, failure = await self._try_record([result], f"item {self._result_id(result)}")
+            if failure is None:
+                lost.extend(written)
+            else:
+                await self._unrecordable(result, failure)
         return lost
+
+    async def _try_record(self, batch: list[R], what: str) -> tuple[list[int], Exception | None]:
+        """(what the write returned, None), or ([], the failure) when the write failed on its own content,
+        logged. The store reports a statement the database refused (a value out of range, a bug in the SQL) as
+        unavailable too: such a failure is told from an outage by a write that asks nothing (`_store_answers`),
+        or a bad item would hold its whole batch back forever; an outage is raised (StoreUnavailable)."""
+        try:
+            return await self.store.write(self._record_op(), self.owner, batch, self._now()), None
+        except StoreUnavailable as error:
+            if not await self._store_answers():
+                raise  # nothing else will be written either: the whole batch is retried
+            log.error("%s: recording %s refused: %.200s", self.label, what, error)
+            return [], error
+        except Exception as error:
+            log.exception("%s: recording %s failed", self.label, what)
+            return [], error
 
     async def _store_answers(self) -> bool:
         """Whether the store takes a write now: if so, a write that failed as unavailable failed on its own."""
