@@ -47,6 +47,11 @@ class LiveServer:
         self.process.wait(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
+        self.show_output()
+
+    def show_output(self) -> None:
+        """The server's output on the test's stdout: pytest shows it under a failed test, and only there."""
+        print(f"octogate serve exited with {self.process.returncode}; its output:\n{''.join(self.output)[-20_000:]}")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -88,11 +93,14 @@ def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Liv
         process.kill()
         raise AssertionError(f"octogate serve did not start:\n{output}")
     base_url = f"http://127.0.0.1:{port}"
-    while time.monotonic() < deadline:
+    while True:
         try:
             httpx.get(f"{base_url}/api/balance", timeout=1)
             break
         except httpx.TransportError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise AssertionError(f"octogate serve does not answer on {base_url}:\n{output}") from None
             time.sleep(0.05)
     # A restart on an existing database cannot show the demo key again (only its hash is kept).
     server = LiveServer(
