@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -34,24 +35,28 @@ class LiveServer:
     process: subprocess.Popen[str]
     output: list[str]
     admin_url: str = ""
+    reader: threading.Thread | None = None  # keeps `output` filled, up to the pipe's end
 
     def kill(self) -> None:
         """A crash: SIGKILL to the server and its background process at once."""
         os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self._ended()
 
     def stop(self) -> None:
         self.process.terminate()
+        self._ended()
+        # On the test's stdout, which pytest shows under a failed test and only there.
+        print(
+            f"octogate serve exited with {self.process.returncode}; its output:\n{''.join(self.output)[-20_000:]}"
+        )
+
+    def _ended(self) -> None:
+        """Reaped, and its output read to the end (the last lines say why it stopped) before the pipe closes."""
         self.process.wait(timeout=10)
+        if self.reader is not None:
+            self.reader.join(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
-        self.show_output()
-
-    def show_output(self) -> None:
-        """The server's output on the test's stdout: pytest shows it under a failed test, and only there."""
-        print(f"octogate serve exited with {self.process.returncode}; its output:\n{''.join(self.output)[-20_000:]}")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -90,8 +95,7 @@ def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Liv
     login = re.search(r"user_login=(\S+)", output)
     key = re.search(r"api_key=(\S+)", output)
     if not login:
-        process.kill()
-        raise AssertionError(f"octogate serve did not start:\n{output}")
+        _fail(process, "did not start", output)
     base_url = f"http://127.0.0.1:{port}"
     while True:
         try:
@@ -99,16 +103,24 @@ def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Liv
             break
         except httpx.TransportError:
             if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise AssertionError(f"octogate serve does not answer on {base_url}:\n{output}") from None
+                _fail(process, f"does not answer on {base_url}", output)
             time.sleep(0.05)
     # A restart on an existing database cannot show the demo key again (only its hash is kept).
     server = LiveServer(
         base_url, database_url, login.group(1), key.group(1) if key else "", process, lines,
         f"http://{env['OCTOGATE_ADMIN']}" if env["OCTOGATE_ADMIN"] != "off" else "",
     )  # fmt: skip
-    threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
+    server.reader = threading.Thread(target=_drain, args=(process, lines), daemon=True)
+    server.reader.start()
     return server
+
+
+def _fail(process: subprocess.Popen[str], why: str, output: str) -> NoReturn:
+    """Kill the server's process group and fail with everything it printed, the lines after the start included."""
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
+        os.killpg(process.pid, signal.SIGKILL)
+    rest, _ = process.communicate(timeout=10)
+    raise AssertionError(f"octogate serve {why}:\n{output}{rest}")
 
 
 def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
@@ -117,7 +129,7 @@ def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
     try:
         for line in process.stdout:
             lines.append(line)
-    except ValueError:  # the pipe was closed by stop()
+    except ValueError:  # the pipe was closed (a reader that outlived the join)
         return
 
 

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -291,26 +291,23 @@ def test_three_hosts_one_killed_mid_run(tmp_path: Path, postgres_url: str) -> No
         campaigns = list(enumerate(range(0, MESSAGES, PER_CAMPAIGN)))
         half, last = len(campaigns) // 2, len(campaigns) * 3 // 4
         with ThreadPoolExecutor(6) as pool:
-            futures = [
-                pool.submit(send_campaign, hosts, i, "shop@example.com", key, f) for i, f in campaigns[:half]
-            ]
+
+            def send(batch: list[tuple[int, int]]) -> list[Future[tuple[str, bool]]]:
+                return [pool.submit(send_campaign, hosts, i, "shop@example.com", key, f) for i, f in batch]
+
+            futures = send(campaigns[:half])
             wait_until(lambda: len(smsc.sim.parts) >= MESSAGES // 3, 60, "a third of the messages submitted")
             # The third quarter is being POSTed when the host dies: some of its campaigns may die with it (stored
             # or not, unanswered; on a fast machine all may be answered first). The last quarter, POSTed after
             # the kill, finds it gone. Every campaign the dead host left unanswered is sent again to a living one.
-            futures += [
-                pool.submit(send_campaign, hosts, i, "shop@example.com", key, f)
-                for i, f in campaigns[half:last]
-            ]
+            futures += send(campaigns[half:last])
             dead_pids = process_group(dead.process.pid)
             ports = set(smsc.sim.port_of.values())
             dead_ports = {port for port in ports if connection_owner(port, smsc.port, dead_pids)}
             held_at_kill = held_by(postgres_url, dead_pids)  # just before the kill: what is to be taken over
             killed_at = time.time()
             dead.kill()
-            futures += [
-                pool.submit(send_campaign, hosts, i, "shop@example.com", key, f) for i, f in campaigns[last:]
-            ]
+            futures += send(campaigns[last:])
             outcomes = Counter(future.result() for future in futures)
         assert held_at_kill["bind_leases"] and dead_ports, held_at_kill
         assert held_at_kill["messages"] > WINDOW, held_at_kill  # messages waiting behind a full window
