@@ -363,8 +363,8 @@ def pushes_page(
     return conn.records(
         PushRow,
         "SELECT c.id, a.login, c.kind, c.status, c.attempts, c.created_at, c.delivered_at, c.next_attempt_at, "  # noqa: S608
-        "c.last_error, (SELECT t.status_code FROM callback_attempts t WHERE t.callback_id = c.id "
-        "ORDER BY t.attempt DESC LIMIT 1) AS last_code "
+        "c.last_error, COALESCE(c.delivered_code, (SELECT t.status_code FROM callback_attempts t "
+        "WHERE t.callback_id = c.id ORDER BY t.attempt DESC LIMIT 1)) AS last_code "
         f"FROM callbacks c JOIN accounts a ON a.id = c.account_id {_where(where)} ORDER BY c.id DESC LIMIT ?",
         (*params, limit),
     )

@@ -75,8 +75,6 @@ class Outcome:
     send_at: int | None = None
 
 
-
-
 def claim(
     conn: Connection, owner: str, now: int, lease_until: int, wanted: dict[int, int]
 ) -> list[ClaimedMessage]:
@@ -151,12 +149,6 @@ def _done_parts(rows: Sequence[Sequence[Any]]) -> dict[int, tuple[dict[int, str]
         parts, _ = done.setdefault(int(message_id), ({}, connector))
         parts[int(seq)] = carrier_id or ""
     return done
-
-
-
-
-
-
 
 
 def settle_outcome(conn: Connection, owner: str, outcome: Outcome, now: int) -> bool:

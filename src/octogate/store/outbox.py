@@ -91,8 +91,6 @@ class _PushRow:
     horizon_from: int
 
 
-
-
 def claim(
     conn: Connection, owner: str, now: int, lease_until: int, wanted: dict[int, int]
 ) -> list[ClaimedPush]:
@@ -122,50 +120,30 @@ def _with_urls(conn: Connection, rows: list[_PushRow]) -> list[ClaimedPush]:
     return claimed
 
 
-
-
-
-
-ATTEMPT = (("id", "bigint"), ("attempted_at", "bigint"), ("status_code", "int"))
 DELIVERED = (
     "UPDATE callbacks SET status = ?, claimed_by = NULL, lease_until = NULL, delivered_at = ?, last_error = NULL, "
-    "attempts = attempts + 1 WHERE {ids} AND {status} = ? AND claimed_by = ? RETURNING id, attempts"
-)
-#: PostgreSQL: a batch's deliveries settled and their attempts recorded by one statement of one text whatever
-#: the batch's size (prepared once). Separately, an `id IN (?, ...)` per size was a statement parsed, prepared
-#: and planned per size (69 texts for 121 batches of bench/pipeline.py --postgres), and the attempts' COPY one
-#: more round trip. The rows are found by `id = ANY(?)` (their primary key): an UPDATE ... FROM the rows'
-#: unnest() was planned as a hash join over every pending push (2x the server's CPU per push).
-DELIVERED_PG = (
-    "WITH s AS (" + DELIVERED + ") "  # noqa: S608 - fixed text
-    "INSERT INTO callback_attempts (callback_id, attempt, attempted_at, status_code, error) "
-    "SELECT s.id, s.attempts, v.attempted_at, v.status_code, NULL FROM s JOIN {rows} ON v.id = s.id "
-    "RETURNING callback_id"
+    "delivered_code = ?, attempts = attempts + 1 WHERE {ids} AND {status} = ? AND claimed_by = ? RETURNING id"
 )
 
 
 def record(conn: Connection, owner: str, results: Sequence[PushResult], now: int = 0) -> list[int]:
     """Store attempts and their outcome; returns the ids whose claim had been lost meanwhile (not recorded).
 
-    Deliveries go in one statement for all of them (the common case under load); each other outcome alone.
+    Deliveries go in one statement per HTTP status (one under load: all 200), the attempt in the push's own row
+    (`attempts` reads it back); each other outcome alone, with its attempt's row.
     """
     recorded: set[int] = set()
     attempts: list[tuple[int, int, int, int | None, str | None]] = []
-    by_id = {r.id: r for r in results if r.status == PushStatus.DELIVERED}
-    if by_id:
-        when = max(r.attempted_at for r in by_id.values())
-        ids_param = conn.list_param(list(by_id))
-        head = (PushStatus.DELIVERED, when, ids_param, PUSHES.claimed, owner)
-        if conn.dialect == "postgresql":
-            rows = [(r.id, r.attempted_at, r.status_code) for r in by_id.values()]
-            statement = DELIVERED_PG.format(ids="id = ANY(?)", status="status", rows=conn.rows_source("v", ATTEMPT))
-            recorded.update(int(row[0]) for row in conn.fetchall(statement, (*head, *conn.rows_params(rows, 3))))
-        else:  # SQLite: no UPDATE in a WITH; its `+status` leaves the plan to the primary key
-            statement = DELIVERED.format(ids=conn.in_list("id"), status=conn.unindexed("status"))
-            for row_id, attempt in conn.fetchall(statement, head):
-                result = by_id[int(row_id)]
-                recorded.add(result.id)
-                attempts.append((result.id, int(attempt), result.attempted_at, result.status_code, None))
+    delivered: dict[int | None, list[PushResult]] = {}
+    for result in results:
+        if result.status == PushStatus.DELIVERED:
+            delivered.setdefault(result.status_code, []).append(result)
+    # SQLite: its `+status` leaves the plan to the primary key (PostgreSQL's `id = ANY(?)` needs no hint)
+    statement = DELIVERED.format(ids=conn.in_list("id"), status=conn.unindexed("status"))
+    for code, group in delivered.items():
+        when = max(r.attempted_at for r in group)
+        params = (PushStatus.DELIVERED, when, code, conn.list_param([r.id for r in group]), PUSHES.claimed, owner)
+        recorded.update(int(row[0]) for row in conn.fetchall(statement, params))
     for result in results:
         if result.status == PushStatus.DELIVERED:
             continue
@@ -218,12 +196,13 @@ def retry(conn: Connection, callback_id: int | None, now: int) -> int:
 
 
 def attempts(conn: Connection, callback_id: int) -> list[PushAttempt]:
-    """Every attempt of one push, in order."""
+    """Every attempt of one push, in order: the failed ones' rows, then the delivering one read from the push."""
     return conn.records(
         PushAttempt,
         "SELECT attempt, attempted_at, status_code, error FROM callback_attempts WHERE callback_id = ? "
-        "ORDER BY attempt",
-        (callback_id,),
+        "UNION ALL SELECT attempts, delivered_at, delivered_code, NULL FROM callbacks "
+        "WHERE id = ? AND delivered_code IS NOT NULL ORDER BY 1",
+        (callback_id, callback_id),
     )
 
 
