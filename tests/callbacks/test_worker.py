@@ -291,3 +291,23 @@ async def test_a_hosts_slots_are_kept_a_little_after_its_last_push(
         await until(lambda: store.run(outbox.host_slots, 0) == {})  # idle long enough: given back
     finally:
         await worker.stop()
+
+
+async def test_the_operators_retry_starts_the_backoff_over(store: Store, fast: CallbackSettings) -> None:
+    """A push that failed many times and is retried by the operator waits the first delay after its next failure,
+    not the longest: the retry is a new round."""
+    settings = replace(fast, backoff_min=60, backoff_max=3600)
+    account = point(store, make_customer(store).login, f"http://127.0.0.1:{closed_port()}/push")
+    push = enqueue(store, account, RECEIPT)
+    with store.connect() as conn:  # 12 failed attempts already: past the 3600 s cap of the backoff
+        conn.execute("UPDATE callbacks SET status = 'failed', attempts = 12 WHERE id = ?", (push,))
+    assert store.run(outbox.retry, push, int(time.time())) == 1
+    worker = PushWorker(store, settings, rand=lambda: 0.0)
+    await worker.start()
+    try:
+        await until(lambda: statuses(store)[push][1] == 13)
+    finally:
+        await worker.stop()
+    with store.connect() as conn:
+        row = conn.fetchone("SELECT next_attempt_at - horizon_from FROM callbacks WHERE id = ?", (push,))
+    assert row is not None and 60 <= int(row[0]) <= 62  # the first delay (a second or two of test time allowed)

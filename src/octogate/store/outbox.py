@@ -18,7 +18,10 @@ from octogate.store.queue import PUSHES, Want
 from octogate.store.records import UnknownAccount
 
 KINDS = tuple(URL_COLUMN)
-PUSH_COLUMNS = "id, account_id, kind, payload, attempts, COALESCE(horizon_from, created_at) AS horizon_from"
+PUSH_COLUMNS = (
+    "id, account_id, kind, payload, attempts - round_from AS attempts, "
+    "COALESCE(horizon_from, created_at) AS horizon_from"
+)
 ACCOUNT_URLS = f"SELECT {', '.join(URL_COLUMN.values())} FROM accounts WHERE id = ?"  # noqa: S608 - fixed columns
 URLS_BY_LOGIN = f"SELECT {', '.join(URL_COLUMN.values())} FROM accounts WHERE login = ?"  # noqa: S608 - fixed columns
 OUTBOX = (
@@ -38,7 +41,7 @@ class ClaimedPush:
     account_id: int
     kind: str
     payload: str  # form-encoded, UTF-8, exactly as enqueued
-    attempts: int  # made before this one
+    attempts: int  # made before this one in this round (since it was owed, or the operator's last retry)
     horizon_from: int  # retries stop this long after it (created_at, or the operator's last retry)
     url: str | None
 
@@ -174,19 +177,22 @@ def outbox(conn: Connection, failed_only: bool, login: str | None, limit: int) -
 
 
 def retry(conn: Connection, callback_id: int | None, now: int) -> int:
-    """Make a push (or, with None, every failed push) due now, with a fresh retry horizon.
+    """Make a push (or, with None, every failed push) due now, with a fresh retry horizon and a new round of
+    backoff (its next failure waits the first delay again, not the longest).
 
     A pending push another process holds is left alone: making it due would let it go out twice.
     """
     pending, failed = PushStatus.PENDING, PushStatus.FAILED
     if callback_id is None:
         cursor = conn.execute(
-            "UPDATE callbacks SET status = ?, next_attempt_at = ?, horizon_from = ? WHERE status = ?",
+            "UPDATE callbacks SET status = ?, next_attempt_at = ?, horizon_from = ?, round_from = attempts "
+            "WHERE status = ?",
             (pending, now, now, failed),
         )
     else:
         cursor = conn.execute(
-            "UPDATE callbacks SET status = ?, next_attempt_at = ?, horizon_from = ? WHERE id = ? "
+            "UPDATE callbacks SET status = ?, next_attempt_at = ?, horizon_from = ?, round_from = attempts "
+            "WHERE id = ? "
             "AND (status = ? OR (status = ? AND (lease_until IS NULL OR lease_until <= ?)))",
             (pending, now, now, callback_id, failed, pending, now),
         )
