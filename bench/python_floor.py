@@ -99,9 +99,11 @@ async def wait_listening(port: int) -> None:
 # --- http-in: the measured side is the server; wrk drives it ---------------------------------------------------
 
 
-class HttpServer(asyncio.Protocol):
-    def __init__(self, served: list[int]) -> None:
-        self.served = served
+class HttpResponder(asyncio.Protocol):
+    """Answers every HTTP request it reads with the same bytes, and counts them."""
+
+    def __init__(self, answer: bytes, served: list[int]) -> None:
+        self.answer, self.served = answer, served
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
 
@@ -113,7 +115,7 @@ class HttpServer(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         assert self.transport is not None
-        self.transport.write(HTTP_ANSWER)
+        self.transport.write(self.answer)
         self.served[0] += 1
 
 
@@ -122,7 +124,8 @@ async def http_in(messages: int) -> float | None:
     if wrk is None:
         return None
     served = [0]
-    server = await asyncio.get_running_loop().create_server(lambda: HttpServer(served), "127.0.0.1", 0)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: HttpResponder(HTTP_ANSWER, served), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
@@ -271,24 +274,10 @@ async def smpp(messages: int, port: int) -> float:
 # --- http-out: the measured side is the client; a minimal receiver answers --------------------------------------
 
 
-class Receiver(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.parser.feed_data(data)
-
-    def on_message_complete(self) -> None:
-        assert self.transport is not None
-        self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nOK")
-
-
 async def receiver_main(port: int) -> None:
-    server = await asyncio.get_running_loop().create_server(Receiver, "127.0.0.1", port)
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nOK"
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: HttpResponder(answer, [0]), "127.0.0.1", port)
     await server.serve_forever()
 
 
