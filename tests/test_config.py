@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import socket
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from octogate.config import ConfigError, load_settings, parse_listen
+from octogate.listen import listening
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "octogate.example.toml"
 
@@ -50,6 +55,37 @@ def test_listen_addresses() -> None:
     assert parse_listen("[::1]:25") == ("::1", 25)
     with pytest.raises(ConfigError):
         parse_listen("localhost")
+
+
+def test_a_port_taken_between_bind_and_listen_is_an_address_in_use_under_uvloop() -> None:
+    """Hosts of one machine started at once: both bind with SO_REUSEADDR, the other listens first. uvloop then
+    hands back a server with no socket instead of raising; `listening` says what happened."""
+
+    async def race() -> tuple[tuple[str, int], int]:
+        other = socket.socket()
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.bind(("127.0.0.1", 0))
+        port = other.getsockname()[1]
+        ours = socket.socket()
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ours.bind(("127.0.0.1", port))
+        other.listen()
+        loop = asyncio.get_running_loop()
+        try:
+            lost = await loop.create_server(asyncio.Protocol, sock=ours)
+            with pytest.raises(OSError) as refused:
+                listening(lost)
+            fine = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+            try:
+                return listening(fine), refused.value.errno
+            finally:
+                fine.close()
+        finally:
+            other.close()
+
+    (host, port), code = uvloop.run(race())
+    assert code == errno.EADDRINUSE
+    assert host == "127.0.0.1" and port > 0
 
 
 def test_a_connector_declares_in_which_base_its_smsc_writes_ids(tmp_path: Path) -> None:

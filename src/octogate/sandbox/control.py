@@ -19,6 +19,7 @@ changes after VERSION, or after SECONDS) and ``limit``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import json
 import logging
@@ -140,8 +141,12 @@ class ControlServer:
         except OSError:
             await runner.cleanup()
             raise
+        try:
+            bound = runner.addresses[0]
+        except (AttributeError, IndexError):  # a failed listen() under uvloop: see octogate.listen.listening
+            await runner.cleanup()
+            raise OSError(errno.EADDRINUSE, "address already in use") from None
         self._runner = runner
-        bound = runner.addresses[0]
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         self.url = f"http://{shown}:{bound[1]}"
         return self.url

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from octogate.listen import BadListenAddress, parse_listen
+from octogate.listen import BadListenAddress, listening, parse_listen
 from octogate.sms.segments import encode_part, split_text, udh_concat
 
 from .batching import BatchedWrites
@@ -342,9 +342,9 @@ class SmscSimulator:
     async def start(self) -> int:
         if self._server is not None:
             raise RuntimeError("simulator already running")
-        self._server = await asyncio.start_server(self._on_client, self.config.host, self.port,
-                                                  limit=1 << 20)
-        self.port = self._server.sockets[0].getsockname()[1]
+        server = await asyncio.start_server(self._on_client, self.config.host, self.port, limit=1 << 20)
+        self.port = listening(server)[1]
+        self._server = server
         self._ids = itertools.count(self._id_start())  # a restart never reuses an id it gave before
         log.info("SMSC simulator listening on %s:%d", self.config.host, self.port)
         for job in list(self._timers.values()):  # receipts scheduled before a stop are due now

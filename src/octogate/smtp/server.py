@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from aiosmtpd.smtp import SMTP
 
 from octogate.config import ConfigError, Settings, parse_listen
+from octogate.listen import listening
 from octogate.service import Gateway
 from octogate.smtp.handler import InboxHandler
 
@@ -153,6 +154,7 @@ async def start_smtp(gateway: Gateway, settings: SmtpSettings) -> SmtpServer:
     host, port = settings.listen
     try:
         server = await loop.create_server(session, host, port)
+        listening(server)
     except OSError as error:
         raise ConfigError(f"cannot listen for SMTP on {host}:{port}: {error.strerror}") from None
     return SmtpServer(settings, server, handler, sessions)
