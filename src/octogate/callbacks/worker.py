@@ -22,7 +22,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 
 from octogate.callbacks import targets
@@ -38,7 +38,7 @@ from octogate.store.outbox import ClaimedPush, PushResult
 from octogate.store.queue import PUSHES, Want
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
-from octogate.tasks import cancel_and_wait
+from octogate.tasks import FifoSemaphore, cancel_and_wait
 from octogate.worker import LeasedWorker
 
 log = logging.getLogger(__name__)
@@ -62,50 +62,7 @@ PACE_EVERY = 0.5  # seconds between two measures of the accounts' pace
 SLOTS_KEPT_IDLE = 1.0
 
 
-class Slots:
-    """A semaphore whose size changes: the host slots this process holds right now.
-
-    First come, first served: a freed slot is handed to the longest waiter (counted as used before it wakes), and
-    a newcomer queues behind waiters. Waking a waiter to let it look again let a push started meanwhile take the
-    slot first, and the waiter went back to the end of the queue: with hundreds of claimed pushes waiting for a
-    host's slots, waiters were woken several times each for nothing (14 % of the push worker's CPU).
-    """
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.used = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def __aenter__(self) -> None:
-        if self.used < self.size and not self._waiters:
-            self.used += 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release()  # handed a slot, but cancelled before using it
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._release()
-
-    def resize(self, size: int) -> None:
-        self.size = size
-        self._wake()
-
-    def _release(self) -> None:
-        self.used -= 1
-        self._wake()
-
-    def _wake(self) -> None:
-        while self.used < self.size and self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():  # a cancelled waiter is skipped
-                self.used += 1
-                waiter.set_result(None)
+Slots = FifoSemaphore  # the host slots this process holds right now (resized as their leases come and go)
 
 
 class PushWorker(LeasedWorker[ClaimedPush, PushResult]):

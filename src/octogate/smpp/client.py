@@ -45,7 +45,6 @@ import logging
 import math
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -53,6 +52,7 @@ from typing import Literal, get_args
 from octogate.backoff import doubling
 from octogate.frozen import quick_init
 from octogate.sms.segments import ConcatInfo
+from octogate.tasks import FifoSemaphore
 
 from .batching import BatchedWrites
 from .constants import (
@@ -298,46 +298,6 @@ class ClientStats:
     max_in_flight: int = 0
 
 
-class Window:
-    """FIFO counting semaphore with O(1) acquire/release.
-
-    asyncio.Semaphore scans its waiters on every acquire (Python 3.11), which costs more than the
-    rest of a submit once hundreds of callers queue for the window.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.used = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def acquire(self) -> None:
-        if self.used < self.size and not self._waiters:
-            self.used += 1
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self.release()  # the slot had been handed to us: pass it on
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.release()
-
-    def release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot goes straight to the next caller
-                return
-        self.used -= 1
-
-
 class Pacer:
     """Token bucket with AIMD: on throttling, fall to 90 % of what the SMSC accepted during the last
     second (at most once a second, however many responses say "throttled"); grow 25 % per calm second.
@@ -556,7 +516,7 @@ class SmppClient:
         self._bound = asyncio.Event()
         self._stopping = False
         self._runner: asyncio.Task[None] | None = None
-        self._window = Window(config.window)
+        self._window = FifoSemaphore(config.window)
         self._in_flight = 0
         self._drained = asyncio.Event()  # set while no submit_sm is in flight
         self._drained.set()
