@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import resource
 import secrets
 import socket
 import statistics
@@ -23,6 +22,7 @@ from dataclasses import replace
 import psycopg
 import uvloop
 
+from cpu_accounting import own_cpu_seconds
 from octogate.callbacks.worker import PushWorker
 from octogate.config import CallbackSettings, Settings
 from octogate.keys import hash_api_key, new_api_key
@@ -101,23 +101,17 @@ def drop_schema(database_url: str, schema: str) -> None:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def cpu() -> float:
-    """This process's user + system CPU, every thread (the worker's loop and the store's writer)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def one_run(store: Store, port: int, count: int, settings: CallbackSettings) -> tuple[float, float]:
     login = f"bench-{time.monotonic_ns()}@example.com"
     account = store.run(queries.create_account, login, hash_api_key(new_api_key()), 0, int(time.time()))
     store.run(outbox.set_urls, login, {"receipt": f"http://127.0.0.1:{port}/receipts"})
     store.run(enqueue_many, account.id, count, int(time.time()))
     worker = PushWorker(store, settings)
-    started, cpu_started = time.perf_counter(), cpu()
+    started, cpu_started = time.perf_counter(), own_cpu_seconds()
     await worker.start()
     while worker.delivered < count or worker.held:  # noqa: ASYNC110 - a benchmark polls the counters
         await asyncio.sleep(0.01)
-    elapsed, used = time.perf_counter() - started, cpu() - cpu_started
+    elapsed, used = time.perf_counter() - started, own_cpu_seconds() - cpu_started
     await worker.stop()
     with store.connect() as conn:
         row = conn.fetchone(

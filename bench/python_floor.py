@@ -25,9 +25,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import resource
 import shutil
-import socket
 import statistics
 import struct
 import subprocess
@@ -37,6 +35,9 @@ from typing import Any
 
 import httptools
 import uvloop
+
+from cpu_accounting import own_cpu_seconds
+from end_to_end import free_port
 
 HEADER = struct.Struct(">IIII")  # command_length, command_id, command_status, sequence_number
 SUBMIT_SM, SUBMIT_SM_RESP, DELIVER_SM, DELIVER_SM_RESP = 0x00000004, 0x80000004, 0x00000005, 0x80000005
@@ -60,17 +61,6 @@ HTTP_ANSWER = (
 RECEIPT = (
     b"message_id=sms_00000000000001&number=%2B33601020304&status=DELIVERED&delivery_date=2026-12-04+10%3A00%3A05"
 )
-
-
-def cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def in_child(main: Callable[[int], Coroutine[Any, Any, None]], port: int) -> multiprocessing.Process:
@@ -135,13 +125,13 @@ async def http_in(messages: int) -> float | None:
     try:
         # wrk runs for a time, not a count: measure what it served within it
         seconds = max(2, messages // 10_000)
-        start, served[0] = cpu(), 0
+        start, served[0] = own_cpu_seconds(), 0
         driver = await asyncio.create_subprocess_exec(
             wrk, "-t1", "-c50", f"-d{seconds}s", "-s", script.name, f"http://127.0.0.1:{port}/api/sms",
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         await driver.wait()
-        used = cpu() - start
+        used = own_cpu_seconds() - start
     finally:
         os.unlink(script.name)
         server.close()
@@ -263,10 +253,10 @@ class SmppClient(asyncio.Protocol):
 async def smpp(messages: int, port: int) -> float:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    start = cpu()
+    start = own_cpu_seconds()
     transport, _ = await loop.create_connection(lambda: SmppClient(messages, 64, done), "127.0.0.1", port)
     await done
-    used = cpu() - start
+    used = own_cpu_seconds() - start
     transport.close()
     return used / messages * 1e6
 
@@ -326,12 +316,12 @@ async def http_out(messages: int, port: int) -> float:
         f"POST /receipts HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: octogate\r\n"
         f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(RECEIPT)}\r\n\r\n"
     ).encode("latin-1") + RECEIPT
-    start = cpu()
+    start = own_cpu_seconds()
     transports = [
         (await loop.create_connection(lambda: Pusher(shared, request), "127.0.0.1", port))[0] for _ in range(16)
     ]
     await shared["done"]
-    used = cpu() - start
+    used = own_cpu_seconds() - start
     for transport in transports:
         transport.close()
     return used / messages * 1e6
