@@ -10,7 +10,16 @@ import pytest
 
 from octogate.smpp.client import ConnectorConfig, DeliverEvent, SmppClient, SmppRetriableError
 from octogate.smpp.constants import CommandId, CommandStatus
-from octogate.smpp.pdu import DataSm, DataSmResp, EnquireLink, GenericNack, Pdu, SmppError, SubmitSm
+from octogate.smpp.pdu import (
+    DataSm,
+    DataSmResp,
+    DeliverSm,
+    EnquireLink,
+    GenericNack,
+    Pdu,
+    SmppError,
+    SubmitSm,
+)
 from octogate.smpp.session import RequestReceived, ResponseReceived, Role, SendData, Session
 
 SubmitHandler = Callable[[Session, SubmitSm, int], "bytes | None"]
@@ -181,6 +190,41 @@ async def test_data_sm_enquire_link_and_garbage_from_the_smsc() -> None:
         assert [(n.sequence_number, n.command_status) for n in nacks] == [
             (0x77, CommandStatus.ESME_RINVCMDLEN)]
         assert smsc.binds == 1
+    finally:
+        await client.stop(grace=0.5)
+        await smsc.stop()
+
+
+async def test_a_deliver_sm_is_answered_when_the_future_on_deliver_returned_is_done() -> None:
+    """The gateway's receipts: `on_deliver` returns the store's future (no coroutine); the deliver_sm is answered
+    only once it is done, ESME_RX_T_APPN when it failed or when `on_deliver` itself raised."""
+    loop = asyncio.get_running_loop()
+    futures: list[asyncio.Future[None]] = []
+    both_received = asyncio.Event()
+
+    def on_deliver(event: DeliverEvent) -> asyncio.Future[None]:
+        if event.text == "broken":
+            raise RuntimeError("cannot read it")
+        futures.append(loop.create_future())
+        if len(futures) == 2:
+            both_received.set()
+        return futures[-1]
+
+    smsc = ScriptedSmsc(ok)
+    client = await run_client(smsc, on_deliver)
+    try:
+        stored = asyncio.create_task(smsc.request(DeliverSm(source_addr="33611", short_message=b"stored")))
+        failed = asyncio.create_task(smsc.request(DeliverSm(source_addr="33611", short_message=b"failed")))
+        await asyncio.wait_for(both_received.wait(), 5)
+        await asyncio.sleep(0.05)
+        assert not stored.done() and not failed.done()  # not answered before the store said so
+        futures[0].set_result(None)
+        futures[1].set_exception(OSError("disk full"))
+        assert (await stored).command_status == CommandStatus.ESME_ROK
+        assert (await failed).command_status == CommandStatus.ESME_RX_T_APPN
+        broken = await smsc.request(DeliverSm(source_addr="33611", short_message=b"broken"))
+        assert broken.command_status == CommandStatus.ESME_RX_T_APPN
+        assert client.stats.deliver_failures == 2
     finally:
         await client.stop(grace=0.5)
         await smsc.stop()

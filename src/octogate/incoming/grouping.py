@@ -35,11 +35,15 @@ class GroupedWrites(Generic[I, R]):
         self._writer: asyncio.Task[None] | None = None
 
     async def add(self, item: I) -> R:
+        return await self.submit(item)
+
+    def submit(self, item: I) -> asyncio.Future[R]:
+        """`add` without a coroutine: the future of `item`'s result, for a caller that waits by callback."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all(), name="grouped-writes")
-        return await future
+        return future
 
     async def _write_all(self) -> None:
         await asyncio.sleep(0)  # the items of this turn of the loop (deliver_sm read together) join the first

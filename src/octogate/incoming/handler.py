@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, tzinfo
+from functools import partial
 
 from octogate.config import DEFAULT_VALIDITY_HOURS
 from octogate.incoming import apply, texts
@@ -83,24 +84,42 @@ class IncomingHandler:
                 await self._task
             self._task = None
 
-    async def on_deliver(self, event: DeliverEvent) -> None:
+    def on_deliver(self, event: DeliverEvent) -> Awaitable[object]:
+        """A receipt's is a future, not a coroutine: the client waits for it by callback, without a task and a
+        chain of coroutines per receipt (the commonest PDU there is)."""
         if event.is_receipt:
-            await self.receipt(event)
-        else:
-            await self.text(event)
+            return self.receipt_future(event)
+        return self.text(event)
 
     async def receipt(self, event: DeliverEvent) -> str:
+        return await self.receipt_future(event)
+
+    def receipt_future(self, event: DeliverEvent) -> asyncio.Future[str]:
+        """The receipt's outcome (`apply.Applied`, or "ignored"), once it is durable."""
         update = read_receipt(event, int(self.clock()), zone=self.receipt_zone,
                               message_ids=self.message_ids.get(event.connector, "auto"))  # fmt: skip
         if update is None:
             log.warning("%s: a receipt without a message id: %.200s", event.connector, event.text)
-            return "ignored"
-        outcome = await self.receipts.add(update)
+            self.counted_receipt(event, "ignored")
+            ignored: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            ignored.set_result("ignored")
+            return ignored
+        written: asyncio.Future[str] = self.receipts.submit(update)
+        written.add_done_callback(partial(self._receipt_written, event, update.carrier_id))
+        return written
+
+    def _receipt_written(self, event: DeliverEvent, carrier_id: str, written: asyncio.Future[str]) -> None:
+        if written.cancelled() or written.exception() is not None:
+            return
+        outcome = written.result()
         self._count(outcome)
+        self.counted_receipt(event, outcome)
         if outcome == "early":
             log.debug("%s: receipt for unknown id %.64s kept until its part is recorded", event.connector,
-                     update.carrier_id)  # fmt: skip
-        return outcome
+                     carrier_id)  # fmt: skip
+
+    def counted_receipt(self, event: DeliverEvent, outcome: str) -> None:
+        """A receipt applied with this outcome (the metrics hang here)."""
 
     async def text(self, event: DeliverEvent) -> str | None:
         """One MO part; the kind of the text once it is whole, None while parts are missing."""

@@ -103,15 +103,13 @@ class MeteredDispatcher(Dispatcher):
 
 
 class MeteredIncoming(IncomingHandler):
-    async def receipt(self, event: DeliverEvent) -> str:
-        outcome = await super().receipt(event)
+    def counted_receipt(self, event: DeliverEvent, outcome: str) -> None:
         connector = label(event.connector)
         metrics.count(metrics.RECEIPTS, connector, label(outcome))
         if outcome == "applied":
             parsed = event.receipt()
             stat = receipt_stat(parsed.stat if parsed else "", event.message_state)
             metrics.count(metrics.FINAL, connector, stat if stat in PUSH_STATUS else "OTHER")
-        return outcome
 
     async def expire(self) -> int:
         expired = await super().expire()

@@ -10,7 +10,7 @@ sans-I/O ``Session``; this module only adds sockets, timers and policy:
 * transient failures (throttling, system errors, timeouts, a connection lost mid-flight) are retried
   part by part on the next bound connection; permanent statuses are returned, not raised; when no
   connection can be had in time, ``SmppRetriableError`` tells the dispatcher to requeue;
-* deliver_sm/data_sm are acknowledged only after the owner's ``on_deliver`` callback returned, and
+* deliver_sm/data_sm are acknowledged only once what the owner's ``on_deliver`` returned is done, and
   with ESME_RX_T_APPN when it raised, so the SMSC keeps and re-sends what the owner failed to store;
 * reconnect with exponential backoff and jitter; a refused bind (wrong password...) is logged clearly
   and retried with the same backoff.
@@ -47,7 +47,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from functools import partial
+from typing import Any, Literal, get_args
 
 from octogate.backoff import doubling
 from octogate.frozen import quick_init
@@ -276,7 +277,8 @@ class DeliverEvent:
         return parsed.message_id if parsed else None
 
 
-OnDeliver = Callable[[DeliverEvent], Awaitable[None]]
+#: A coroutine function, or a function returning a future (waited for by callback: no task per PDU).
+OnDeliver = Callable[[DeliverEvent], Awaitable[object]]
 #: Called with (connector, seconds, command_status or None when unanswered) per submit_sm: the operator's
 #: metrics and throttling log lines (`octogate.observability`) hang here; None costs nothing.
 SubmitObserver = Callable[[str, float, int | None], None]
@@ -521,8 +523,8 @@ class SmppClient:
         self._drained = asyncio.Event()  # set while no submit_sm is in flight
         self._drained.set()
         self._pacer = Pacer(config.max_per_second)
-        self._deliver_tasks: set[asyncio.Task[None]] = set()
-        self._deliver_room = asyncio.Event()  # set while fewer than max_pending_delivers callbacks run
+        self._delivering: set[asyncio.Future[Any]] = set()  # what on_deliver returned, until done
+        self._deliver_room = asyncio.Event()  # set while fewer than max_pending_delivers are being delivered
         self._deliver_room.set()
         self.on_connection_change = on_connection_change
         self._announced_up = False
@@ -563,8 +565,8 @@ class SmppClient:
         deadline = time.monotonic() + grace
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drained.wait(), grace)
-        if self._deliver_tasks:
-            await asyncio.wait(list(self._deliver_tasks), timeout=max(0.01, deadline - time.monotonic()))
+        if self._delivering:
+            await asyncio.wait(list(self._delivering), timeout=max(0.01, deadline - time.monotonic()))
         timeout = max(0.05, deadline - time.monotonic())
         conn = self._conn
         if conn is not None and conn.session.is_bound and not conn.closed.done():
@@ -582,8 +584,8 @@ class SmppClient:
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
-        for task in list(self._deliver_tasks):
-            task.cancel()
+        for pending in list(self._delivering):
+            pending.cancel()
         self._bound.clear()
         self._notify_connection(False)
 
@@ -832,41 +834,51 @@ class SmppClient:
             return PartOutcome(seq, None, status)
 
     # --- receiving ------------------------------------------------------------------------------
-    def _deliver_done(self, task: asyncio.Task[None]) -> None:
-        self._deliver_tasks.discard(task)
-        if len(self._deliver_tasks) < self.config.max_pending_delivers:
-            self._deliver_room.set()
-
     def _on_request(self, conn: _Connection, pdu: Pdu) -> None:
         if pdu.command_id in (CommandId.DELIVER_SM, CommandId.DATA_SM):
-            task = asyncio.create_task(self._deliver(conn, pdu))
-            self._deliver_tasks.add(task)
-            task.add_done_callback(self._deliver_done)
-            if len(self._deliver_tasks) >= self.config.max_pending_delivers:
-                self._deliver_room.clear()
+            self._receive(conn, pdu)
         elif pdu.command_id == CommandId.ALERT_NOTIFICATION:
             log.info("%s: alert_notification for %s", self.name, clip(getattr(pdu, "source_addr", ""), 30))
         else:
             log.info("%s: ignoring %s from SMSC", self.name, pdu.name)
 
-    async def _deliver(self, conn: _Connection, pdu: Pdu) -> None:
-        status: int = CommandStatus.ESME_ROK
+    def _receive(self, conn: _Connection, pdu: Pdu) -> None:
+        """Hand a deliver_sm to ``on_deliver`` and answer it once what that returned is done. A future (the
+        store's, for a receipt) is waited for by callback, without a task per PDU; a coroutine runs as a task."""
         try:
             event = self._make_event(pdu)
             self.stats.delivers += 1
             if self.on_deliver is None:
                 log.warning("%s: %s received but no on_deliver callback: asking the SMSC to retry later",
                             self.name, pdu.name)
-                status = CommandStatus.ESME_RX_T_APPN
-            else:
-                await self.on_deliver(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self.stats.deliver_failures += 1
-            log.exception("%s: on_deliver failed for %s seq %d; answering ESME_RX_T_APPN so the SMSC retries",
-                          self.name, pdu.name, pdu.sequence_number)
-            status = CommandStatus.ESME_RX_T_APPN
+                self._answer(conn, pdu, CommandStatus.ESME_RX_T_APPN)
+                return
+            waited = self.on_deliver(event)
+        except Exception as error:
+            self._answer(conn, pdu, self._deliver_failed(pdu, error))
+            return
+        pending = waited if isinstance(waited, asyncio.Future) else asyncio.ensure_future(waited)
+        self._delivering.add(pending)
+        if len(self._delivering) >= self.config.max_pending_delivers:
+            self._deliver_room.clear()
+        pending.add_done_callback(partial(self._delivered, conn, pdu))
+
+    def _delivered(self, conn: _Connection, pdu: Pdu, pending: asyncio.Future[Any]) -> None:
+        self._delivering.discard(pending)
+        if len(self._delivering) < self.config.max_pending_delivers:
+            self._deliver_room.set()
+        if pending.cancelled():
+            return  # stopping: unanswered, the SMSC delivers it again on the next bind
+        error = pending.exception()
+        self._answer(conn, pdu, CommandStatus.ESME_ROK if error is None else self._deliver_failed(pdu, error))
+
+    def _deliver_failed(self, pdu: Pdu, error: BaseException) -> int:
+        self.stats.deliver_failures += 1
+        log.error("%s: on_deliver failed for %s seq %d; answering ESME_RX_T_APPN so the SMSC retries",
+                  self.name, pdu.name, pdu.sequence_number, exc_info=error)
+        return CommandStatus.ESME_RX_T_APPN
+
+    def _answer(self, conn: _Connection, pdu: Pdu, status: int) -> None:
         if conn.closed.done():
             return  # unanswered: the SMSC will deliver it again on the next bind
         try:
