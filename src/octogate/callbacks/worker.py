@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 BODY_LIMIT = 65536  # bytes of a receiver's answer read at most (the rest closes the connection)
 FAILING_AFTER = 3  # consecutive failures after which a host gets only `per_host` pushes in memory
-URLS_KEPT = 4096  # URLs whose literal-address check is remembered
+URLS_KEPT = 4096  # URLs whose host key and literal-address check are remembered
 #: An account's share of pushes in memory follows its receiver's pace: a claim refills the share at half, so
 #: that half must last a claim's round trip through the store (20-150 ms under load). With a fixed 4 x per_host
 #: a receiver taking 1,000 pushes/s ran dry every round and the pushes fell seconds behind the receipts
@@ -113,6 +113,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         self._signer = PushSigner(store, clock=clock)  # X-Octogate-Signature, for accounts with a secret
         self._allowed = targets.networks(self.settings.allow_targets)  # private, yet allowed
         self._literal_reasons: dict[str, str | None] = {}  # by URL: `literal_host_reason`
+        self._host_keys: dict[str, str] = {}  # by URL: `host_key`
 
     # --- the worker's hooks ------------------------------------------------------------------------------------
 
@@ -218,7 +219,11 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         return 0 if load > cap // 2 else cap - load
 
     def _hold(self, push: ClaimedPush) -> None:
-        host = host_key(push.url) if push.url else ""
+        host = self._host_keys.get(push.url)
+        if host is None:  # once per URL (~2 µs a push): an account's pushes go to the same few
+            if len(self._host_keys) >= URLS_KEPT:
+                self._host_keys.clear()
+            host = self._host_keys[push.url] = host_key(push.url) if push.url else ""
         self._host_slots.setdefault(host, Slots())
         self._in_memory += 1
         self._account_load[push.account_id] += 1
