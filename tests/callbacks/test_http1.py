@@ -145,3 +145,35 @@ async def test_an_answer_that_is_not_http_and_a_closed_port_are_errors(client: P
     await server.server.wait_closed()
     with pytest.raises(ConnectFailed):
         await client.post(f"http://127.0.0.1:{server.port}/", b"", "text/plain", 10)
+
+
+async def test_a_host_that_never_answers_times_out_and_a_callers_cancellation_stays_one() -> None:
+    """The total timeout is kept by one sweep for every POST (not a timer each): a silent host costs the push a
+    TimeoutError within the timeout and a quarter of it; a push cancelled by its caller (a stop) is not turned
+    into a timeout, and a POST that ends in time is not cancelled afterwards."""
+    accepted: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(lambda reader, writer: accepted.append(writer), "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    fast = await serve(lambda request: b"HTTP/1.1 204 No Content\r\n\r\n")
+    push_client = PushClient(connect_timeout=0.2, total_timeout=0.4, keep_per_host=4)
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TimeoutError):
+            await push_client.post(f"http://127.0.0.1:{port}/", b"a=1", "text/plain", 100)
+        assert 0.4 <= asyncio.get_running_loop().time() - started < 1.0
+
+        stopped = asyncio.create_task(push_client.post(f"http://127.0.0.1:{port}/", b"a=1", "text/plain", 100))
+        await asyncio.sleep(0.05)
+        stopped.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stopped
+
+        assert (await push_client.post(f"http://127.0.0.1:{fast.port}/", b"a=1", "text/plain", 100))[0] == 204
+        await asyncio.sleep(0.6)  # past the deadline the POST had: nothing of it is left to cancel
+        assert (await push_client.post(f"http://127.0.0.1:{fast.port}/", b"a=1", "text/plain", 100))[0] == 204
+    finally:
+        await push_client.close()
+        for writer in accepted:
+            writer.close()
+        silent.close()
+        await silent.wait_closed()

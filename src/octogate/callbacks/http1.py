@@ -15,6 +15,8 @@ import base64
 import contextlib
 import socket
 import ssl
+import time
+from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from octogate.callbacks.targets import ForbiddenTarget, Networks, forbidden_reason
@@ -52,6 +54,9 @@ class PushClient:
         self._idle: Pool = {}
         self._tls: ssl.SSLContext | None = None
         self._targets: dict[str, Target] = {}  # by URL
+        self._deadlines: dict[asyncio.Task[Any], float] = {}  # POSTs under way: when each times out
+        self._expired: set[asyncio.Task[Any]] = set()  # cancelled by the sweep for their deadline
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def post(
         self, url: str, body: bytes, content_type: str, body_limit: int, headers: dict[str, str] | None = None
@@ -67,7 +72,11 @@ class PushClient:
             head, f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{middle}".encode("latin-1"),
             tail, body,
         ))  # fmt: skip
-        async with asyncio.timeout(self.total_timeout):
+        task = asyncio.current_task()
+        assert task is not None
+        cancelling = task.cancelling()
+        self._watch(task)
+        try:
             idle = self._idle.get(key)
             while idle:  # a kept connection the host may have closed meanwhile: then a new one, once
                 reader, writer = idle.pop()
@@ -85,8 +94,35 @@ class PushClient:
                 return await self._exchange(key, reader, writer, request, body_limit)
             except asyncio.IncompleteReadError:
                 raise ConnectionResetError("the host closed the connection before answering") from None
+        except asyncio.CancelledError:
+            if task in self._expired and task.uncancel() <= cancelling:
+                raise TimeoutError from None  # the sweep's cancellation, not the caller's
+            raise
+        finally:
+            del self._deadlines[task]
+            self._expired.discard(task)
+
+    def _watch(self, task: asyncio.Task[Any]) -> None:
+        """`total_timeout` for the task's POST, kept by one sweep for all of them: `asyncio.timeout` costs a
+        timer set and cancelled per push (~3.5 µs on uvloop, 8 % of a push's CPU). The price: a POST may run
+        up to a quarter of `total_timeout` (1 s at most) past it."""
+        self._deadlines[task] = time.monotonic() + self.total_timeout
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep(), name="push-deadlines")
+
+    async def _sweep(self) -> None:
+        tick = min(1.0, self.total_timeout / 4)
+        while self._deadlines:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for task, deadline in list(self._deadlines.items()):
+                if deadline <= now and task not in self._expired:
+                    self._expired.add(task)
+                    task.cancel()
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for connections in self._idle.values():
             for _, writer in connections:
                 writer.close()
