@@ -311,3 +311,23 @@ async def test_the_operators_retry_starts_the_backoff_over(store: Store, fast: C
     with store.connect() as conn:
         row = conn.fetchone("SELECT next_attempt_at - horizon_from FROM callbacks WHERE id = ?", (push,))
     assert row is not None and 60 <= int(row[0]) <= 62  # the first delay (a second or two of test time allowed)
+
+
+async def test_a_clean_stop_lets_the_pushes_under_way_finish_and_records_them(
+    store: Store, receiver: Receiver, fast: CallbackSettings
+) -> None:
+    """A stop while pushes are being POSTed waits for them (up to its grace): each push the customer got is
+    recorded delivered, once; those not begun stay pending for the next start."""
+    receiver.slow_paths["/push"] = 0.3
+    account = point(store, make_customer(store).login, receiver.url())
+    numbers = {enqueue(store, account, {**RECEIPT, "number": f"+3360400{n:04d}"}): f"+3360400{n:04d}"
+               for n in range(200)}  # fmt: skip
+    worker = PushWorker(store, replace(fast, per_host=4, concurrency=4))
+    await worker.start()
+    await receiver.wait_for(1)
+    await worker.stop(grace=5)
+    got = {r.fields["number"] for r in receiver.received}
+    recorded = statuses(store)
+    assert {numbers[push_id] for push_id, (status, _, _) in recorded.items() if status == "delivered"} == got
+    assert 0 < len(got) < len(numbers)
+    assert set(recorded.values()) <= {("delivered", 1, None), ("pending", 0, None)}

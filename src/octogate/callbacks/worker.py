@@ -38,7 +38,7 @@ from octogate.store.outbox import ClaimedPush, PushResult
 from octogate.store.queue import PUSHES, Want
 from octogate.store.records import StoreUnavailable
 from octogate.store.store import Store
-from octogate.tasks import FifoSemaphore, cancel_and_wait
+from octogate.tasks import FifoSemaphore, cancel_and_wait, woken_or
 from octogate.worker import LeasedWorker
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,11 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         self._global_slots = asyncio.Semaphore(self.settings.concurrency)
         self._in_memory = 0
         self._turn = 0
-        self._pushes: set[asyncio.Task[None]] = set()
+        #: tasks that each push one claimed push after another (a task per push cost ~5 µs more a push)
+        self._pushers: set[asyncio.Task[None]] = set()
+        self._idle_pushers: list[asyncio.Future[tuple[ClaimedPush, str]]] = []  # each waiting for its next
+        self._emptied = asyncio.Event()  # set while no claimed push is in memory
+        self._emptied.set()
         self._client: PushClient | None = None
         self._signer = PushSigner(store, clock=clock)  # X-Octogate-Signature, for accounts with a secret
         self._allowed = targets.networks(self.settings.allow_targets)  # private, yet allowed
@@ -125,8 +129,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         )  # fmt: skip
 
     async def _finish_work(self, grace: float) -> None:
-        if self._pushes:
-            await asyncio.wait(set(self._pushes), timeout=grace)
+        await woken_or(self._emptied, grace)
         await self._abort_work()
         held = {host: slots.size for host, slots in self._host_slots.items() if slots.size}
         if held:
@@ -171,7 +174,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
             await self.store.write(outbox.renew_host_slots, self.owner, self._lease_until())
 
     async def _abort_work(self) -> None:
-        for task in list(self._pushes):
+        self._idle_pushers.clear()
+        for task in list(self._pushers):
             await cancel_and_wait(task)
         if self._client is not None:
             await self._client.close()
@@ -226,12 +230,26 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
             host = self._host_keys[push.url] = host_key(push.url) if push.url else ""
         self._host_slots.setdefault(host, Slots())
         self._in_memory += 1
+        self._emptied.clear()
         self._account_load[push.account_id] += 1
         self._host_load[host] += 1
         self._account_hosts.setdefault(push.account_id, set()).add(host)
-        task = asyncio.create_task(self._push(push, host))
-        self._pushes.add(task)
-        task.add_done_callback(self._pushes.discard)
+        while self._idle_pushers:  # the pusher idle last: started at once, as a task of its own would be
+            waiting = self._idle_pushers.pop()
+            if not waiting.done():
+                waiting.set_result((push, host))
+                return
+        task = asyncio.create_task(self._pusher(push, host))
+        self._pushers.add(task)
+        task.add_done_callback(self._pushers.discard)
+
+    async def _pusher(self, push: ClaimedPush, host: str) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._push(push, host)
+            waiting: asyncio.Future[tuple[ClaimedPush, str]] = loop.create_future()
+            self._idle_pushers.append(waiting)
+            push, host = await waiting
 
     # --- pushing -----------------------------------------------------------------------------------------------
 
@@ -243,6 +261,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
             status, error = None, f"internal error: {error}"[:200]
         finally:
             self._in_memory -= 1
+            if not self._in_memory:
+                self._emptied.set()
             self._account_load[push.account_id] -= 1
             self._attempts[push.account_id] += 1
             self._host_load[host] -= 1
