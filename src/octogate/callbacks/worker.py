@@ -24,6 +24,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import TypeVar
 
 from octogate.callbacks import targets
 from octogate.callbacks.backoff import next_attempt
@@ -42,6 +43,7 @@ from octogate.tasks import FifoSemaphore, cancel_and_wait, woken_or
 from octogate.worker import LeasedWorker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BODY_LIMIT = 65536  # bytes of a receiver's answer read at most (the rest closes the connection)
 FAILING_AFTER = 3  # consecutive failures after which a host gets only `per_host` pushes in memory
@@ -60,6 +62,16 @@ PACE_EVERY = 0.5  # seconds between two measures of the accounts' pace
 #: be taken again (one more store write, 20-150 ms under load, with the claimed pushes waiting) as soon as the
 #: next receipts came; meanwhile another gateway host waits this much longer for them
 SLOTS_KEPT_IDLE = 1.0
+
+
+def once_per_url(cache: dict[str, T], url: str, work: Callable[[str], T]) -> T:
+    """`work(url)`, remembered in `cache` (at most URLS_KEPT URLs): an account's pushes go to the same few URLs."""
+    if url in cache:
+        return cache[url]
+    if len(cache) >= URLS_KEPT:
+        cache.clear()
+    found = cache[url] = work(url)
+    return found
 
 
 Slots = FifoSemaphore  # the host slots this process holds right now (resized as their leases come and go)
@@ -223,11 +235,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         return 0 if load > cap // 2 else cap - load
 
     def _hold(self, push: ClaimedPush) -> None:
-        host = self._host_keys.get(push.url)
-        if host is None:  # once per URL (~2 µs a push): an account's pushes go to the same few
-            if len(self._host_keys) >= URLS_KEPT:
-                self._host_keys.clear()
-            host = self._host_keys[push.url] = host_key(push.url) if push.url else ""
+        host = once_per_url(self._host_keys, push.url or "", lambda url: host_key(url) if url else "")  # ~2 µs
         self._host_slots.setdefault(host, Slots())
         self._in_memory += 1
         self._emptied.clear()
@@ -291,11 +299,8 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         if not push.url:
             return None, f"the account has no {push.kind} URL"
         if self.settings.forbid_private_targets:
-            if push.url not in self._literal_reasons:  # once per URL (~5 µs a push): the allowed networks are fixed
-                if len(self._literal_reasons) >= URLS_KEPT:
-                    self._literal_reasons.clear()
-                self._literal_reasons[push.url] = literal_host_reason(push.url, self._allowed)
-            reason = self._literal_reasons[push.url]
+            # ~5 µs a push otherwise; the allowed networks are fixed
+            reason = once_per_url(self._literal_reasons, push.url, lambda url: literal_host_reason(url, self._allowed))
             if reason:
                 return None, reason
         slots = self._host_slots.setdefault(host, Slots())
