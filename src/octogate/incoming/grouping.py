@@ -24,7 +24,7 @@ MAX_GROUP = 500
 
 
 class GroupedWrites(Generic[I, R]):
-    """`await add(item)`: `op(conn, items) -> results` (one per item, in order) run for a group of items."""
+    """`await submit(item)`: `op(conn, items) -> results` (one per item, in order) run for a group of items."""
 
     def __init__(self, store: Store, op: Callable[[Any, Sequence[I]], list[R]], limit: int = MAX_GROUP) -> None:
         self.store = store
@@ -34,11 +34,8 @@ class GroupedWrites(Generic[I, R]):
         self._waiting: list[tuple[I, asyncio.Future[R]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def add(self, item: I) -> R:
-        return await self.submit(item)
-
     def submit(self, item: I) -> asyncio.Future[R]:
-        """`add` without a coroutine: the future of `item`'s result, for a caller that waits by callback."""
+        """The future of `item`'s result: awaited, or waited for by callback (no coroutine per item)."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if self._writer is None or self._writer.done():

@@ -88,14 +88,11 @@ class IncomingHandler:
         """A receipt's is a future, not a coroutine: the client waits for it by callback, without a task and a
         chain of coroutines per receipt (the commonest PDU there is)."""
         if event.is_receipt:
-            return self.receipt_future(event)
+            return self.receipt(event)
         return self.text(event)
 
-    async def receipt(self, event: DeliverEvent) -> str:
-        return await self.receipt_future(event)
-
-    def receipt_future(self, event: DeliverEvent) -> asyncio.Future[str]:
-        """The receipt's outcome (`apply.Applied`, or "ignored"), once it is durable."""
+    def receipt(self, event: DeliverEvent) -> asyncio.Future[str]:
+        """The receipt's outcome (`apply.Applied`, or "ignored"), once it is durable: a future to await."""
         update = read_receipt(event, int(self.clock()), zone=self.receipt_zone,
                               message_ids=self.message_ids.get(event.connector, "auto"))  # fmt: skip
         if update is None:
