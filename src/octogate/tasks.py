@@ -44,9 +44,6 @@ class FifoSemaphore:
         self.used = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
     async def __aexit__(self, *exc: object) -> None:
         self.release()
 
@@ -62,6 +59,8 @@ class FifoSemaphore:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # handed a place, but cancelled before using it
             raise
+
+    __aenter__ = acquire  # `async with` takes a place without a coroutine around `acquire`
 
     def release(self) -> None:
         self.used -= 1

@@ -25,15 +25,16 @@ class PushSigner:
 
     async def headers(self, account_id: int, body: bytes) -> dict[str, str]:
         """`{X-Octogate-Signature: ...}` for an account with a secret, else nothing."""
-        secret = await self._secret(account_id)
+        cached = self._secrets.get(account_id)
+        if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
+            secret = cached[0]  # nearly always, and then without a coroutine more
+        else:
+            secret = await self._read_secret(account_id, cached)
         if secret is None:
             return {}
         return {HEADER: signature(secret, body, int(self.clock()))}
 
-    async def _secret(self, account_id: int) -> str | None:
-        cached = self._secrets.get(account_id)
-        if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
-            return cached[0]
+    async def _read_secret(self, account_id: int, cached: tuple[str | None, float] | None) -> str | None:
         try:
             secret = await self.store.read(push_secrets.secret_of, account_id)
         except StoreUnavailable:
