@@ -375,7 +375,9 @@ class PerTurn(Generic[K, V, R]):
         self._waiting: dict[tuple[asyncio.AbstractEventLoop, K], list[tuple[V, asyncio.Future[R]]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def join(self, key: K, value: V) -> R:
+    def join(self, key: K, value: V) -> asyncio.Future[R]:
+        """The call's future (awaited by the caller: a coroutine here would be one more frame to suspend and
+        resume on each request's path)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         waiting = self._waiting.get((loop, key))
@@ -386,7 +388,7 @@ class PerTurn(Generic[K, V, R]):
             task = loop.create_task(self._run(loop, key))  # runs after the calls already scheduled this turn
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await future
+        return future
 
     async def _run(self, loop: asyncio.AbstractEventLoop, key: K) -> None:
         await self._handle(key, self._waiting.pop((loop, key)))
@@ -403,8 +405,8 @@ class SharedLookups:
         self.store = store
         self._turns: PerTurn[str, None, Lookup] = PerTurn(self._read)
 
-    async def read(self, login: str) -> Lookup:
-        return await self._turns.join(login, None)
+    def read(self, login: str) -> asyncio.Future[Lookup]:
+        return self._turns.join(login, None)
 
     async def _read(self, login: str, group: list[tuple[None, asyncio.Future[Lookup]]]) -> None:
         await _settle([future for _, future in group], self.store.read(queries.gateway_and_account, login))
@@ -424,8 +426,8 @@ class CampaignGroups:
     async def store_one(self, campaign: NewCampaign, now: int) -> AcceptedCampaign:
         return await self.store.write(queries.insert_campaign, campaign, now)
 
-    async def add(self, campaign: NewCampaign, now: int) -> AcceptedCampaign:
-        return await self._turns.join(campaign.account_id, (campaign, now))
+    def add(self, campaign: NewCampaign, now: int) -> asyncio.Future[AcceptedCampaign]:
+        return self._turns.join(campaign.account_id, (campaign, now))
 
     async def _write(self, account_id: int, group: list[Pending]) -> None:
         if len(group) == 1:
