@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -12,6 +13,8 @@ import httpx
 
 from harden.conftest import address, closed_by_server, exchange
 from live.conftest import LiveServer, start_server
+from octogate.http.limits import KEEP_ALIVE_SECONDS
+from octogate.http.protocol import SWEEP_EVERY
 
 GENEROUS = 0.1  # seconds: "other clients answered within 100 ms"
 
@@ -119,6 +122,30 @@ def test_a_slow_head_after_answered_requests_on_one_connection_is_refused_408(li
             assert read_answer_head(sock).startswith(b"HTTP/1.1 200 ")
         sock.sendall(b"GET /api/balance HTTP/1.1\r\nHost: gw\r\n")  # and never the blank line
         assert closed_by_server(sock).startswith(b"HTTP/1.1 408 ")
+
+
+def test_an_idle_keep_alive_connection_is_closed_once_its_keep_alive_has_passed(limited: LiveServer) -> None:
+    """Closed by the server's sweep between KEEP_ALIVE_SECONDS and one sweep later after its last answer, while
+    a connection whose requests keep coming stays open."""
+    balance = b"GET /api/balance HTTP/1.1\r\nHost: gw\r\n\r\n"
+    with socket.create_connection(address(limited), timeout=10) as idle, \
+            socket.create_connection(address(limited), timeout=10) as busy:  # fmt: skip
+        idle.sendall(balance)
+        assert read_answer_head(idle).startswith(b"HTTP/1.1 200 ")
+        answered = time.monotonic()
+        idle.setblocking(False)
+        closed_after = None
+        while closed_after is None and time.monotonic() - answered < KEEP_ALIVE_SECONDS + SWEEP_EVERY + 3:
+            busy.sendall(balance)  # every ~0.5 s: never idle for long
+            assert read_answer_head(busy).startswith(b"HTTP/1.1 200 ")
+            ready, _, _ = select.select([idle], [], [], 0.5)
+            if ready:
+                assert idle.recv(65536) == b""  # closed, and nothing more was sent
+                closed_after = time.monotonic() - answered
+        assert closed_after is not None, "the idle connection was kept open"
+        assert KEEP_ALIVE_SECONDS - 0.05 <= closed_after <= KEEP_ALIVE_SECONDS + SWEEP_EVERY + 1
+        busy.sendall(balance)  # open all along, and still answered
+        assert read_answer_head(busy).startswith(b"HTTP/1.1 200 ")
 
 
 def read_answer_head(sock: socket.socket) -> bytes:

@@ -81,6 +81,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
         self._linger_timer: asyncio.TimerHandle | None = None
         self._lingered = -1  # bytes dropped since the refusal; -1: not lingering
         self._in_request_line = True  # the head's first line (its URL) has not ended yet
+        self._idle_since: float | None = None  # loop.time() its last answer ended, while no new byte came
 
     # --- connections --------------------------------------------------------------------------------------------
 
@@ -207,9 +208,24 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
             super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and not self.pipeline:
-            _idle(self.server_state)[self] = None  # waiting for its next request: the first to go when full
+        """uvicorn's, but an idle connection is closed by the server's keep-alive sweep (`_sweep_idle`) rather
+        than by a timer of its own, set after every answer and cancelled by the next request (~2.4 µs a request
+        on uvloop)."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        _idle(self.server_state)[self] = None  # waiting for its next request: the first to go when full
+        _arm_sweep(self.server_state, self.loop, self.timeout_keep_alive)
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None  # bytes came (or the connection ends): not idle
+        super()._unset_keepalive_if_required()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         # The task copies the current context: the service sees whose request it serves (wrong-key throttling).
@@ -283,6 +299,31 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
 
 
 Registry = OrderedDict[GuardedHttpToolsProtocol, None]
+#: how often the keep-alive sweep looks (an idle connection is closed this much past the keep-alive at worst)
+SWEEP_EVERY = 1.0
+
+
+def _arm_sweep(state: Any, loop: asyncio.AbstractEventLoop, keep_alive: float) -> None:
+    if getattr(state, "octogate_sweep", None) is None:
+        state.octogate_sweep = loop.call_later(min(SWEEP_EVERY, keep_alive), _sweep_idle, state, loop, keep_alive)
+
+
+def _sweep_idle(state: Any, loop: asyncio.AbstractEventLoop, keep_alive: float) -> None:
+    """Close the connections idle for `keep_alive` seconds since their last answer; look again while any is
+    idle. (The idle registry also holds new connections and refused ones: their own timers see to them.)"""
+    state.octogate_sweep = None
+    now = loop.time()
+    waiting = False
+    for connection in list(_idle(state)):
+        since = connection._idle_since
+        if since is None or connection.transport.is_closing():
+            continue
+        if now - since >= keep_alive:
+            connection.transport.close()
+        else:
+            waiting = True
+    if waiting:
+        _arm_sweep(state, loop, keep_alive)
 
 
 def _idle(state: Any) -> Registry:
