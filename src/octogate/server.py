@@ -142,7 +142,7 @@ async def serve(settings: Settings, logs: LogSettings | None = None) -> None:
     try:
         app = build_app(store, settings)
         edge = OperatorEdge(app, None, PROBES)
-        config = uvicorn_config(edge, settings)  # a bad certificate stops the start here, before any line
+        config = uvicorn_config(edge, settings, api=app)  # a bad certificate stops the start here, before any line
         # The sandbox's funded account exists only while messages go to the built-in simulator.
         if settings.demo and not settings.connectors:
             login, key = ensure_demo_account(store, settings)

@@ -85,6 +85,11 @@ class OctopushApp:
         body = await self._answer(params, endpoint, as_json)
         await respond(send, 200, body, [(b"content-type", JSON if as_json else XML)])
 
+    async def answer_form(self, query: bytes, body: bytes, endpoint: str, as_json: bool) -> bytes:
+        """The answer to a call whose parameters are its query string and a form-encoded (or empty) body: what
+        the HTTP protocol's direct path (`octogate.http.direct`) asks."""
+        return await self._answer(form_params(query, body), endpoint, as_json)
+
     async def _answer(self, params: dict[str, str] | None, endpoint: str, as_json: bool) -> bytes:
         try:
             if params is None:
@@ -111,14 +116,19 @@ class OctopushApp:
 
 async def gather_params(scope: Scope, receive: Receive) -> dict[str, str]:
     """Query string, then body (the body wins on a clash); empty values are absent fields."""
-    pairs = decode_pairs(scope["query_string"]) if scope["query_string"] else []
     body = await read_body(receive, MAX_BODY)
+    if body and _header(scope, b"content-type").startswith(b"multipart/form-data"):
+        pairs = decode_pairs(scope["query_string"]) if scope["query_string"] else []
+        pairs.extend(await _multipart_pairs(scope, body))
+        return params_from_pairs(pairs)
+    return form_params(scope["query_string"], body)
+
+
+def form_params(query: bytes, body: bytes) -> dict[str, str]:
+    """The parameters of a query string and a form-encoded body (the body wins on a clash)."""
+    pairs = decode_pairs(query) if query else []
     if body:
-        content_type = _header(scope, b"content-type")
-        if content_type.startswith(b"multipart/form-data"):
-            pairs.extend(await _multipart_pairs(scope, body))
-        else:
-            pairs.extend(decode_pairs(body))
+        pairs.extend(decode_pairs(body))
     return params_from_pairs(pairs)
 
 

@@ -12,21 +12,23 @@ from typing import Any
 
 from octogate import throttle
 from octogate.config import HttpLimits, Settings
+from octogate.http.app import OctopushApp
 from octogate.http.protocol import GuardedHttpToolsProtocol
 
 FD_RESERVE = 128  # descriptors kept for the database, SMTP, logs and the delivery process's pipe
 KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this long (uvicorn's default)
 
 
-def uvicorn_limits(settings: Settings) -> dict[str, Any]:
-    """uvicorn options: the guarded protocol bound to the limits; also sets the process's wrong-key throttle
-    to them and raises the open-files limit so the connection cap, not the descriptors, is what runs out."""
+def uvicorn_limits(settings: Settings, api: OctopushApp | None = None) -> dict[str, Any]:
+    """uvicorn options: the guarded protocol bound to the limits (and to `api`, whose own calls it answers
+    without the ASGI cycle); also sets the process's wrong-key throttle to them and raises the open-files limit
+    so the connection cap, not the descriptors, is what runs out."""
     limits = settings.limits
     throttle.configure(limits)
     protocol = type(
         "OctogateHttpProtocol",
         (GuardedHttpToolsProtocol,),
-        {"limits": limits, "max_connections": connection_cap(limits)},
+        {"limits": limits, "max_connections": connection_cap(limits), "api": api},
     )
     return {"http": protocol, "timeout_keep_alive": KEEP_ALIVE_SECONDS, "backlog": 2048}
 

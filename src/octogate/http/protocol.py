@@ -15,6 +15,7 @@ percent-encoded before the parser sees them, so the API decodes them as it decod
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from typing import Any, ClassVar
 
@@ -22,11 +23,16 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from octogate.config import HttpLimits
-from octogate.http.app import route
+from octogate.http.app import OctopushApp, route
+from octogate.http.direct import DirectRequest, direct_request
 from octogate.http.rest import JSON_TYPE, edge_refusal, is_rest_path
+from octogate.observability import metrics
+from octogate.observability.admin import http_path
 from octogate.octopush.answers import error_json, error_xml
 from octogate.octopush.errors import Code
 from octogate.throttle import CLIENT_ADDRESS
+
+log = logging.getLogger(__name__)
 
 
 class TolerantHttpToolsProtocol(HttpToolsProtocol):
@@ -68,6 +74,8 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
 
     limits: ClassVar[HttpLimits] = HttpLimits()
     max_connections: ClassVar[int] = HttpLimits().max_connections
+    #: the API whose own calls are answered without the ASGI cycle (`octogate.http.direct`); None: all by ASGI
+    api: ClassVar[OctopushApp | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -186,9 +194,23 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
         _idle(self.server_state).pop(self, None)
         self._in_head = False
         if self._refusal is None:
-            super().on_headers_complete()
-            self._coalesce_writes()
+            direct = self._direct_request()
+            if direct is not None:
+                self.cycle = direct  # type: ignore[assignment]
+            else:
+                super().on_headers_complete()
+                self._coalesce_writes()
             _uploading(self.server_state)[self] = None  # until its body is read whole
+
+    def _direct_request(self) -> DirectRequest | None:
+        """The request, if the direct path answers it: an API call, with no other request of this connection
+        still being answered (a pipelined one queues behind it the ASGI way)."""
+        if self.api is None or self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            return None
+        if self.parser.should_upgrade() or self.limit_concurrency is not None:
+            return None
+        return direct_request(self.parser.get_method(), self.url, self.headers, self.parser.get_http_version(),
+                              self.parser.should_keep_alive())  # fmt: skip
 
     def _coalesce_writes(self) -> None:
         """The request's answer goes out through `CoalescedWrites`: head and body in one send()."""
@@ -198,14 +220,46 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         if self._refusal is None:
-            super().on_body(body)
+            if type(self.cycle) is DirectRequest:
+                self.cycle.body.append(body)  # at most MAX_BODY: its Content-Length said so
+            else:
+                super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._in_head, self._head_fed = True, 0  # the next bytes are the next request's head
         self._in_request_line = True
         _uploading(self.server_state).pop(self, None)
         if self._refusal is None:
-            super().on_message_complete()
+            cycle = self.cycle
+            if type(cycle) is DirectRequest:
+                cycle.more_body = False
+                CLIENT_ADDRESS.set(self.client[0] if self.client else None)  # copied by the task, as below
+                task = self.loop.create_task(self._answer_directly(cycle))
+                task.add_done_callback(self.tasks.discard)
+                self.tasks.add(task)  # a graceful stop waits for it, as for an ASGI task
+            else:
+                super().on_message_complete()
+
+    async def _answer_directly(self, request: DirectRequest) -> None:
+        """What uvicorn's cycle does with the answer `asgi.respond` sends: written whole, then the connection
+        closed if it is not kept, then the next pipelined request started (`on_response_complete`)."""
+        assert self.api is not None
+        try:
+            body = await self.api.answer_form(request.query, b"".join(request.body), request.endpoint,
+                                              request.as_json)  # fmt: skip
+        except Exception:  # never: the API answers its own faults (code 999); else as uvicorn does for a fault
+            log.exception("unexpected fault answering %s", request.path[:100])
+            request.response_complete = True
+            self.transport.close()
+            return
+        metrics.child(metrics.HTTP_REQUESTS, http_path(request.path), "200").inc()
+        request.response_complete = True
+        if request.disconnected:
+            return
+        self.transport.write(request.head(self.server_state.default_headers, len(body)) + body)
+        if not request.keep_alive:
+            self.transport.close()
+        self.on_response_complete()
 
     def on_response_complete(self) -> None:
         """uvicorn's, but an idle connection is closed by the server's keep-alive sweep (`_sweep_idle`) rather

@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from octogate.config import ConfigError, Settings
+from octogate.http.app import OctopushApp
 from octogate.http.limits import uvicorn_limits
 
 
@@ -44,10 +45,11 @@ class SignalledServer(uvicorn.Server):
                 loop.remove_signal_handler(signum)
 
 
-def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+def uvicorn_config(app: Any, settings: Settings, api: OctopushApp | None = None) -> uvicorn.Config:
+    """`app` serves every request but `api`'s own calls, which the protocol answers directly (`http.direct`)."""
     config = uvicorn.Config(
         app,
-        **uvicorn_limits(settings),  # URL/header caps, header-read timeout, connection cap
+        **uvicorn_limits(settings, api),  # URL/header caps, header-read timeout, connection cap
         loop="none",
         lifespan="off",
         access_log=False,

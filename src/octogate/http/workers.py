@@ -426,7 +426,7 @@ async def _worker(
         if store.url.dialect != "postgresql":
             app.gateway.on_accepted.append(_Waker(wakes).wake)
         server = _WorkerServer(
-            uvicorn_config(WorkerEdge(OperatorEdge(app, None, frozenset()), proxy), settings)
+            uvicorn_config(WorkerEdge(OperatorEdge(app, None, frozenset()), proxy), settings, api=app)
         )
         heap.settle()
         reporter = _Reporter(server, reports)
