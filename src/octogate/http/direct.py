@@ -2,10 +2,11 @@
 
 `/api/sms`, `/api/balance` and `/api/credit` (GET or POST, a form body of known length) are most of what a
 gateway serves, and each went through uvicorn's cycle (a scope, receive and send messages, three ASGI layers):
-a third of the API process's own work per request besides the service's (bench/api_throughput.py). The
-protocol (`octogate.http.protocol`) hands such a request here whole; the answer comes from the same
-`OctopushApp.answer_form` the ASGI path calls, with the same headers uvicorn writes. Anything else (multipart
-bodies, `Expect: 100-continue`, chunked bodies, the REST API, the console, other methods) takes the ASGI path.
+about a tenth of the API process's CPU per request (bench/api_throughput.py, paired: 102-106 µs against
+112-118 µs through the cycle). The protocol (`octogate.http.protocol`) hands such a request here whole; the
+answer comes from the same `OctopushApp.answer_form` the ASGI path calls, with the bytes uvicorn writes.
+Anything else (multipart bodies, `Expect: 100-continue`, chunked bodies, the REST API, the console, other
+methods) takes the ASGI path.
 """
 
 from __future__ import annotations

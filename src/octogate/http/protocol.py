@@ -247,7 +247,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
         try:
             body = await self.api.answer_form(request.query, b"".join(request.body), request.endpoint,
                                               request.as_json)  # fmt: skip
-        except Exception:  # never: the API answers its own faults (code 999); else as uvicorn does for a fault
+        except Exception:  # never: `_answer` answers its own faults (code 999); here one closes, unanswered
             log.exception("unexpected fault answering %s", request.path[:100])
             request.response_complete = True
             self.transport.close()
