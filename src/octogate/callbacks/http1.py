@@ -19,7 +19,7 @@ import time
 from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
-from octogate.callbacks.targets import ForbiddenTarget, Networks, forbidden_reason
+from octogate.callbacks.targets import ForbiddenTarget, Networks, forbidden_reason, once_per_url
 
 HEAD_LIMIT = 65536  # bytes of status line and headers at most
 VERSION = ":version"  # the answer's HTTP version, kept among its headers under a name no header can have
@@ -37,7 +37,6 @@ class BadAnswer(ValueError):
 Pool = dict[tuple[str, str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 #: (its parts, port, pool key, the request's head up to the per-request headers, and after them)
 Target = tuple[SplitResult, int, tuple[str, str, int], bytes, bytes]
-TARGETS_KEPT = 4096  # URLs whose request head is kept (accounts' push URLs: a few each)
 
 
 class PushClient:
@@ -63,10 +62,7 @@ class PushClient:
     ) -> tuple[int, bytes]:
         """(status, the first `body_limit` bytes of the answer). Raises TimeoutError, ConnectFailed (or
         ForbiddenTarget), BadAnswer, or OSError when the exchange broke."""
-        target = self._targets.get(url)
-        if target is None:
-            target = self._target(url)
-        parts, port, key, head, tail = target
+        parts, port, key, head, tail = once_per_url(self._targets, url, self._target)
         middle = "".join(f"{name}: {value}\r\n" for name, value in headers.items()) if headers else ""
         request = b"".join((
             head, f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{middle}".encode("latin-1"),
@@ -148,11 +144,7 @@ class PushClient:
         if parts.username is not None:
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             tail = f"Authorization: Basic {base64.b64encode(credentials).decode('ascii')}\r\n"
-        target = (parts, port, key, head.encode("latin-1", "strict"), f"{tail}\r\n".encode("latin-1", "strict"))
-        if len(self._targets) >= TARGETS_KEPT:
-            self._targets.clear()
-        self._targets[url] = target
-        return target
+        return parts, port, key, head.encode("latin-1", "strict"), f"{tail}\r\n".encode("latin-1", "strict")
 
     async def _connect(self, parts: SplitResult, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         hostname = parts.hostname or ""

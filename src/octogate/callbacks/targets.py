@@ -10,9 +10,23 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 MAX_URL = 2000
+URLS_KEPT = 4096  # URLs whose worked-out parts (host key, address check, request head) are remembered
+T = TypeVar("T")
+
+
+def once_per_url(cache: dict[str, T], url: str, work: Callable[[str], T]) -> T:
+    """`work(url)`, remembered in `cache` (at most URLS_KEPT URLs): an account's pushes go to the same few URLs."""
+    if url in cache:
+        return cache[url]
+    if len(cache) >= URLS_KEPT:
+        cache.clear()
+    found = cache[url] = work(url)
+    return found
 
 
 class BadCallbackURL(ValueError):

@@ -24,13 +24,12 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import TypeVar
 
 from octogate.callbacks import targets
 from octogate.callbacks.backoff import next_attempt
 from octogate.callbacks.http1 import ConnectFailed, PushClient
 from octogate.callbacks.signing import PushSigner
-from octogate.callbacks.targets import ForbiddenTarget, host_key, literal_host_reason
+from octogate.callbacks.targets import ForbiddenTarget, host_key, literal_host_reason, once_per_url
 from octogate.config import CallbackSettings
 from octogate.statuses import PushStatus
 from octogate.store import outbox
@@ -43,11 +42,9 @@ from octogate.tasks import FifoSemaphore, cancel_and_wait, woken_or
 from octogate.worker import LeasedWorker
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 BODY_LIMIT = 65536  # bytes of a receiver's answer read at most (the rest closes the connection)
 FAILING_AFTER = 3  # consecutive failures after which a host gets only `per_host` pushes in memory
-URLS_KEPT = 4096  # URLs whose host key and literal-address check are remembered
 #: An account's share of pushes in memory follows its receiver's pace: a claim refills the share at half, so
 #: that half must last a claim's round trip through the store (20-150 ms under load). With a fixed 4 x per_host
 #: a receiver taking 1,000 pushes/s ran dry every round and the pushes fell seconds behind the receipts
@@ -62,16 +59,6 @@ PACE_EVERY = 0.5  # seconds between two measures of the accounts' pace
 #: be taken again (one more store write, 20-150 ms under load, with the claimed pushes waiting) as soon as the
 #: next receipts came; meanwhile another gateway host waits this much longer for them
 SLOTS_KEPT_IDLE = 1.0
-
-
-def once_per_url(cache: dict[str, T], url: str, work: Callable[[str], T]) -> T:
-    """`work(url)`, remembered in `cache` (at most URLS_KEPT URLs): an account's pushes go to the same few URLs."""
-    if url in cache:
-        return cache[url]
-    if len(cache) >= URLS_KEPT:
-        cache.clear()
-    found = cache[url] = work(url)
-    return found
 
 
 Slots = FifoSemaphore  # the host slots this process holds right now (resized as their leases come and go)
