@@ -20,6 +20,11 @@ ends when every message's receipt has been pushed. Each run prints, and the summ
     .venv/bin/python bench/pipeline.py                     # SQLite, 3 runs x 20,000 requests at 50 at once
     .venv/bin/python bench/pipeline.py --postgres          # PostgreSQL (a fresh schema, dropped after)
     .venv/bin/python bench/pipeline.py --messages 2000     # a quick look
+    .venv/bin/python bench/pipeline.py --history 1000000   # on a gateway that has sent a million messages
+
+--history N stores, before the gateway starts, N messages finished a day earlier, with what each leaves behind
+(its part, the part's carrier key on another connector, its delivered receipt push): the tables and indexes
+a gateway in service writes into are that big.
 
 Benchmarks print; they assert nothing (exit 1 only if a request was refused or pushes did not all arrive).
 """
@@ -46,6 +51,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_accounting import CpuMeter, cpu_seconds, process_tree, with_application_name
 from end_to_end import FIELDS, Receiver, free_port, postgres_schema, print_write_waits
+from octogate.store.db import Connection, DatabaseURL
 
 LOGIN = "bench@pipeline.local"
 APPLICATION_NAME = f"octogate-pipeline-{os.getpid()}"
@@ -367,6 +373,8 @@ async def bench(args: argparse.Namespace, folder: str, database_url: str) -> Non
         api_key = created.split("api_key=", 1)[1].split()[0]
         cli("account", "urls", LOGIN, "--receipt", f"http://127.0.0.1:{receiver.port}/receipt",
             database_url=database_url, folder=folder)  # fmt: skip
+        if args.history:
+            add_history(database_url, args.history)
         serve = start_process([sys.executable, "-m", "octogate.cli", "serve"], "Octopush API on", folder, env)
         try:
             await wait_bound(tap)
@@ -434,12 +442,65 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the pushes of a run")
 
 
+HISTORY_CHUNK = 50_000
+
+
+def add_history(database_url: str, count: int) -> None:
+    """`count` messages of the bench account, finished a day ago: each with its delivered part, the part's key
+    (connector `history`: never one the run's receipts could name) and its delivered receipt push."""
+    started = time.monotonic()
+    day_ago = int(time.time()) - 86_400
+    conn = Connection(DatabaseURL.parse(database_url))
+    try:
+        with conn.transaction():
+            account = conn.fetchone("SELECT id FROM accounts WHERE login = ?", (LOGIN,))
+            assert account is not None, "the bench account is created first"
+            account_id = account[0]
+            campaign = conn.fetchone(
+                "INSERT INTO campaigns (account_id, source, sms_type, sender_is_msisdn, text, transactional, "
+                "with_replies, recipients, sms, cost, send_at, created_at) VALUES (?, 'http', 'FR', 0, 'history', "
+                "0, 0, ?, ?, 0, ?, ?) RETURNING id",
+                (account_id, count, count, day_ago, day_ago),
+            )
+            assert campaign is not None
+            campaign_id = campaign[0]
+            first = 1  # the database is new: the run's messages come after these
+        for start in range(0, count, HISTORY_CHUNK):
+            ids = range(first + start, first + min(count, start + HISTORY_CHUNK))
+            at = [day_ago + (i - first) * 86_400 // count for i in ids]
+            with conn.transaction():
+                conn.bulk_insert("messages", (
+                    "id", "campaign_id", "account_id", "recipient", "country", "calling_code", "sms", "cost",
+                    "status", "priority", "send_at", "attempts", "connector", "parts", "submitted_at", "done_at",
+                    "receipt_status",
+                ), [(i, campaign_id, account_id, f"+3361{i % 10**8:08d}", "FR", 33, 1, 0, "delivered", 1, t, 1,
+                     "bench-smsc", 1, t, t + 2, "DELIVERED") for i, t in zip(ids, at, strict=True)])  # fmt: skip
+                conn.bulk_insert("message_parts", (
+                    "message_id", "seq", "connector", "carrier_id", "status", "submitted_at", "done_at", "received_at",
+                ), [(i, 1, "history", f"{i:x}", "DELIVRD", t, t + 1, t + 2) for i, t in zip(ids, at, strict=True)])
+                conn.bulk_insert("part_keys", ("connector", "carrier_key", "message_id", "seq", "same_base"),
+                                 [("history", f"{i:x}", i, 1, 1) for i in ids])  # fmt: skip
+                conn.bulk_insert("callbacks", (
+                    "account_id", "kind", "payload", "status", "attempts", "next_attempt_at", "created_at",
+                    "delivered_at", "delivered_code",
+                ), [(account_id, "receipt", f"message_id={i}&status=DELIVERED", "delivered", 1, t + 2, t + 2, t + 3,
+                     200) for i, t in zip(ids, at, strict=True)])  # fmt: skip
+        if conn.dialect == "postgresql":  # the ids given explicitly did not move the sequence
+            conn.execute("SELECT setval(pg_get_serial_sequence('messages', 'id'), MAX(id)) FROM messages")
+            for table in ("messages", "message_parts", "part_keys", "callbacks"):
+                conn.execute(f"VACUUM (ANALYZE) {table}")
+    finally:
+        conn.close()
+    print(f"  history: {count:,} finished messages stored in {time.monotonic() - started:.0f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_run_arguments(parser)
     parser.add_argument("--postgres", action="store_true", help="a fresh schema in local PostgreSQL")
     parser.add_argument("--workers", type=int, default=0, help="[http] workers: API processes (0: the default)")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--history", type=int, default=0, help="finished messages stored before the runs (0)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="octogate-pipeline-") as folder:
         if args.postgres:
