@@ -46,6 +46,40 @@ def test_a_killed_delivery_process_is_restarted_logged_and_counted(tmp_path: Pat
     assert server.sample("octogate_messages_submitted_total", connector="simulator") == 1
 
 
+def test_each_campaign_wakes_the_delivery_process_before_and_after_a_restart(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    """The API skips the wake-up byte while the child has not read the last one: a campaign accepted after the
+    child read it must still wake it (a poll of a minute would otherwise send it), and so must one accepted by
+    the next child after a restart."""
+    config = tmp_path / "octogate.toml"
+    config.write_text("[dispatch]\npoll_interval = 60\n")
+    server = start_serve(serve_env(tmp_path, OCTOGATE_CONFIG=str(config)))
+    processes.append(server)
+    wait_for(lambda: server.get("/readyz").status_code == 200, what="/readyz 200")
+    login, key = demo_key(server.output())
+
+    def send_and_see_submitted(total: int, batch: int = 1) -> None:
+        for n in range(batch):
+            answer = httpx.post(f"{server.base_url}/api/sms", data={
+                "user_login": login, "api_key": key, "sms_recipients": f"+336010203{total + n:02d}",
+                "sms_text": "hello", "sms_type": "FR", "sms_sender": "Shop", "transactional": "1",
+            }, timeout=10)  # fmt: skip
+            assert "<error_code>000</error_code>" in answer.text
+        wait_for(lambda: server.sample("octogate_messages_submitted_total", connector="simulator") == total + batch,
+                 within=10, what=f"{total + batch} messages submitted without waiting for the poll")  # fmt: skip
+
+    send_and_see_submitted(0, batch=3)
+    send_and_see_submitted(3)
+    send_and_see_submitted(4)
+    child = server.child_pid()
+    os.kill(child, signal.SIGKILL)
+    server.line("delivery process started again")
+    wait_for(lambda: server.get("/readyz").status_code == 200, what="/readyz 200 after the restart")
+    send_and_see_submitted(5)
+    send_and_see_submitted(6)
+
+
 @pytest.fixture
 def taken_port() -> Iterator[int]:
     with socket.socket() as sock:
