@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from octogate.callbacks.http1 import ConnectFailed, PushClient
+from octogate.callbacks.http1 import AnswerCut, BadAnswer, ConnectFailed, HostConnection, PushClient
 
 Answer = Callable[[bytes], bytes]
 
@@ -121,6 +121,76 @@ async def test_a_long_answer_is_cut_and_its_connection_not_kept(client: PushClie
     assert await client.post(url, b"", "text/plain", 10) == (200, b"x" * 10)
     assert await client.post(url, b"", "text/plain", 10) == (200, b"x" * 10)
     assert server.connections == 2
+
+
+class _Transport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def _read(answer: bytes, limit: int, sizes: int) -> tuple[int, bytes, bool]:
+    """What a connection makes of `answer` arriving `sizes` bytes at a time."""
+    conn = HostConnection()
+    conn.connection_made(_Transport())
+    waiter = conn.expect(limit)
+    for start in range(0, len(answer), sizes):
+        conn.data_received(answer[start : start + sizes])
+    status, _, body, reusable = await waiter
+    return status, body, reusable
+
+
+@pytest.mark.parametrize(("answer", "limit", "read"), [
+    (OK, 100, (200, b"ok", True)),
+    (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" + OK, 100, (200, b"ok", True)),
+    (b"HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n", 100, (204, b"", True)),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext\r\nde\r\n0\r\nT: 1\r\n\r\n",
+     100, (200, b"abcde", True)),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n",
+     5, (200, b"abcde", False)),
+    (b"HTTP/1.1 500 Oops\r\nContent-Length: 7\r\n\r\nbroken!", 4, (500, b"brok", False)),
+])  # fmt: skip
+async def test_an_answer_reads_the_same_however_its_bytes_are_split(
+    answer: bytes, limit: int, read: tuple[int, bytes, bool]
+) -> None:
+    for sizes in (len(answer), 7, 1):
+        assert await _read(answer, limit, sizes) == read
+
+
+async def test_bytes_after_the_answer_make_the_connection_unusable_and_are_not_kept() -> None:
+    conn = HostConnection()
+    transport = _Transport()
+    conn.connection_made(transport)
+    waiter = conn.expect(100)
+    conn.data_received(OK)
+    assert (await waiter)[2] and conn.usable
+    conn.data_received(b"x" * 100_000)  # a receiver writing on a kept connection: closed, nothing held
+    assert transport.closed and not conn.usable
+
+
+async def test_a_head_over_the_limit_or_a_bad_chunk_is_a_bad_answer() -> None:
+    with pytest.raises(BadAnswer, match="head over"):
+        await _read(b"HTTP/1.1 200 OK\r\nX: " + b"y" * 70_000, 10, 4096)
+    with pytest.raises(BadAnswer, match="not hexadecimal"):
+        await _read(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 10, 1)
+
+
+async def test_an_answer_cut_short_is_an_error_and_the_push_not_sent_again(client: PushClient) -> None:
+    """A kept connection closed before answering is replaced (the push sent again on a new one), but one closed
+    in the middle of its answer is an error: the receiver may have taken the push."""
+    server = await serve(lambda request: OK if len(server.requests) == 1 else b"HTTP/1.1 200 OK\r\nContent-Le",
+                         close_after=2)  # fmt: skip
+    url = f"http://127.0.0.1:{server.port}/"
+    assert await client.post(url, b"a=1", "text/plain", 100) == (200, b"ok")
+    with pytest.raises(AnswerCut, match="closed the connection 27 bytes into its answer"):
+        await client.post(url, b"a=2", "text/plain", 100)
+    assert len(server.requests) == 2 and server.connections == 1
 
 
 async def test_a_path_outside_ascii_is_percent_encoded(client: PushClient) -> None:

@@ -311,7 +311,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
             return None, str(error)[:200]
         except ConnectFailed as error:
             return None, f"cannot connect: {error.strerror or error}"[:200]
-        except (OSError, ValueError, asyncio.IncompleteReadError) as error:
+        except (OSError, ValueError) as error:
             return None, f"{type(error).__name__}: {error}"[:200]
         if 200 <= status < 300:
             return status, None
