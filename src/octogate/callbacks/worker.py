@@ -223,7 +223,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
 
     def _hold(self, push: ClaimedPush) -> None:
         host = once_per_url(self._host_keys, push.url or "", lambda url: host_key(url) if url else "")  # ~2 µs
-        self._host_slots.setdefault(host, Slots())
+        self._slots(host)
         self._in_memory += 1
         self._emptied.clear()
         self._account_load[push.account_id] += 1
@@ -237,6 +237,13 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
         task = asyncio.create_task(self._pusher(push, host))
         self._pushers.add(task)
         task.add_done_callback(self._pushers.discard)
+
+    def _slots(self, host: str) -> Slots:
+        """The host's slots, made at its first push (`setdefault(host, Slots())` built one per call: ~0.7 µs)."""
+        slots = self._host_slots.get(host)
+        if slots is None:
+            slots = self._host_slots[host] = Slots()
+        return slots
 
     async def _pusher(self, push: ClaimedPush, host: str) -> None:
         loop = asyncio.get_running_loop()
@@ -290,7 +297,7 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
             reason = once_per_url(self._literal_reasons, push.url, lambda url: literal_host_reason(url, self._allowed))
             if reason:
                 return None, reason
-        slots = self._host_slots.setdefault(host, Slots())
+        slots = self._slots(host)
         body = push.payload.encode("utf-8")
         async with slots, self._global_slots:
             signed = await self._signer.headers(push.account_id, body)  # signed when sent: a fresh timestamp
