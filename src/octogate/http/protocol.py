@@ -26,8 +26,7 @@ from octogate.config import HttpLimits
 from octogate.http.app import OctopushApp, route
 from octogate.http.direct import DirectRequest, direct_request
 from octogate.http.rest import JSON_TYPE, edge_refusal, is_rest_path
-from octogate.observability import metrics
-from octogate.observability.admin import http_path
+from octogate.observability.admin import count_request
 from octogate.octopush.answers import error_json, error_xml
 from octogate.octopush.errors import Code
 from octogate.throttle import CLIENT_ADDRESS
@@ -233,7 +232,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
             cycle = self.cycle
             if type(cycle) is DirectRequest:
                 cycle.more_body = False
-                CLIENT_ADDRESS.set(self.client[0] if self.client else None)  # copied by the task, as below
+                self._note_client()
                 task = self.loop.create_task(self._answer_directly(cycle))
                 task.add_done_callback(self.tasks.discard)
                 self.tasks.add(task)  # a graceful stop waits for it, as for an ASGI task
@@ -252,7 +251,7 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
             request.response_complete = True
             self.transport.close()
             return
-        metrics.child(metrics.HTTP_REQUESTS, http_path(request.path), "200").inc()
+        count_request(request.path, 200)
         request.response_complete = True
         if request.disconnected:
             return
@@ -282,9 +281,13 @@ class GuardedHttpToolsProtocol(TolerantHttpToolsProtocol):
         super()._unset_keepalive_if_required()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        # The task copies the current context: the service sees whose request it serves (wrong-key throttling).
-        CLIENT_ADDRESS.set(self.client[0] if self.client else None)
+        self._note_client()
         super()._start_asgi_task(cycle, app)
+
+    def _note_client(self) -> None:
+        """Before a request's task starts: the task copies the current context, so the service sees whose
+        request it serves (wrong-key throttling)."""
+        CLIENT_ADDRESS.set(self.client[0] if self.client else None)
 
     # --- refusing -----------------------------------------------------------------------------------------------
 

@@ -247,6 +247,11 @@ class Endpoints:
             await respond(send, code, body, [(b"content-type", JSON)])
 
 
+def count_request(path: str, code: int) -> None:
+    """One answered HTTP request in `octogate_http_requests_total` (the ASGI edge's and the direct path's)."""
+    metrics.child(metrics.HTTP_REQUESTS, http_path(path), str(code)).inc()
+
+
 def http_path(path: str) -> str:
     """A request path as a label: one of a fixed few, so that clients cannot grow the series without bound.
     The labels of the API's own paths are kept (a dict lookup per request instead of a split)."""
@@ -304,4 +309,4 @@ class OperatorEdge:
                 await respond(counted, 404, b"Not found: /healthz /readyz /metrics /status\n",
                               [(b"content-type", b"text/plain")])  # fmt: skip
         finally:
-            metrics.child(metrics.HTTP_REQUESTS, http_path(path), str(code)).inc()
+            count_request(path, code)
