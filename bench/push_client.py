@@ -12,44 +12,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import socket
 import statistics
+import sys
 import time
-from multiprocessing.queues import Queue
-from typing import Any
+from pathlib import Path
 
 import uvloop
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from callbacks_throughput import serve_forever
 from octogate.callbacks.http1 import PushClient
 
 BODY = b"message_id=1&number=%2B33600000000&status=DELIVERED&delivery_date=2026-12-04+10%3A00%3A00"
-ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
-
-
-class _Receiver(asyncio.Protocol):
-    """Answers 200 to each request (head and Content-Length body), pipelined or not."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport: Any = transport
-        self.buffer = b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            length = next((int(line.split(b":")[1]) for line in self.buffer[:end].split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
-            if len(self.buffer) < end + 4 + length:
-                return
-            self.buffer = self.buffer[end + 4 + length :]
-            self.transport.write(ANSWER)
-
-
-def receiver(ports: Queue[int]) -> None:
-    async def serve() -> None:
-        server = await asyncio.get_running_loop().create_server(_Receiver, "127.0.0.1", 0)
-        ports.put(server.sockets[0].getsockname()[1])
-        await asyncio.Event().wait()
-
-    uvloop.run(serve())
 
 
 async def one_run(port: int, posts: int, concurrency: int) -> float:
@@ -76,12 +51,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    context = multiprocessing.get_context("spawn")
-    ports: Queue[int] = context.Queue()
-    process = context.Process(target=receiver, args=(ports,), daemon=True)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    # callbacks_throughput's receiver, in a process of its own (its CPU is not counted)
+    process = multiprocessing.get_context("fork").Process(target=serve_forever, args=(sock,), daemon=True)
     process.start()
     try:
-        port = ports.get(timeout=30)
+        port = sock.getsockname()[1]
         figures = [uvloop.run(one_run(port, args.posts, args.concurrency)) for _ in range(args.runs)]
     finally:
         process.kill()
