@@ -307,26 +307,23 @@ class HostConnection(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result((self._status, self._headers, body, reusable))
 
-    def _line(self, what: str) -> bytes | None:
-        """The next CRLF-ended line, without its CRLF; None until it is whole."""
-        end = self._buffer.find(b"\r\n")
-        if end < 0:
+    def _until(self, end: bytes, what: str) -> bytes | None:
+        """The bytes before the next `end`, taken with it from the buffer; None until it came (BadAnswer past
+        HEAD_LIMIT bytes without it)."""
+        found = self._buffer.find(end)
+        if found < 0:
             if len(self._buffer) > HEAD_LIMIT:
                 raise BadAnswer(f"{what} over {HEAD_LIMIT} bytes")
             return None
-        line = bytes(self._buffer[:end])
-        del self._buffer[: end + 2]
-        return line
+        taken = bytes(self._buffer[:found])
+        del self._buffer[: found + len(end)]
+        return taken
 
     def _head(self) -> bool:
-        end = self._buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self._buffer) > HEAD_LIMIT:
-                raise BadAnswer(f"an answer's head over {HEAD_LIMIT} bytes")
+        head = self._until(b"\r\n\r\n", "an answer's head")
+        if head is None:
             return False
-        head = self._buffer[:end].decode("latin-1")
-        del self._buffer[: end + 4]
-        status, headers = _parse_head(head)
+        status, headers = _parse_head(head.decode("latin-1"))
         if 100 <= status < 200:  # interim answers (100 Continue...): the final one follows
             return True
         self._status, self._headers = status, headers
@@ -348,7 +345,7 @@ class HostConnection(asyncio.Protocol):
         return True
 
     def _chunk_size(self) -> bool:
-        line = self._line("a chunk size line")
+        line = self._until(b"\r\n", "a chunk size line")
         if line is None:
             return False
         try:
@@ -381,7 +378,7 @@ class HostConnection(asyncio.Protocol):
         return False
 
     def _trailers(self) -> bool:
-        line = self._line("a trailer")
+        line = self._until(b"\r\n", "a trailer")
         if line is None:
             return False
         if line:
