@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from typing import Any
 
@@ -316,6 +317,28 @@ async def test_reads_sent_together_answer_each_their_own(store: Store, customer:
 def _plain_write(conn: Connection) -> str:
     conn.execute("SELECT 1")
     return "durable"
+
+
+async def test_a_write_waits_for_the_write_lock_another_connection_holds(tmp_path: Any) -> None:
+    """SQLite: the group-commit writer's connection has no busy handler (`Connection(writer=True)`); it takes
+    the write lock by trying again, so a write queued while another process holds the lock waits for it and
+    commits once it is free, and no one-off connection opened afterwards is left without its busy wait."""
+    url = f"sqlite:///{tmp_path}/octogate.db"
+    store = Store(url)
+    try:
+        assert await store.write(_plain_write) == "durable"  # the writer's connection is open
+        other = sqlite3.connect(f"{tmp_path}/octogate.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the API process's write lock, say
+        waiting = asyncio.ensure_future(store.write(_plain_write))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # still trying: neither failed at once nor committed under another's lock
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(waiting, 5) == "durable"
+        with store.connect() as conn:  # a connection of its own keeps SQLite's busy handler
+            assert conn.fetchone("PRAGMA busy_timeout") == (10000,)
+        other.close()
+    finally:
+        store.close()
 
 
 async def test_a_lingering_writer_commits_what_came_meanwhile_together(database_url: str) -> None:

@@ -323,7 +323,7 @@ class _GroupCommitWriter(threading.Thread):
         outcomes: list[tuple[bool, Any]] | None = None
         try:
             if self.conn is None:
-                self.conn = Connection(self.url, lock_pause=self.lock_pause)
+                self.conn = Connection(self.url, lock_pause=self.lock_pause, writer=True)
             conn = self.conn
             limit = len(batch)
             if conn.dialect == "postgresql":
