@@ -16,7 +16,9 @@ a thread hop); on PostgreSQL, pipelinable reads (the API's one read per call) ar
 the others run in a small thread pool.
 
 Batches are bounded in time (BATCH_SECONDS): operations marked `db.durable_soon` (submit outcomes: an SMSC
-acceptance not yet durable is sent again after a crash) are taken first and committed in a batch of their own.
+acceptance not yet durable is sent again after a crash) are taken first, and the others waiting then go in the
+same commit (a commit, ~0.3 ms of the delivery writer's CPU on SQLite, serves both; an acceptance waits for the
+others' statements, within the time bound, instead of for a commit of its own).
 
 A writer may also *linger*: wait until its oldest waiting operation is `linger` seconds old before committing,
 so that one commit serves more of them. The delivery process does so on SQLite, where every one of its commits
@@ -300,9 +302,9 @@ class _GroupCommitWriter(threading.Thread):
                     else:
                         stopping |= _sort_in(item, urgent, others)
                         continue  # take what else came, and look again
-            # Urgent operations are committed on their own: the others would make their commit wait.
-            waiting = urgent or others
-            batch = [waiting.popleft() for _ in range(min(len(waiting), MAX_BATCH))]
+            # Urgent operations first, and with them what else is waiting: their commit serves both.
+            batch = [urgent.popleft() for _ in range(min(len(urgent), MAX_BATCH))]
+            batch += [others.popleft() for _ in range(min(len(others), MAX_BATCH - len(batch)))]
             if not batch:
                 continue
             done = self._commit(batch)
