@@ -319,6 +319,17 @@ def _plain_write(conn: Connection) -> str:
     return "durable"
 
 
+@pytest.mark.parametrize("count", [0, 1, 5, 300])
+def test_bulk_insert_writes_every_row_in_order(store: Store, count: int) -> None:
+    """Rows in chunks of a power of two on SQLite (300: 256 + 32 + 8 + 4), COPY on PostgreSQL: every row
+    written once, with its own values (NULLs included)."""
+    rows = [(n, f"+3360000{n:04d}", None if n % 7 == 0 else n * 10) for n in range(count)]
+    with store.connect() as conn, conn.transaction(exclusive=True):
+        conn.execute("CREATE TABLE bulk_rows (n INTEGER, recipient TEXT, cost BIGINT)")
+        conn.bulk_insert("bulk_rows", ("n", "recipient", "cost"), iter(rows))
+        assert conn.fetchall("SELECT n, recipient, cost FROM bulk_rows ORDER BY n") == rows
+
+
 async def test_a_write_waits_for_the_write_lock_another_connection_holds(tmp_path: Any) -> None:
     """SQLite: the group-commit writer's connection has no busy handler (`Connection(writer=True)`); it takes
     the write lock by trying again, so a write queued while another process holds the lock waits for it and

@@ -274,10 +274,7 @@ CAMPAIGN_COLUMNS = (
     "recipients, sms, cost, send_at, created_at"
 )
 CAMPAIGN_MARKS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-INSERT_LEDGER_CAMPAIGN = (
-    "INSERT INTO ledger (account_id, amount, balance_after, reason, campaign_id, created_at) "
-    "VALUES (?, ?, ?, 'campaign', ?, ?)"
-)
+LEDGER_COLUMNS = ("account_id", "amount", "balance_after", "reason", "campaign_id", "created_at")
 CAMPAIGN_ROWS_PER_STATEMENT = 500  # 14 parameters a row: well under SQLite's 32,766
 
 
@@ -311,8 +308,8 @@ def _insert_campaign_rows(conn: Connection, campaigns: Sequence[tuple[NewCampaig
 def _insert_debited_rows(conn: Connection, debited: Sequence[tuple[NewCampaign, int, int, int]]) -> None:
     """Debited campaigns' (campaign, id, balance after its debit, now) ledger rows by one statement, and their
     messages, queued in the campaigns' order, by another."""
-    ledger = [(c.account_id, -c.cost, balance, campaign_id, now) for c, campaign_id, balance, now in debited]
-    conn.executemany(INSERT_LEDGER_CAMPAIGN, ledger)
+    ledger = [(c.account_id, -c.cost, after, "campaign", campaign_id, now) for c, campaign_id, after, now in debited]
+    conn.bulk_insert("ledger", LEDGER_COLUMNS, ledger)
     conn.bulk_insert(
         "messages",
         MESSAGE_COLUMNS,
