@@ -95,6 +95,35 @@ async def test_group_commit_rolls_back_a_failing_operation_alone(store: Store) -
         assert conn.fetchone("SELECT COUNT(*) FROM messages WHERE account_id = ?", (account.id,)) == (6,)
 
 
+def _note(conn: Connection, text: str) -> str:
+    conn.execute("INSERT INTO scratch_notes (text) VALUES (?)", (text,))
+    return text
+
+
+def _note_then_refuse(conn: Connection, text: str) -> str:
+    conn.execute("INSERT INTO scratch_notes (text) VALUES (?)", (text,))
+    raise ValueError("refused after writing")
+
+
+async def test_a_refusing_operation_leaves_nothing_and_its_batch_commits(database_url: str) -> None:
+    """Batches are first run without savepoints; one operation that wrote and then raised is undone (the
+    batch is run again, each operation in its savepoint), the others of its batch are committed once each."""
+    store = Store(database_url, linger=0.5)  # the three writes wait for each other: one batch
+    try:
+        with store.connect() as conn, conn.transaction(exclusive=True):
+            conn.execute("CREATE TABLE scratch_notes (text TEXT NOT NULL)")
+        results = await asyncio.gather(
+            store.write(_note, "first"), store.write(_note_then_refuse, "refused"), store.write(_note, "third"),
+            return_exceptions=True,
+        )  # fmt: skip
+        assert results[0] == "first" and results[2] == "third"
+        assert isinstance(results[1], ValueError)
+        with store.connect() as conn:
+            assert sorted(conn.fetchall("SELECT text FROM scratch_notes")) == [("first",), ("third",)]
+    finally:
+        store.close()
+
+
 def test_price_table_replacement_bumps_the_version(store: Store) -> None:
     version = store.run(queries.gateway_state).prices_version
     rows = store.run(queries.price_rows)

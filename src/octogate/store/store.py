@@ -327,9 +327,7 @@ class _GroupCommitWriter(threading.Thread):
             if self.conn is None:
                 self.conn = Connection(self.url, lock_pause=self.lock_pause, writer=True)
             conn = self.conn
-            limit = len(batch)
-            if conn.dialect == "postgresql":
-                outcomes, limit = self._apply_together(conn, batch, deadline)
+            outcomes, limit = self._apply_together(conn, batch, deadline)
             if outcomes is None:
                 with conn.transaction(exclusive=True):
                     outcomes = []
@@ -359,12 +357,14 @@ class _GroupCommitWriter(threading.Thread):
     def _apply_together(
         conn: Connection, batch: list[Operation], deadline: float
     ) -> tuple[list[tuple[bool, Any]] | None, int]:
-        """A prefix of the batch without savepoints, runs of pipelinable operations in one round trip each:
-        (its outcomes, its length), or (None, its length) with nothing applied if any operation failed: the
-        caller then runs that prefix in savepoints."""
+        """A prefix of the batch without savepoints, on PostgreSQL runs of pipelinable operations in one round
+        trip each: (its outcomes, its length), or (None, its length) with nothing applied if any operation
+        failed: the caller then runs that prefix in savepoints. On SQLite too: two statements an operation
+        less (SAVEPOINT, RELEASE), each one more wait for the GIL while the write lock is held."""
         results: list[Any] = []
         try:
-            with conn.transaction():  # a failure of BEGIN or COMMIT itself is the batch's: it propagates
+            # a failure of BEGIN or COMMIT itself is the batch's: it propagates
+            with conn.transaction(exclusive=conn.dialect == "sqlite"):
                 try:
                     _run_together(conn, batch, results, deadline)
                 except Exception as error:
@@ -485,9 +485,12 @@ class _GroupReader(threading.Thread):
 def _run_together(conn: Connection, batch: list[Operation], results: list[Any], deadline: float) -> None:
     """Run operations into `results` until the batch or its time is over (one operation at least)."""
     start = 0
+    pipelines = conn.dialect == "postgresql"
     while start < len(batch) and not (start and time.monotonic() > deadline):
         end = start
-        while end < len(batch) and end - start < PIPELINE_RUN and can_pipeline(batch[end][0], batch[end][1]):
+        while (
+            pipelines and end < len(batch) and end - start < PIPELINE_RUN and can_pipeline(batch[end][0], batch[end][1])
+        ):
             end += 1
         if end > start:
             with conn.pipeline():
