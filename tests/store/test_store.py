@@ -350,8 +350,8 @@ def _plain_write(conn: Connection) -> str:
 
 @pytest.mark.parametrize("count", [0, 1, 5, 300])
 def test_bulk_insert_writes_every_row_in_order(store: Store, count: int) -> None:
-    """Rows in chunks of a power of two on SQLite (300: 256 + 32 + 8 + 4), COPY on PostgreSQL: every row
-    written once, with its own values (NULLs included)."""
+    """Rows in statements of at most 64 on SQLite (300: 4 x 64 + 44), COPY on PostgreSQL: every row written
+    once, with its own values (NULLs included)."""
     rows = [(n, f"+3360000{n:04d}", None if n % 7 == 0 else n * 10) for n in range(count)]
     with store.connect() as conn, conn.transaction(exclusive=True):
         conn.execute("CREATE TABLE bulk_rows (n INTEGER, recipient TEXT, cost BIGINT)")

@@ -29,10 +29,13 @@ IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.I
 DatabaseError: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 
 
-SQLITE_ROWS_PER_INSERT = 256  # rows of one multi-row INSERT (`bulk_insert`): 256 x 10 columns, well under 32,766
+SQLITE_ROWS_PER_INSERT = 64  # rows of one multi-row INSERT (`bulk_insert`): 64 x 10 columns, well under 32,766
+#: prepared statements a SQLite connection keeps (sqlite3's default, 128, is less than `bulk_insert`'s texts of
+#: two tables and the others a writer runs: a statement pushed out is prepared again, ~50 µs for a long INSERT)
+STATEMENTS_CACHED = 512
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _multi_row_insert(table: str, columns: tuple[str, ...], rows: int) -> str:
     one = f"({', '.join('?' for _ in columns)})"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * rows)}"  # noqa: S608
@@ -158,7 +161,10 @@ class Connection:
         self._pipelining = False
         if url.dialect == "sqlite":
             create_private(url.target)
-            raw = sqlite3.connect(url.target, isolation_level=None, check_same_thread=False, timeout=10.0)
+            raw = sqlite3.connect(
+                url.target, isolation_level=None, check_same_thread=False, timeout=10.0,
+                cached_statements=STATEMENTS_CACHED,
+            )  # fmt: skip
             # WAL: readers never block the writer; FULL: an acknowledged commit survives a power cut.
             raw.execute("PRAGMA journal_mode=WAL")
             raw.execute("PRAGMA synchronous=FULL")
@@ -202,13 +208,13 @@ class Connection:
         keeps the GIL busy (an event loop answering requests) then waits for it again after every row, up to
         the interpreter's switch interval each time, holding SQLite's write lock all along (20 rows: ~20
         context switches and 1.2-1.6 ms of CPU a transaction, against ~7 and 0.7 ms for one statement, measured
-        beside a busy thread). The rows go in chunks of a power of two (at most SQLITE_ROWS_PER_INSERT), so that
-        a few statement texts serve every count."""
+        beside a busy thread). One statement for up to SQLITE_ROWS_PER_INSERT rows (a text per count, each
+        prepared once: `STATEMENTS_CACHED`)."""
         if self._pg is None:
             pending = list(rows)
             start = 0
             while start < len(pending):
-                size = min(SQLITE_ROWS_PER_INSERT, 1 << ((len(pending) - start).bit_length() - 1))
+                size = min(SQLITE_ROWS_PER_INSERT, len(pending) - start)
                 chunk = pending[start : start + size]
                 self.execute(_multi_row_insert(table, tuple(columns), size), [v for row in chunk for v in row])
                 start += size
