@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
+import threading
 import time
 from typing import Any
 
@@ -15,7 +18,14 @@ from octogate.config import Settings
 from octogate.keys import api_key_matches
 from octogate.server import build_app
 from octogate.store import queries, schema
-from octogate.store.db import Connection, DatabaseError, durable_soon, pipelined_when
+from octogate.store.db import (
+    WRITERS_LOCK,
+    Connection,
+    DatabaseError,
+    DatabaseURL,
+    durable_soon,
+    pipelined_when,
+)
 from octogate.store.records import (
     DuplicateRequest,
     InsufficientCredit,
@@ -357,6 +367,40 @@ def test_bulk_insert_writes_every_row_in_order(store: Store, count: int) -> None
         conn.execute("CREATE TABLE bulk_rows (n INTEGER, recipient TEXT, cost BIGINT)")
         conn.bulk_insert("bulk_rows", ("n", "recipient", "cost"), iter(rows))
         assert conn.fetchall("SELECT n, recipient, cost FROM bulk_rows ORDER BY n") == rows
+
+
+def test_writers_queue_on_a_file_lock_while_one_commits(tmp_path: Any) -> None:
+    """SQLite: group-commit writers (of any process) hold a file lock beside the database for their whole
+    transaction, so a second one sleeps until the first has committed instead of trying for SQLite's lock;
+    the lock is free again after the commit."""
+    path = f"{tmp_path}/octogate.db"
+    url = DatabaseURL.parse(f"sqlite:///{path}")
+    first, second = Connection(url, writer=True), Connection(url, writer=True)
+    probe = os.open(path + WRITERS_LOCK, os.O_RDWR)
+    entered = threading.Event()
+
+    def write_second() -> None:
+        with second.transaction(exclusive=True):
+            entered.set()
+            second.execute("CREATE TABLE second_was_here (x)")
+
+    try:
+        with first.transaction(exclusive=True):
+            first.execute("CREATE TABLE first_was_here (x)")
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held for the whole transaction
+            waiting = threading.Thread(target=write_second)
+            waiting.start()
+            assert not entered.wait(0.3)  # queued behind the first
+        assert entered.wait(5)
+        waiting.join(5)
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once both committed
+        tables = {row[0] for row in first.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"first_was_here", "second_was_here"} <= tables
+    finally:
+        os.close(probe)
+        first.close()
+        second.close()
 
 
 async def test_a_write_waits_for_the_write_lock_another_connection_holds(tmp_path: Any) -> None:
