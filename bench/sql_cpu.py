@@ -38,39 +38,34 @@ def _key(sql):
 class _Cursor(sqlite3.Cursor):
     _k = None
 
-    def execute(self, sql, params=()):
+    def _timed(self, method, sql, arg):
         t = _cpu()
         try:
-            return super().execute(sql, params)
+            return method(self, sql, arg)
         finally:
             self._k = k = _key(sql)
             s = _stats[k]
             s[0] += 1
             s[1] += _cpu() - t
+
+    def _fetched(self, method):
+        t = _cpu()
+        try:
+            return method(self)
+        finally:
+            _stats[self._k][1] += _cpu() - t
+
+    def execute(self, sql, params=()):
+        return self._timed(sqlite3.Cursor.execute, sql, params)
 
     def executemany(self, sql, rows):
-        t = _cpu()
-        try:
-            return super().executemany(sql, rows)
-        finally:
-            self._k = k = _key(sql)
-            s = _stats[k]
-            s[0] += 1
-            s[1] += _cpu() - t
+        return self._timed(sqlite3.Cursor.executemany, sql, rows)
 
     def fetchall(self):
-        t = _cpu()
-        try:
-            return super().fetchall()
-        finally:
-            _stats[self._k][1] += _cpu() - t
+        return self._fetched(sqlite3.Cursor.fetchall)
 
     def fetchone(self):
-        t = _cpu()
-        try:
-            return super().fetchone()
-        finally:
-            _stats[self._k][1] += _cpu() - t
+        return self._fetched(sqlite3.Cursor.fetchone)
 
 
 class _Connection(sqlite3.Connection):
