@@ -32,7 +32,7 @@ DatabaseError: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 
 #: beside the SQLite file: the group-commit writers of every process take it (flock) around their transactions,
 #: so one waiting for SQLite's write lock sleeps until the holder is done: a failed BEGIN IMMEDIATE costs ~40 µs
-#: of CPU, and the API's writer tried ~3 times a commit while the delivery process's held the lock. The kernel
+#: of CPU, and the API's writer tried ~4 times a commit while the delivery process's held the lock. The kernel
 #: lets it go with a process that dies; a writer of another program (the CLI) is still waited for by trying.
 WRITERS_LOCK = "-writers.lock"
 SQLITE_ROWS_PER_INSERT = 64  # rows of one multi-row INSERT (`bulk_insert`): 64 x 10 columns, well under 32,766
