@@ -27,6 +27,25 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU of each thread of a process, by name: "loop" for its main thread (the event loop),
+    else the thread's own (`octogate.osnames`: octogate-writer, octogate-reads; others keep their process's),
+    threads of one name summed. Empty if the process is gone."""
+    found: dict[str, float] = {}
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name = "loop" if task.name == str(pid) else (task / "comm").read_text().strip()
+        except OSError:
+            continue
+        found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return found
+
+
 def own_cpu_seconds() -> float:
     """User + system CPU of this process, every thread, at getrusage's resolution (finer than /proc's ticks):
     for benches that time one side of an exchange in their own process."""

@@ -49,7 +49,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu_accounting import CpuMeter, cpu_seconds, process_tree, with_application_name
+from cpu_accounting import CpuMeter, cpu_seconds, process_tree, thread_cpu_seconds, with_application_name
 from end_to_end import FIELDS, Receiver, free_port, postgres_schema, print_write_waits
 from octogate.store.db import Connection, DatabaseURL
 
@@ -284,6 +284,7 @@ async def measured_run(load: Load, receiver: Receiver, tap: SmppTap, root_pid: i
 
     sampler = asyncio.create_task(sample_rss())
     per_process_before = {pid: cpu_seconds(pid) or 0.0 for pid in process_tree(root_pid)}
+    per_thread_before = {pid: thread_cpu_seconds(pid) for pid in process_tree(root_pid)}
     meter.start()
     started = time.perf_counter()
     await asyncio.gather(*(send_requests(load, numbers, latencies, answers) for _ in range(args.concurrency)))
@@ -298,6 +299,7 @@ async def measured_run(load: Load, receiver: Receiver, tap: SmppTap, root_pid: i
     octogate_s, postgres_s = meter.used()
     per_process = {pid: (cpu_seconds(pid) or 0.0) - per_process_before.get(pid, 0.0)
                    for pid in process_tree(root_pid)}  # fmt: skip
+    per_thread = {pid: thread_cpu_seconds(pid) for pid in per_process}
     sampling = False
     await sampler
     submits = tap.submits[submits_before:]
@@ -314,9 +316,16 @@ async def measured_run(load: Load, receiver: Receiver, tap: SmppTap, root_pid: i
         postgres_ms=postgres_s / messages * 1e3,
         rss_mb=peak_rss,
     )
+    def by_thread(pid: int) -> str:
+        """The process's CPU per message by thread (`thread_cpu_seconds`), the busiest first."""
+        before = per_thread_before.get(pid, {})
+        used = {name: (now - before.get(name, 0.0)) / messages * 1e3 for name, now in per_thread[pid].items()}
+        return ", ".join(f"{name} {ms:.3f}" for name, ms in sorted(used.items(), key=lambda i: -i[1]) if ms >= 0.001)
+
     split = "CPU ms/message " + ", ".join(
-        f"pid {pid} {seconds / messages * 1e3:.2f}" for pid, seconds in sorted(per_process.items()) if seconds > 0
-    )
+        f"pid {pid} {seconds / messages * 1e3:.2f} ({by_thread(pid)})"
+        for pid, seconds in sorted(per_process.items()) if seconds > 0
+    )  # fmt: skip
     _, answer_gap_at = gap_and_start([started, *answers])
     _, submit_gap_at = gap_and_start(submits)
     print_lags(submits, tap.delivers[delivers_before:], receiver.receipts.times[already:], started)  # type: ignore[attr-defined]

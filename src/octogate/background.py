@@ -39,6 +39,7 @@ from octogate.dispatch.runtime import Delivery
 from octogate.logs import LogSettings, setup_logging
 from octogate.observability import metrics, state
 from octogate.observability.hooks import WATCH, MeteredPushWorker
+from octogate.osnames import name_process
 from octogate.store.db import DatabaseURL
 from octogate.store.store import Store
 
@@ -272,6 +273,7 @@ class BackgroundProcess:
 
 def _child_main(settings: Settings, logs: LogSettings, wake: PipeEnd, reports: PipeEnd, unread: ctypes.c_byte) -> None:
     setup_logging(logs, "octogate-delivery")
+    name_process("octogate-deliv")  # in ps and top, beside serve and its API workers
     try:
         import uvloop
 

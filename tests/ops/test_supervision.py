@@ -32,6 +32,11 @@ def test_a_killed_delivery_process_is_restarted_logged_and_counted(tmp_path: Pat
     wait_for(lambda: server.sample("octogate_messages_submitted_total", connector="simulator") == 1,
              what="one message submitted")  # fmt: skip
     child = server.child_pid()
+    # what top -H shows the operator: the delivery process and each process's writer thread by name
+    assert Path(f"/proc/{child}/comm").read_text().strip() == "octogate-deliv"
+    for pid in (server.process.pid, child):
+        names = {(task / "comm").read_text().strip() for task in Path(f"/proc/{pid}/task").iterdir()}
+        assert "octogate-writer" in names
 
     os.kill(child, signal.SIGKILL)
     answer = wait_for(lambda: (r := server.get("/readyz")).status_code == 503 and r, what="/readyz 503")

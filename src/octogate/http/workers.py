@@ -33,7 +33,6 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection as PipeEnd
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,6 +49,7 @@ from octogate.logs import LogSettings, setup_logging
 from octogate.observability import metrics
 from octogate.observability.admin import OperatorEdge
 from octogate.observability.hooks import MeteredGateway
+from octogate.osnames import name_process
 from octogate.sms.numbers import warm
 from octogate.store.db import DatabaseURL
 from octogate.store.store import Store
@@ -403,8 +403,7 @@ def _worker_main(
 ) -> None:  # fmt: skip
     setup_logging(logs, f"octogate-api-{index}")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # see _WorkerServer
-    with contextlib.suppress(OSError):  # its name in ps/top (Linux): which of serve's children is which
-        Path("/proc/self/comm").write_text(f"octogate-api-{index}")
+    name_process(f"octogate-api-{index}")  # which of serve's children is which, in ps and top
     try:
         import uvloop
 

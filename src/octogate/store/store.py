@@ -44,6 +44,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import psycopg
 
+from octogate.osnames import name_thread
 from octogate.store import schema
 from octogate.store.db import (
     LOCK_PAUSE,
@@ -284,6 +285,7 @@ class _GroupCommitWriter(threading.Thread):
         self.join(timeout=30)
 
     def run(self) -> None:
+        name_thread(self.name)
         urgent: deque[Operation] = deque()  # operations marked db.durable_soon: taken first
         others: deque[Operation] = deque()
         stopping = False
@@ -420,6 +422,7 @@ class _GroupReader(threading.Thread):
         self.join(timeout=30)
 
     def run(self) -> None:
+        name_thread(self.name)
         stopping = False
         while not stopping:
             item = self.queue.get()
