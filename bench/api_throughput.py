@@ -64,7 +64,7 @@ from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu_accounting import CpuMeter, with_application_name  # noqa: E402
+from cpu_accounting import CpuMeter, stat_cpu_seconds, with_application_name  # noqa: E402
 
 APPLICATION_NAME = f"octogate-bench-{os.getpid()}"
 HOST = "127.0.0.1"
@@ -189,13 +189,8 @@ class LoadResult:
 
 
 def process_cpu_seconds(pid: int, tid: int | None = None) -> float:
-    """User + system CPU of a process (all its threads), or of one of its threads, from /proc."""
-    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
-    try:
-        fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    """User + system CPU of a process (all its threads), or of one of its threads, from /proc (0 if gone)."""
+    return stat_cpu_seconds(f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat") or 0.0
 
 
 def machine_busy_seconds() -> float:

@@ -18,13 +18,19 @@ from urllib.parse import quote
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of a process (all its threads), or None if it is gone."""
+def stat_cpu_seconds(stat: str | Path) -> float | None:
+    """User + system CPU from a /proc `stat` file (a process's, all its threads, or one thread's under
+    `task/`), or None if it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process (all its threads), or None if it is gone."""
+    return stat_cpu_seconds(f"/proc/{pid}/stat")
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
@@ -38,11 +44,12 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
         return found
     for task in tasks:
         try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
             name = "loop" if task.name == str(pid) else (task / "comm").read_text().strip()
         except OSError:
             continue
-        found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+        used = stat_cpu_seconds(task / "stat")
+        if used is not None:
+            found[name] = found.get(name, 0.0) + used
     return found
 
 
