@@ -251,6 +251,7 @@ class HostConnection(asyncio.Protocol):
         """The next answer, its body read to `limit` bytes: call before writing the request."""
         self.waiter = asyncio.get_running_loop().create_future()
         self._limit, self._got, self._step, self._body = limit, 0, self._head, bytearray()
+        self._reusable = True  # each answer says again whether the connection can be kept
         return self.waiter
 
     def write(self, data: bytes) -> None:
