@@ -425,6 +425,35 @@ async def test_a_write_waits_for_the_write_lock_another_connection_holds(tmp_pat
         store.close()
 
 
+def test_a_connection_to_a_new_file_another_is_switching_to_wal_waits_for_it(tmp_path: Any) -> None:
+    """Hosts started together on a new SQLite file: while one holds the write lock of a file still in rollback
+    mode (switching it to WAL), SQLite fails another's switch at once, without its busy handler; that host
+    waits and comes up instead of exiting with "database is locked" (seen in the five-hosts start test)."""
+    path = tmp_path / "octogate.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (a)")
+    other.execute("BEGIN IMMEDIATE")  # rollback mode, write lock held
+    opened: list[Connection | BaseException] = []
+
+    def open_connection() -> None:
+        try:
+            opened.append(Connection(DatabaseURL.parse(f"sqlite:///{path}")))
+        except BaseException as error:  # reported by the assertion below
+            opened.append(error)
+
+    opening = threading.Thread(target=open_connection)
+    opening.start()
+    opening.join(0.3)
+    assert opening.is_alive(), opened  # still trying: it did not fail at once
+    other.execute("COMMIT")
+    opening.join(10)
+    [conn] = opened
+    assert isinstance(conn, Connection), conn
+    assert conn.fetchone("PRAGMA journal_mode") == ("wal",)
+    conn.close()
+    other.close()
+
+
 async def test_a_lingering_writer_commits_what_came_meanwhile_together(database_url: str) -> None:
     """With `linger`, a write waits for the ones that come after it (one commit for all: fewer commits holding
     SQLite's write lock), and both are answered together once the oldest has waited that long."""

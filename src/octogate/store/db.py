@@ -152,6 +152,22 @@ def _in_field_order(record: Callable[..., Any], names: tuple[str, ...]) -> bool:
     return known
 
 
+def _while_locked(raw: sqlite3.Connection, sql: str, longest: float = LOCK_PAUSE) -> None:
+    """Run `sql`, again while SQLite answers "locked" (for up to BUSY_SECONDS), pausing from half a millisecond,
+    doubling up to `longest`."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    pause = LOCK_PAUSE
+    while True:
+        try:
+            raw.execute(sql)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, longest)
+
+
 class Connection:
     """One connection, in autocommit mode; transactions are explicit (`transaction()`, savepoints)."""
 
@@ -173,8 +189,10 @@ class Connection:
                 url.target, isolation_level=None, check_same_thread=False, timeout=10.0,
                 cached_statements=STATEMENTS_CACHED,
             )  # fmt: skip
-            # WAL: readers never block the writer; FULL: an acknowledged commit survives a power cut.
-            raw.execute("PRAGMA journal_mode=WAL")
+            # WAL: readers never block the writer; FULL: an acknowledged commit survives a power cut. Tried
+            # again while locked: of hosts started together on a new file, one switching it to WAL holds its
+            # write lock, and SQLite fails the others' switch at once, without its busy handler.
+            _while_locked(raw, "PRAGMA journal_mode=WAL")
             raw.execute("PRAGMA synchronous=FULL")
             raw.execute("PRAGMA foreign_keys=ON")
             # Sorts and IN-lists of a batch statement in memory: as files, each cost an open and unlink (one
@@ -371,17 +389,7 @@ class Connection:
         if busy_handler_on:
             raw.execute("PRAGMA busy_timeout = 0")
         try:
-            deadline = time.monotonic() + BUSY_SECONDS
-            pause = LOCK_PAUSE
-            while True:
-                try:
-                    raw.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as error:
-                    if "locked" not in str(error) or time.monotonic() > deadline:
-                        raise
-                time.sleep(pause)
-                pause = min(pause * 2, longest)
+            _while_locked(raw, "BEGIN IMMEDIATE", longest)
         finally:
             if busy_handler_on:
                 raw.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
