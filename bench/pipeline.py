@@ -36,7 +36,9 @@ import asyncio
 import contextlib
 import itertools
 import os
+import platform
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -393,7 +395,9 @@ async def bench(args: argparse.Namespace, folder: str, database_url: str) -> Non
         finally:
             stop_process(serve)
     print_write_waits(folder)
-    print_summary(f"pipeline on {'PostgreSQL' if args.postgres else 'SQLite'}", runs, args)
+    engine = "PostgreSQL" if args.postgres else f"SQLite {sqlite3.sqlite_version}"
+    # The gateway runs under this interpreter, and its build shows in the figures (docs/performance.md).
+    print_summary(f"pipeline on {engine}, Python {platform.python_version()}", runs, args)
 
 
 @contextlib.asynccontextmanager
