@@ -365,8 +365,8 @@ class _GroupCommitWriter(threading.Thread):
         less (SAVEPOINT, RELEASE), each one more wait for the GIL while the write lock is held."""
         results: list[Any] = []
         try:
-            # a failure of BEGIN or COMMIT itself is the batch's: it propagates
-            with conn.transaction(exclusive=conn.dialect == "sqlite"):
+            # exclusive as the savepoints' run below; a failure of BEGIN or COMMIT itself is the batch's
+            with conn.transaction(exclusive=True):
                 try:
                     _run_together(conn, batch, results, deadline)
                 except Exception as error:
