@@ -240,12 +240,9 @@ class Connection:
         prepared once: `STATEMENTS_CACHED`)."""
         if self._pg is None:
             pending = list(rows)
-            start = 0
-            while start < len(pending):
-                size = min(SQLITE_ROWS_PER_INSERT, len(pending) - start)
-                chunk = pending[start : start + size]
-                self.execute(_multi_row_insert(table, tuple(columns), size), [v for row in chunk for v in row])
-                start += size
+            for start in range(0, len(pending), SQLITE_ROWS_PER_INSERT):
+                chunk = pending[start : start + SQLITE_ROWS_PER_INSERT]
+                self.execute(_multi_row_insert(table, tuple(columns), len(chunk)), [v for row in chunk for v in row])
             return
         with (
             self._pg.cursor() as cursor,
