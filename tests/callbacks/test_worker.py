@@ -331,3 +331,29 @@ async def test_a_clean_stop_lets_the_pushes_under_way_finish_and_records_them(
     assert {numbers[push_id] for push_id, (status, _, _) in recorded.items() if status == "delivered"} == got
     assert 0 < len(got) < len(numbers)
     assert set(recorded.values()) <= {("delivered", 1, None), ("pending", 0, None)}
+
+
+async def test_a_bug_in_an_attempt_is_recorded_as_a_failed_try_and_the_push_retried(
+    store: Store, receiver: Receiver, fast: CallbackSettings
+) -> None:
+    account = point(store, make_customer(store).login, receiver.url())
+    push = enqueue(store, account, RECEIPT)
+
+    class FirstTryBreaks(PushWorker):
+        broke = False
+
+        async def _attempt(self, claimed, host):  # type: ignore[no-untyped-def]
+            if not self.broke:
+                self.broke = True
+                raise RuntimeError("boom")
+            return await super()._attempt(claimed, host)
+
+    worker = FirstTryBreaks(store, fast)
+    await worker.start()
+    try:
+        await until(lambda: statuses(store)[push][0] == "delivered")
+    finally:
+        await worker.stop()
+    tries = store.run(outbox.attempts, push)
+    assert [(t.status_code, t.error) for t in tries] == [(None, "internal error: boom"), (200, None)]
+    assert [r.fields for r in receiver.received] == [RECEIPT]

@@ -258,9 +258,10 @@ class PushWorker(LeasedWorker[ClaimedPush, PushResult]):
     async def _push(self, push: ClaimedPush, host: str) -> None:
         try:
             status, error = await self._attempt(push, host)
-        except Exception as error:  # a bug must not lose the push: it is tried again later
-            log.exception("callbacks: push %d failed: %.200s", push.id, error)
-            status, error = None, f"internal error: {error}"[:200]
+        except Exception as bug:  # a bug must not lose the push: it is tried again later
+            log.exception("callbacks: push %d failed: %.200s", push.id, bug)
+            # not `as error`: Python unbinds the handler's name when it ends, and `error` is read below
+            status, error = None, f"internal error: {bug}"[:200]
         finally:
             self._in_memory -= 1
             if not self._in_memory:
