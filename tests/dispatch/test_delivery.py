@@ -68,6 +68,29 @@ async def test_a_campaign_reaches_the_smsc_with_its_text_sender_and_parts(
             assert (seq, carrier) == (1, by_destination[recipient.lstrip("+")].message_ids[0])
 
 
+async def test_a_text_sent_many_times_goes_out_whole_each_time_and_each_long_one_under_its_own_reference(
+    api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
+) -> None:
+    """One text to many recipients is encoded once (`dispatch.wire`); a long one still gets, per message, the
+    concatenation reference the handset joins its parts by."""
+    async with delivering(
+        store, clock, app=app, routes=[RouteConfig(connectors=("sim",), stop_short_code="38200")]
+    ) as d:
+        short = await send(api, customer, sms_recipients="+33601020304,+33601020305,+33601020306")
+        first = await send(api, customer, sms_recipients="+33601020307", sms_text=LONG_TEXT)
+        again = await send(api, customer, sms_recipients="+33601020307", sms_text=LONG_TEXT)
+        for campaign in (short, first, again):
+            await eventually(lambda c=campaign: all_submitted(store, c), what="the campaigns submitted")
+
+        shorts = [m for m in d.sim.messages if m.destination_addr != "33601020307"]
+        assert sorted(m.text for m in shorts) == ["Hello STOP au 38200"] * 3
+        assert len({m.parts[0].short_message for m in shorts}) == 1
+        longs = [m for m in d.sim.messages if m.destination_addr == "33601020307"]
+        assert [m.text for m in longs] == [LONG_TEXT.replace("XXXXX", "38200")] * 2
+        references = [{part.concat[0] for part in m.parts if part.concat} for m in longs]
+        assert [len(r) for r in references] == [1, 1] and references[0] != references[1]
+
+
 async def test_a_number_sender_goes_as_ton_1_npi_1_and_no_sender_as_the_routes_default(
     api: httpx.AsyncClient, app: OctopushApp, store: Store, customer: Customer, clock: Clock
 ) -> None:

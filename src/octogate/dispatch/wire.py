@@ -16,7 +16,7 @@ from octogate.dispatch.routing import WireMessage
 from octogate.frozen import quick_init
 from octogate.smpp.client import PartOutcome, SmppClient, SmppRetriableError
 from octogate.smpp.pdu import SmppError
-from octogate.smpp.text import encode_text
+from octogate.smpp.text import Concatenation, EncodedText, encode_text
 from octogate.store.delivery import AcceptedPart
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,14 @@ def relative_validity(hours: int) -> str:
     return f"0000{days:02d}{hours:02d}0000000R"
 
 
+@lru_cache(maxsize=256)
+def _one_part(text: str, concatenation: Concatenation, gsm_data_coding: int) -> EncodedText | None:
+    """A text's encoding when it fits one part, else None. A part alone carries no concatenation reference, so
+    the messages of a campaign, one text to many, share it: encoding costs 2-4 µs a message."""
+    encoded = encode_text(text, ref=0, concatenation=concatenation, gsm_data_coding=gsm_data_coding)
+    return encoded if len(encoded.parts) == 1 else None
+
+
 async def submit(
     client: SmppClient, wire: WireMessage, ref: int, done: dict[int, str],
     validity_hours: int = DEFAULT_VALIDITY_HOURS,
@@ -49,7 +57,7 @@ async def submit(
     `validity_hours` (the dispatcher passes `[dispatch] validity_hours`). The text is encoded once, here: its
     part count is the attempt's, and the client sends these very parts."""
     cfg = client.config
-    encoded = encode_text(
+    encoded = _one_part(wire.text, cfg.concatenation, cfg.gsm_data_coding) or encode_text(
         wire.text, ref=ref, concatenation=cfg.concatenation, gsm_data_coding=cfg.gsm_data_coding
     )
     total = len(encoded.parts)

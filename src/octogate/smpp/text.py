@@ -7,7 +7,7 @@ TLVs (or sends the whole text in message_payload), and reads incoming parts back
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from octogate.sms.gsm import decode_short_message
@@ -22,7 +22,7 @@ CONCATENATION_METHODS: tuple[str, ...] = ("udh8", "udh16", "sar", "payload")
 _OCTETS = 140
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class EncodedPart:
     """What goes into one submit_sm / deliver_sm besides the addresses."""
 
@@ -31,11 +31,13 @@ class EncodedPart:
     tlvs: tuple[Tlv, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class EncodedText:
+    """Immutable: one text's encoding may be shared by the messages that send it (`dispatch.wire`)."""
+
     alphabet: Literal["gsm", "ucs2", "latin1", "ascii"]
     data_coding: int
-    parts: list[EncodedPart] = field(default_factory=list)
+    parts: tuple[EncodedPart, ...] = ()
 
 
 def _octet_split(text: str, udh_length: int) -> list[str]:
@@ -96,9 +98,9 @@ def _wrap(alphabet: Literal["gsm", "ucs2", "latin1", "ascii"], data_coding: int,
           whole: bytes, ref: int, concatenation: Concatenation) -> EncodedText:
     total = len(encoded)
     if total == 1:
-        return EncodedText(alphabet, data_coding, [EncodedPart(encoded[0])])
+        return EncodedText(alphabet, data_coding, (EncodedPart(encoded[0]),))
     if concatenation == "payload":
-        return EncodedText(alphabet, data_coding, [EncodedPart(b"", 0, (Tlv(Tag.MESSAGE_PAYLOAD, whole),))])
+        return EncodedText(alphabet, data_coding, (EncodedPart(b"", 0, (Tlv(Tag.MESSAGE_PAYLOAD, whole),)),))
     if total > 255:
         raise ValueError(f"text needs {total} parts, at most 255 can be concatenated")
     parts: list[EncodedPart] = []
@@ -111,7 +113,7 @@ def _wrap(alphabet: Literal["gsm", "ucs2", "latin1", "ascii"], data_coding: int,
             sixteen = concatenation == "udh16"
             udh = udh_concat(ref & (0xFFFF if sixteen else 0xFF), total, seq, sixteen_bit=sixteen)
             parts.append(EncodedPart(udh + chunk, EsmClass.UDHI))
-    return EncodedText(alphabet, data_coding, parts)
+    return EncodedText(alphabet, data_coding, tuple(parts))
 
 
 @dataclass(slots=True)
