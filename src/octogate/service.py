@@ -89,7 +89,7 @@ class Gateway:
         self._lookups = SharedLookups(store)
         self._campaigns = CampaignGroups(store)
         #: Called after each accepted campaign (the dispatcher wakes up instead of waiting for its next poll).
-        self.on_accepted: list[Callable[[], None]] = []
+        self.on_accepted: list[Callable[[], object]] = []  # what a listener returns is not used
 
     # --- the three API calls ---------------------------------------------------------------------------------
 

@@ -65,7 +65,8 @@ def send_batches(
     for batch in batches:
         request_id = f"{template.request_id}-{batch.index}" if template.request_id else None
         try:
-            sms = replace(template, recipients=batch.numbers, request_id=request_id, **batch.merge)
+            # the merge values go to Sms's list fields of those names
+            sms = replace(template, recipients=batch.numbers, request_id=request_id, **batch.merge)  # type: ignore[arg-type]
             outcome = BatchOutcome(batch, result=client.send_sms(sms))
         except (OctopushClientError, ValueError, TypeError) as error:
             outcome = BatchOutcome(batch, error=str(error))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from octogate.client.answers import Failure, SendResult
 from octogate.client.batches import CsvError, batches, read_recipients
@@ -37,7 +37,7 @@ DEFAULT_BATCH_SIZE = 500
 FAILURES_SHOWN = 5
 
 
-def add_client_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_client_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Register `send` and `balance` on the main parser's subcommands."""
     send = subparsers.add_parser(
         "send",

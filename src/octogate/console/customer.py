@@ -5,6 +5,7 @@ never looked up for them (a campaign of another account answers 404, as one that
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
@@ -215,5 +216,5 @@ async def _submit(ctx: Ctx, form: SendForm, *, simulation: bool) -> tuple[SmsAns
         return None, f"{in_words(error.code)} (API code {error.code.wire})"
 
 
-def _send_context(**values: object) -> dict[str, object]:
+def _send_context(**values: Any) -> dict[str, Any]:
     return {"types": SMS_TYPES, "answer": None, "error": None, "facts": None, "words": in_words, **values}

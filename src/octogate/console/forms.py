@@ -116,7 +116,7 @@ def merge_rows(csv_text: str) -> tuple[list[str], dict[str, list[str]]]:
     try:
         dialect = csv.Sniffer().sniff(csv_text[:4096], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     reader = csv.reader(io.StringIO(csv_text), dialect)
     header = [h.strip().lower() for h in next(reader, [])]
     number_at = next((i for i, name in enumerate(header) if name in NUMBER_COLUMNS), None)

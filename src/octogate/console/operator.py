@@ -9,6 +9,7 @@ from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -65,7 +66,7 @@ def routes(console: Console) -> list[Route]:
             done=ctx.arg("done"), error=ctx.arg("error"), new_key=None,
         )  # fmt: skip
 
-    def account_action(name: str) -> Callable[[Ctx], Awaitable[Response]]:
+    def account_action(name: str) -> Callable[[Request], Awaitable[Response]]:
         async def handler(ctx: Ctx) -> Response:
             login = str(ctx.request.path_params["login"])
             back = f"/console/op/accounts/{quote(login)}"

@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, tzinfo
 from functools import partial
+from typing import cast
 
 from octogate.config import DEFAULT_VALIDITY_HOURS
 from octogate.incoming import apply, texts
@@ -101,7 +102,7 @@ class IncomingHandler:
             ignored: asyncio.Future[str] = asyncio.get_running_loop().create_future()
             ignored.set_result("ignored")
             return ignored
-        written: asyncio.Future[str] = self.receipts.submit(update)
+        written = cast("asyncio.Future[str]", self.receipts.submit(update))  # an Applied: a StrEnum
         written.add_done_callback(partial(self._receipt_written, event, update.carrier_id))
         return written
 

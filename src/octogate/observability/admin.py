@@ -234,8 +234,8 @@ class Endpoints:
             await respond(send, 200, b'{"status": "ok"}\n', [(b"content-type", JSON)])
         elif path == "/readyz":
             reasons = await self.readiness()
-            body = {"status": "not ready", "reasons": reasons} if reasons else {"status": "ready"}
-            await respond(send, 503 if reasons else 200, json.dumps(body).encode() + b"\n", [(b"content-type", JSON)])
+            state = {"status": "not ready", "reasons": reasons} if reasons else {"status": "ready"}
+            await respond(send, 503 if reasons else 200, json.dumps(state).encode() + b"\n", [(b"content-type", JSON)])
         elif path == "/metrics":
             await respond(send, 200, await self.metrics_text(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
         else:

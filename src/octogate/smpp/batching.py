@@ -28,7 +28,7 @@ class BatchedWrites:
             self.flush()
 
     def flush(self) -> None:
-        data, self.out = self.out, []
+        data, self.out = self.out, []  # type: ignore[misc]  # the slot is the connection class's
         if data and self.writable() and not self.writer.is_closing():
             self.writer.write(b"".join(data))
 

@@ -566,8 +566,8 @@ class UnknownPdu(Pdu):
     raw_command_id: int = 0
     body: bytes = b""
 
-    @property  # type: ignore[override]
-    def command_id(self) -> int:  # shadows the class-level constant of the other PDUs
+    @property
+    def command_id(self) -> int:  # type: ignore[override]  # shadows the other PDUs' class-level constant
         return self.raw_command_id
 
     def encode_body(self) -> bytes:

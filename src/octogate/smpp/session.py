@@ -36,6 +36,7 @@ from .pdu import (
     SmppError,
     Unbind,
     UnknownPdu,
+    _BindBase,
     encode,
     make_response,
 )
@@ -77,7 +78,7 @@ class SessionStateError(SmppError):
     """The caller tried to send something the current state or role forbids."""
 
 
-BIND_CLASSES: dict[BindMode, type[Pdu]] = {
+BIND_CLASSES: dict[BindMode, type[_BindBase]] = {
     BindMode.TRANSMITTER: BindTransmitter,
     BindMode.RECEIVER: BindReceiver,
     BindMode.TRANSCEIVER: BindTransceiver,

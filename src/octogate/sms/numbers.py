@@ -92,7 +92,7 @@ def _parsed(raw: str, digits: str) -> Recipient:
         if error.error_type == NumberParseException.INVALID_COUNTRY_CODE:
             raise NumberError(UNKNOWN_COUNTRY, raw, "unknown country calling code") from None
         raise NumberError(MALFORMED, raw, "not a phone number") from None
-    calling_code = number.country_code
+    calling_code = number.country_code or 0  # parsed from "+...": always set
     country = _country(calling_code)
     if country is None:
         raise NumberError(UNKNOWN_COUNTRY, raw, "calling code of no country")

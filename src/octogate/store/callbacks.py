@@ -13,16 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Literal
 from urllib.parse import quote_plus
 
 from octogate.octopush.rest import pushes as rest
 from octogate.octopush.rest.send import SOURCE as REST_SOURCE
+from octogate.statuses import PushKind
 from octogate.store import queue
 from octogate.store.db import Connection
 from octogate.store.tickets import campaign_id_for, rest_ticket_for, ticket_as_sent
 
-PushKind = Literal["receipt", "stop", "reply"]
 URL_COLUMN: dict[str, str] = {
     "receipt": "receipt_url", "stop": "stop_url", "reply": "reply_url",
     "rest_receipt": "rest_receipt_url", "rest_stop": "rest_stop_url", "rest_reply": "rest_reply_url",

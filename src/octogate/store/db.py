@@ -219,7 +219,7 @@ class Connection:
         if self._sqlite is not None:
             return self._sqlite.execute(sql, params)
         assert self._pg is not None
-        return self._pg.execute(self._sql(sql), params, prepare=True)  # type: ignore[arg-type]
+        return self._pg.execute(self._sql(sql), params, prepare=True)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         if self._sqlite is not None:
@@ -227,7 +227,7 @@ class Connection:
             return
         assert self._pg is not None
         with self._pg.cursor() as cursor:
-            cursor.executemany(self._sql(sql), rows)  # type: ignore[arg-type]
+            cursor.executemany(self._sql(sql), rows)
 
     def bulk_insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Many rows at once: multi-row INSERTs on SQLite, COPY on PostgreSQL (several times faster there).
@@ -246,7 +246,7 @@ class Connection:
             return
         with (
             self._pg.cursor() as cursor,
-            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,  # type: ignore[arg-type]
+            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
             for row in rows:
                 copy.write_row(row)

@@ -82,7 +82,7 @@ def claim(
 
     `wanted` may name accounts with nothing due: they cost one indexed probe and give nothing.
     """
-    claimed = queue.claim(conn, MESSAGES, owner, now, lease_until, wanted)
+    claimed: list[queue.Claimed] = queue.claim(conn, MESSAGES, owner, now, lease_until, wanted)
     return claimed_details(conn, [c.id for c in claimed])
 
 
@@ -91,7 +91,7 @@ def claim_fair(
 ) -> list[ClaimedMessage]:
     """The accounts with queued messages (`waiting`, when read already: `queue.keys_later`), and each one's share
     claimed, in one transaction."""
-    claimed = queue.claim_fair(conn, MESSAGES, owner, now, lease_until, want, waiting=waiting)
+    claimed: list[queue.Claimed] = queue.claim_fair(conn, MESSAGES, owner, now, lease_until, want, waiting=waiting)
     return claimed_details(conn, [c.id for c in claimed])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields, replace
+from typing import Any
 
 from octogate.store.db import Connection
 from octogate.store.records import InboxEntry, InboxRow
@@ -27,7 +28,7 @@ def clean(text: str, limit: int) -> str:
 
 
 def bounded(entry: InboxEntry) -> InboxEntry:
-    changes = {}
+    changes: dict[str, Any] = {}
     for name, limit in BOUNDS.items():
         value = getattr(entry, name)
         if value is not None:

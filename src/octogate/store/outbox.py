@@ -49,10 +49,10 @@ class ClaimedPush:
 @quick_init
 @dataclass(frozen=True, slots=True)
 class PushResult:
-    """What one attempt gave. status: 'delivered', 'pending' (again at `next_attempt_at`) or 'failed'."""
+    """What one attempt gave: delivered, pending (again at `next_attempt_at`) or failed."""
 
     id: int
-    status: str
+    status: PushStatus
     attempted_at: int
     status_code: int | None = None
     error: str | None = None

@@ -262,6 +262,7 @@ def take_over_expired(conn: Connection, spec: QueueSpec, now: int, owner: str) -
     """Rows whose lease ran out (their process died or hung) become claimable again; never the caller's own,
     which it still holds and renews (a wall clock that jumped must not make it send them twice)."""
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
+    params: tuple[str, ...]
     if spec.keeps_status:  # already due again (due == lease end): only the stale owner is cleared
         where, sets, params = f"{spec.due} <= ? AND claimed_by IS NOT NULL", "", ()
     else:

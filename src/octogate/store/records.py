@@ -56,7 +56,7 @@ def account_record(**columns: Any) -> Account:
     return Account(**columns)
 
 
-def account_from_row(row: tuple) -> Account:  # type: ignore[type-arg]
+def account_from_row(row: tuple) -> Account:
     """The same from ACCOUNT_COLUMNS by position, for the API's one joined read (gateway_and_account)."""
     return Account(
         id=row[0],

@@ -425,7 +425,7 @@ class _GroupReader(threading.Thread):
         name_thread(self.name)
         stopping = False
         while not stopping:
-            item = self.queue.get()
+            item: object = self.queue.get()
             batch: list[Operation] = []
             while item is not _EMPTY:
                 if item is None:
@@ -480,7 +480,7 @@ class _GroupReader(threading.Thread):
 
     def _drop_connection(self) -> None:
         if self.conn is not None:
-            with contextlib.suppress(DatabaseError):
+            with contextlib.suppress(*DatabaseError):
                 self.conn.close()
             self.conn = None
 

@@ -49,13 +49,13 @@ def parse_send(body: object) -> RestSms:
         raise RestError(Code.MISSING_TEXT)
     sms_type = _type(body)
     transactional = _purpose(body)
-    sender = text(body, "sender")
-    if sender is not None:
+    sender = given_sender = text(body, "sender")
+    if given_sender is not None:
         try:
-            sender = parse_sender(sender, sms_type=sms_type, msisdn=False)
+            sender = parse_sender(given_sender, sms_type=sms_type, msisdn=False)
         except ApiError:
-            raise RestError(Code.BAD_SENDER, f"sender {echo(sender)!r}: 3 to 11 letters, digits, spaces, dots or "
-                            "dashes.") from None  # fmt: skip
+            raise RestError(Code.BAD_SENDER, f"sender {echo(given_sender)!r}: 3 to 11 letters, digits, spaces, "
+                            "dots or dashes.") from None  # fmt: skip
     request_id = text(body, "request_id")
     if request_id is not None:
         request_id = request_id.strip()
