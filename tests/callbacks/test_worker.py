@@ -342,7 +342,7 @@ async def test_a_bug_in_an_attempt_is_recorded_as_a_failed_try_and_the_push_retr
     class FirstTryBreaks(PushWorker):
         broke = False
 
-        async def _attempt(self, claimed, host):  # type: ignore[no-untyped-def]
+        async def _attempt(self, claimed: outbox.ClaimedPush, host: str) -> tuple[int | None, str | None]:
             if not self.broke:
                 self.broke = True
                 raise RuntimeError("boom")
